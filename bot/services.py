@@ -1,0 +1,35 @@
+"""What listeners need besides the Slack client, injected into Bolt's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from slack_bolt import BoltContext
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+
+SERVICES_KEY = "coherence"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Reached by listeners through `services_of(context)`."""
+
+    settings: Settings
+    engine: Engine
+    # The domain never reads the clock itself, so tests and the sandbox run can drive time.
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def services_of(context: BoltContext) -> Services:
+    """The Services bundle injected by the app factory's middleware."""
+    services = context[SERVICES_KEY]
+    assert isinstance(services, Services)
+    return services

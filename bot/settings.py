@@ -1,0 +1,87 @@
+"""Typed configuration read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+# Values copied from `.env.example` or tutorials that must never reach Slack as credentials.
+_PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "your-secret"}
+
+
+class SettingsError(RuntimeError):
+    """Configuration that cannot start the bot; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = SLACK_API_DEFAULT
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'coherence.db'}")
+    port: int = 3000
+    host: str = "0.0.0.0"
+    log_level: str = "INFO"
+    # Workspace members who may administer Coherence besides Slack's owners and admins.
+    coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How often the alarm clock looks for due sends, reminders and closes, in seconds.
+    scheduler_tick_seconds: int = 30
+
+    @field_validator("coherence_admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None and _is_set(self.slack_app_token)
+
+    def require_slack_credentials(self) -> None:
+        """Fail fast, naming the variable, when a secret the bot needs is missing."""
+        required = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+        }
+        for name, value in required.items():
+            if value is None or not _is_set(value):
+                raise SettingsError(
+                    f"{name} is not set (or is still a placeholder). "
+                    "Copy .env.example to .env and fill it in from your Slack app's settings."
+                )
+        if self.slack_app_token is not None and not _is_set(self.slack_app_token):
+            raise SettingsError("SLACK_APP_TOKEN is a placeholder; set it or remove it.")
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return self.slack_bot_token is not None and _is_set(self.slack_bot_token)
+
+
+def _is_set(secret: SecretStr) -> bool:
+    value = secret.get_secret_value().strip()
+    return value.lower() not in _PLACEHOLDERS and "..." not in value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        # pydantic's message echoes the input value; for secrets that would leak them.
+        names = ", ".join(str(err["loc"][0]).upper() for err in error.errors())
+        raise SettingsError(f"Invalid configuration in {names}") from None

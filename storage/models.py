@@ -1,0 +1,223 @@
+"""SQLModel tables. Alembic migrations in storage/migrations own the schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+# Named constraints let later migrations alter them on SQLite, whose batch mode recreates tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(unique=True, max_length=32)
+    name: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadershipGroup(SQLModel, table=True):
+    """A Slack channel whose members are asked the pulse, with its cadence and digest settings."""
+
+    __tablename__ = "leadership_groups"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    channel_id: str = Field(max_length=32)
+    channel_name: str = Field(default="", max_length=255)
+    layer: str | None = Field(default=None, max_length=64)
+    timezone: str = Field(default="UTC", max_length=64)
+    delivery_mode: str = Field(default="channel", max_length=16)  # "channel" | "dm"
+    frequency: str = Field(default="weekly", max_length=16)  # weekly | biweekly | monthly
+    weekdays: str = Field(default="0", max_length=32)  # comma-separated, 0 = Monday
+    local_time: str = Field(default="09:00", max_length=5)
+    per_member_time: bool = False
+    monthly_week: int = 1
+    anchor: date | None = None
+    answer_window_minutes: int = 48 * 60
+    reminder_after_minutes: int | None = 24 * 60
+    # None: half the answer window (PRODUCT.md); how late a missed send may still go out.
+    grace_minutes: int | None = None
+    paused: bool = False
+    anonymity_threshold: int = 5
+    digest_weekday: int | None = None
+    digest_time: str = Field(default="09:00", max_length=5)
+    digest_channel_id: str | None = Field(default=None, max_length=32)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SkipDate(SQLModel, table=True):
+    """A local date on which a group's pulse is not sent (a holiday)."""
+
+    __tablename__ = "skip_dates"
+    __table_args__ = (UniqueConstraint("group_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="leadership_groups.id", index=True)
+    day: date
+
+
+class Question(SQLModel, table=True):
+    """One version of a question; editing the wording adds a version, never rewrites one."""
+
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("workspace_id", "key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    key: str = Field(max_length=64)  # the Likert dimension key, or "focus" / "friction"
+    kind: str = Field(max_length=16)  # "likert" | "focus" | "friction"
+    text: str = Field(max_length=500)
+    version: int = 1
+    position: int = 0
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Priority(SQLModel, table=True):
+    """A declared strategic priority offered by the focus question."""
+
+    __tablename__ = "priorities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="leadership_groups.id")
+    name: str = Field(max_length=75)
+    weight: float | None = None
+    position: int = 0
+    active: bool = True
+    retired_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PulseRun(SQLModel, table=True):
+    """One scheduled occurrence of a group's pulse; the unique key is the send claim."""
+
+    __tablename__ = "pulse_runs"
+    __table_args__ = (UniqueConstraint("group_id", "occurrence_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="leadership_groups.id", index=True)
+    occurrence_day: date
+    scheduled_at: datetime
+    # "pending" (claimed, fan-out not started) | "open" | "closed" | "missed"
+    status: str = Field(default="pending", max_length=16, index=True)
+    delivery_mode: str = Field(default="channel", max_length=16)
+    opened_at: datetime | None = None
+    closes_at: datetime
+    remind_at: datetime | None = None
+    reminder_state: str = Field(default="pending", max_length=16)  # pending | claimed | done
+    closed_at: datetime | None = None
+    # Channel mode: the one message with the Answer button, claimed like an invitation.
+    channel_post_state: str = Field(default="pending", max_length=16)
+    channel_post_claimed_by: str | None = Field(default=None, max_length=128)
+    channel_post_claimed_at: datetime | None = None
+    channel_id: str | None = Field(default=None, max_length=32)
+    channel_message_ts: str | None = Field(default=None, max_length=32)
+    # The exact question versions and priorities this run asked, as comma-separated ids.
+    question_ids: str = Field(default="", max_length=1000)
+    priority_ids: str = Field(default="", max_length=4000)
+    anonymity_threshold: int = 5
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """Who a run asked, and whether the pulse reached them (and why not)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("run_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="pulse_runs.id", index=True)
+    user_id: str = Field(max_length=32)
+    timezone: str = Field(default="UTC", max_length=64)
+    send_at: datetime
+    # pending | sending (claimed) | sent | failed
+    status: str = Field(default="pending", max_length=16, index=True)
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_at: datetime | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    failure_reason: str | None = Field(default=None, max_length=255)
+    dm_channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    sent_at: datetime | None = None
+    reminder_state: str = Field(default="pending", max_length=16)  # pending | sending | sent
+    reminded_at: datetime | None = None
+
+
+class Answer(SQLModel, table=True):
+    """One person's answer set for one run; resubmitting replaces it."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("run_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="pulse_runs.id", index=True)
+    # Kept only to replace a resubmission and to remind non-responders; never shown.
+    user_id: str = Field(max_length=32)
+    focus_priority_id: int | None = Field(default=None, foreign_key="priorities.id")
+    focus_other: str | None = Field(default=None, max_length=200)
+    friction: str | None = Field(default=None, max_length=1000)
+    submitted_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AnswerScore(SQLModel, table=True):
+    """A Likert score (1–5) within an answer set."""
+
+    __tablename__ = "answer_scores"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "question_id"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_is_likert"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(foreign_key="answers.id", index=True, ondelete="CASCADE")
+    run_id: int = Field(foreign_key="pulse_runs.id", index=True)
+    question_id: int = Field(foreign_key="questions.id")
+    score: int
+
+
+class SlackUser(SQLModel, table=True):
+    """Cached `users.info` facts the fan-out needs (time zone, bot, deactivated)."""
+
+    __tablename__ = "slack_users"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    timezone: str | None = Field(default=None, max_length=64)
+    is_bot: bool = False
+    deleted: bool = False
+    is_admin: bool = False
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class ConfigChange(SQLModel, table=True):
+    """Audit trail: who changed what, when."""
+
+    __tablename__ = "config_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="leadership_groups.id")
+    user_id: str = Field(max_length=32)
+    summary: str = Field(max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,112 @@
+"""Shared fixtures: a migrated database, the Slack sandbox, and the real bot server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import freezegun
+import pytest
+from pydantic import SecretStr
+from slack_bolt import App
+from sqlalchemy.engine import Engine
+
+from bot.app import build_app, build_client
+from bot.server import RunningServer, start_in_background
+from bot.settings import Settings
+from sandbox import RateLimits, SlackSandbox, Workspace
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+# The sandbox plays Slack, which lives in real time; frozen test time applies to the bot only.
+freezegun.configure(extend_ignore_list=["sandbox", "waitress"])
+
+BOT_TOKEN = "xoxb-sandbox-token"
+SIGNING_SECRET = "sandbox-signing-secret"
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "coherence.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def migrated_url(_migrated_template: Path, tmp_path: Path) -> str:
+    """A fresh copy of a database migrated to head (migrating once per session is faster)."""
+    path = tmp_path / "coherence.db"
+    shutil.copy(_migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def workspace() -> Workspace:
+    return Workspace.demo()
+
+
+@pytest.fixture
+def sandbox(workspace: Workspace) -> Iterator[SlackSandbox]:
+    slack = SlackSandbox(
+        workspace, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, rate_limits=RateLimits.off()
+    )
+    slack.start()
+    yield slack
+    slack.stop()
+
+
+def sandbox_settings(sandbox: SlackSandbox, database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_api_url=sandbox.api_url,
+        database_url=database_url,
+    )
+
+
+@dataclass
+class Clock:
+    """A settable clock for the bot; the domain reads time only through it."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class RunningBot:
+    app: App
+    server: RunningServer
+    settings: Settings
+    engine: Engine
+    clock: Clock
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def bot(
+    sandbox: SlackSandbox, migrated_url: str, engine: Engine, clock: Clock
+) -> Iterator[RunningBot]:
+    """The real bot behind its real HTTP server, talking to the sandbox."""
+    settings = sandbox_settings(sandbox, migrated_url)
+    app = build_app(settings, engine=engine, client=build_client(settings), clock=clock)
+    server = start_in_background(app)
+    sandbox.bot_url = server.events_url
+    yield RunningBot(app, server, settings, engine, clock)
+    server.close()
