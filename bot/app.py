@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -16,19 +16,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy.engine import Engine
 
 from bot.listeners import register_listeners
-from bot.services import SERVICES_KEY, Services
+from bot.messenger import SlackMessenger
+from bot.services import SERVICES_KEY, Services, utc_now
 from bot.settings import Settings
 
-logger = logging.getLogger(__name__)
 
-
-def build_client(settings: Settings, *, token: str | None = None) -> WebClient:
+def build_client(settings: Settings) -> WebClient:
     """A Web API client that waits out 429s and retries transient failures."""
-    bot_token = token or (
-        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    )
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(
-        token=bot_token,
+        token=token,
         base_url=settings.slack_api_url,
         timeout=15,
         retry_handlers=[
@@ -40,26 +37,36 @@ def build_client(settings: Settings, *, token: str | None = None) -> WebClient:
     )
 
 
-def build_app(
-    settings: Settings, *, engine: Engine, client: WebClient | None = None, **services: Any
-) -> App:
-    """The Bolt app with every listener registered; tests pass a sandbox client."""
+def build_services(
+    settings: Settings,
+    *,
+    engine: Engine,
+    client: WebClient | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Services:
+    """Everything listeners and the scheduler share; tests pass a sandbox client and clock."""
     settings.require_slack_credentials()
-    assert settings.slack_signing_secret is not None
     web_client = client or build_client(settings)
+    messenger = SlackMessenger(web_client, posts_per_minute=settings.slack_posts_per_minute)
+    return Services(
+        settings=settings, engine=engine, client=web_client, messenger=messenger, clock=clock
+    )
+
+
+def build_app(services: Services) -> App:
+    """The Bolt app with every listener registered."""
+    secret = services.settings.slack_signing_secret
+    assert secret is not None
     app = App(
-        client=web_client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # Keep Bolt's own logs at our level; its default DEBUG of request bodies would log PII.
+        client=services.client,
+        signing_secret=secret.get_secret_value(),
         logger=logging.getLogger("slack_bolt"),
     )
-    bundle = Services(settings=settings, engine=engine, **services)
 
     @app.middleware
-    def provide_services(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
-        context[SERVICES_KEY] = bundle
+    def provide_services(context: BoltContext, next: Callable[[], None]) -> None:
+        context[SERVICES_KEY] = services
         next()
 
     register_listeners(app)
     return app
-

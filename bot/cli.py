@@ -48,19 +48,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     """Migrate, then serve Slack until stopped."""
     settings.require_slack_credentials()
-    from bot.app import build_app
+    from bot.app import build_app, build_services
+    from bot.scheduler import start_scheduler
     from storage.db import make_engine
     from storage.migrate import upgrade
 
     upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    app = build_app(settings, engine=engine)
+    services = build_services(settings, engine=make_engine(settings.database_url))
+    app = build_app(services)
+    start_scheduler(services)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert settings.slack_app_token is not None
         logger.info("Connecting to Slack in Socket Mode")
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        handler.start()  # type: ignore[no-untyped-call]
         return 0
     from bot.server import serve_forever
 

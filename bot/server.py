@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -53,10 +54,11 @@ class RunningServer:
 
 def start_in_background(app: App, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve `app` on a free loopback port without blocking the caller."""
-    server = waitress.create_server(make_wsgi_app(app), host=host, port=port, threads=8)
+    server = create_server(make_wsgi_app(app), host=host, port=port, threads=8)
     thread = threading.Thread(target=server.run, name="bot-http", daemon=True)
     thread.start()
-    return RunningServer(f"http://{host}:{server.effective_port}", server, thread)
+    port = server.effective_port  # type: ignore[union-attr]  # single socket: BaseWSGIServer
+    return RunningServer(f"http://{host}:{port}", server, thread)
 
 
 def serve_forever(app: App, *, host: str, port: int) -> None:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from slack_bolt import BoltContext
+from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
+from pulses.dispatch import Worker
+from pulses.ports import Messenger
 
 SERVICES_KEY = "coherence"
 
@@ -24,8 +27,11 @@ class Services:
 
     settings: Settings
     engine: Engine
+    client: WebClient
+    messenger: Messenger
     # The domain never reads the clock itself, so tests and the sandbox run can drive time.
     clock: Callable[[], datetime] = field(default=utc_now)
+    worker: Worker = field(default_factory=Worker.for_this_process)
 
 
 def services_of(context: BoltContext) -> Services:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How often the alarm clock looks for due sends, reminders and closes, in seconds.
     scheduler_tick_seconds: int = 30
+    # Client-side pacing of chat.postMessage across the workspace (Slack allows "several
+    # hundred per minute"); 0 turns pacing off and leaves only Retry-After.
+    slack_posts_per_minute: int = 300
 
     @field_validator("coherence_admin_ids", mode="before")
     @classmethod

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
 # Named constraints let later migrations alter them on SQLite, whose batch mode recreates tables.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -118,13 +117,11 @@ class PulseRun(SQLModel, table=True):
     group_id: int = Field(foreign_key="leadership_groups.id", index=True)
     occurrence_day: date
     scheduled_at: datetime
-    # "pending" (claimed, fan-out not started) | "open" | "closed" | "missed"
+    # "pending" (claimed, fan-out not started) | "open" | "closed" | "missed" | "failed"
     status: str = Field(default="pending", max_length=16, index=True)
     delivery_mode: str = Field(default="channel", max_length=16)
     opened_at: datetime | None = None
     closes_at: datetime
-    remind_at: datetime | None = None
-    reminder_state: str = Field(default="pending", max_length=16)  # pending | claimed | done
     closed_at: datetime | None = None
     # Channel mode: the one message with the Answer button, claimed like an invitation.
     channel_post_state: str = Field(default="pending", max_length=16)
@@ -136,6 +133,8 @@ class PulseRun(SQLModel, table=True):
     question_ids: str = Field(default="", max_length=1000)
     priority_ids: str = Field(default="", max_length=4000)
     anonymity_threshold: int = 5
+    # Why the whole run could not be delivered (e.g. the bot is not in the channel).
+    failure_reason: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -160,6 +159,7 @@ class Invitation(SQLModel, table=True):
     dm_channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = None
+    remind_at: datetime | None = None
     reminder_state: str = Field(default="pending", max_length=16)  # pending | sending | sent
     reminded_at: datetime | None = None
 

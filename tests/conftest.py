@@ -14,8 +14,9 @@ from pydantic import SecretStr
 from slack_bolt import App
 from sqlalchemy.engine import Engine
 
-from bot.app import build_app, build_client
+from bot.app import build_app, build_services
 from bot.server import RunningServer, start_in_background
+from bot.services import Services
 from bot.settings import Settings
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine
@@ -89,7 +90,7 @@ class Clock:
 class RunningBot:
     app: App
     server: RunningServer
-    settings: Settings
+    services: Services
     engine: Engine
     clock: Clock
 
@@ -105,8 +106,9 @@ def bot(
 ) -> Iterator[RunningBot]:
     """The real bot behind its real HTTP server, talking to the sandbox."""
     settings = sandbox_settings(sandbox, migrated_url)
-    app = build_app(settings, engine=engine, client=build_client(settings), clock=clock)
+    services = build_services(settings, engine=engine, clock=clock)
+    app = build_app(services)
     server = start_in_background(app)
     sandbox.bot_url = server.events_url
-    yield RunningBot(app, server, settings, engine, clock)
+    yield RunningBot(app, server, services, engine, clock)
     server.close()

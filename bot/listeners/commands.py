@@ -13,7 +13,9 @@ from pulses.commands import CommandError, Help, parse_command
 COMMAND = "/coherence"
 
 
-def handle_coherence(ack: Ack, command: dict[str, Any], context: BoltContext, logger: Logger) -> None:
+def handle_coherence(
+    ack: Ack, command: dict[str, Any], context: BoltContext, logger: Logger
+) -> None:
     services = services_of(context)
     today = services.clock().date()
     try:

@@ -1,0 +1,199 @@
+"""The domain's Messenger, implemented with Slack's Web API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from bot.views.pulse import pulse_message, reminder_text
+from pulses.ports import DeliveryError, Member, PulseNotice
+
+logger = logging.getLogger(__name__)
+
+# Slack errors that no retry will fix; recorded on the invitation with their code.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_found",
+        "user_disabled",
+        "account_inactive",
+        "cannot_dm_bot",
+        "invalid_auth",
+        "not_authed",
+        "missing_scope",
+        "restricted_action",
+        "invalid_blocks",
+        "msg_too_long",
+        "no_text",
+        "user_not_in_channel",
+        "team_access_not_granted",
+    }
+)
+METADATA_EVENT = "coherence_pulse"
+MEMBER_CACHE_SECONDS = 3600
+
+
+class Pacer:
+    """Spaces calls evenly so a fan-out stays under Slack's workspace-wide posting rate."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def wait_turn(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            turn = max(now, self._next)
+            self._next = turn + self._interval
+        if turn > now:
+            # Pacing, not waiting for an event: nothing could signal "your turn" earlier.
+            self._wake.wait(turn - now)
+
+
+@dataclass
+class _CachedUser:
+    timezone: str | None
+    human: bool
+    fetched: float
+
+
+class SlackMessenger:
+    """Delivers pulses through a WebClient; Slack errors become DeliveryError."""
+
+    def __init__(self, client: WebClient, *, posts_per_minute: int = 300) -> None:
+        self.client = client
+        self._pacer = Pacer(posts_per_minute)
+        self._users: dict[str, _CachedUser] = {}
+        self._users_lock = threading.Lock()
+
+    def channel_members(self, channel_id: str) -> list[Member]:
+        user_ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            response = self._call(
+                self.client.conversations_members, channel=channel_id, limit=200, cursor=cursor
+            )
+            user_ids.extend(response.get("members", []))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        members = []
+        for user_id in user_ids:
+            cached = self._user(user_id)
+            if cached is not None and cached.human:
+                members.append(Member(user_id=user_id, timezone=cached.timezone))
+        return members
+
+    def _user(self, user_id: str) -> _CachedUser | None:
+        with self._users_lock:
+            cached = self._users.get(user_id)
+        if cached is not None and time.monotonic() - cached.fetched < MEMBER_CACHE_SECONDS:
+            return cached
+        try:
+            user = self._call(self.client.users_info, user=user_id)["user"]
+        except DeliveryError as error:
+            if error.permanent:
+                return None
+            raise
+        cached = _CachedUser(
+            timezone=user.get("tz"),
+            human=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
+            fetched=time.monotonic(),
+        )
+        with self._users_lock:
+            self._users[user_id] = cached
+        return cached
+
+    def post_channel_pulse(self, notice: PulseNotice, *, marker: str) -> str:
+        text, blocks = pulse_message(notice)
+        self._pacer.wait_turn()
+        response = self._call(
+            self.client.chat_postMessage,
+            channel=notice.channel_id,
+            text=text,
+            blocks=[block.to_dict() for block in blocks],
+            metadata=_metadata(marker),
+        )
+        return str(response["ts"])
+
+    def update_channel_pulse(self, notice: PulseNotice, *, ts: str) -> None:
+        text, blocks = pulse_message(notice)
+        self._call(
+            self.client.chat_update,
+            channel=notice.channel_id,
+            ts=ts,
+            text=text,
+            blocks=[block.to_dict() for block in blocks],
+        )
+
+    def send_dm_pulse(self, user_id: str, notice: PulseNotice, *, marker: str) -> tuple[str, str]:
+        text, blocks = pulse_message(notice)
+        self._pacer.wait_turn()
+        # Posting to the user ID lands in the app's DM without a Tier 3 conversations.open.
+        response = self._call(
+            self.client.chat_postMessage,
+            channel=user_id,
+            text=text,
+            blocks=[block.to_dict() for block in blocks],
+            metadata=_metadata(marker),
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def remind(self, user_id: str, notice: PulseNotice, *, in_channel: bool) -> None:
+        self._pacer.wait_turn()
+        if in_channel:
+            # Ephemeral: only the person who has not answered sees that they have not.
+            self._call(
+                self.client.chat_postEphemeral,
+                channel=notice.channel_id,
+                user=user_id,
+                text=reminder_text(notice),
+            )
+        else:
+            self._call(self.client.chat_postMessage, channel=user_id, text=reminder_text(notice))
+
+    def find_delivered(self, destination: str, *, marker: str) -> tuple[str, str] | None:
+        channel = destination
+        if destination.startswith(("U", "W")):
+            channel = self._call(self.client.conversations_open, users=destination)["channel"]["id"]
+        response = self._call(
+            self.client.conversations_history, channel=channel, limit=100, include_all_metadata=True
+        )
+        for message in response.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("marker") == marker:
+                return channel, str(message["ts"])
+        return None
+
+    def _call(self, method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, Any]:
+        arguments = {key: value for key, value in arguments.items() if value is not None}
+        try:
+            response = method(**arguments)
+        except SlackApiError as error:
+            code = str(error.response.get("error") or f"http_{error.response.status_code}")
+            raise DeliveryError(code, permanent=code in PERMANENT_ERRORS) from None
+        except (SlackClientError, OSError, TimeoutError) as error:
+            raise DeliveryError(f"connection: {type(error).__name__}", permanent=False) from None
+        data = response.data
+        assert isinstance(data, dict)
+        return data
+
+
+def _metadata(marker: str) -> dict[str, Any]:
+    # Lets a restarted bot find out whether a send it lost track of reached Slack.
+    return {"event_type": METADATA_EVENT, "event_payload": {"marker": marker}}

@@ -1,0 +1,60 @@
+"""APScheduler as the alarm clock only: every tick asks the database what is due."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.services import Services
+from pulses.dispatch import tick
+
+logger = logging.getLogger(__name__)
+
+
+def run_tick(services: Services) -> None:
+    """One pass over everything due now; a failure is logged and retried next tick."""
+    try:
+        report = tick(
+            engine=services.engine,
+            messenger=services.messenger,
+            now=services.clock(),
+            worker=services.worker,
+        )
+    except Exception:
+        logger.exception("Scheduler tick failed; the next tick will retry")
+        return
+    if report.created or report.sent or report.reminded or report.closed or report.failed:
+        logger.info(
+            "tick: %d runs claimed, %d sent, %d failed, %d reminded, %d closed",
+            report.created,
+            report.sent,
+            report.failed,
+            report.reminded,
+            report.closed,
+        )
+    for error in report.errors:
+        logger.warning("will retry: %s", error)
+
+
+def start_scheduler(services: Services) -> BackgroundScheduler:
+    """Tick every SCHEDULER_TICK_SECONDS in this process, starting now.
+
+    The job store is in memory and private to this process: what is due lives in the
+    database, and claims there keep several processes from sending anything twice.
+    """
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.add_job(
+        run_tick,
+        "interval",
+        seconds=services.settings.scheduler_tick_seconds,
+        args=[services],
+        id="coherence-tick",
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    return scheduler

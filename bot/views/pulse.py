@@ -1,0 +1,189 @@
+"""Block Kit for the pulse: the channel/DM message, the answer modal, reminders. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from pulses.answers import OTHER, PulseForm
+from pulses.ports import PulseNotice
+from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
+from storage.models import Answer
+
+ANSWER_ACTION = "pulse.answer"
+SUBMIT_CALLBACK = "pulse.submit"
+SCORE_ACTION = "score"
+FOCUS_ACTION = "focus"
+FOCUS_OTHER_BLOCK = "focus_other"
+FRICTION_ACTION = "friction"
+
+
+def format_moment(moment: datetime, timezone: str) -> str:
+    """`Wed 27 Nov, 09:00 CET` in the given zone."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local:%a %-d %b, %H:%M} {local.tzname()}"
+
+
+def pulse_message(notice: PulseNotice) -> tuple[str, list[Block]]:
+    """The channel or DM message carrying the Answer button, with progress counts only."""
+    closes = format_moment(notice.closes_at, notice.timezone)
+    if notice.closed:
+        text = f"This week's coherence pulse for {notice.group_name} has closed."
+        status = f"Closed · {notice.answered} of {notice.invited} answered"
+        blocks: list[Block] = [
+            SectionBlock(text=MarkdownTextObject(text=f"*{text}*")),
+            ContextBlock(elements=[MarkdownTextObject(text=status)]),
+        ]
+        return text, blocks
+    text = f"Time for this week's coherence pulse for {notice.group_name} (under a minute)."
+    blocks = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{text}*\nFive quick statements, one question about focus, one about "
+                "friction. Answers are anonymous: only team-level figures are ever shown."
+            )
+        ),
+        ActionsBlock(
+            block_id=f"pulse-{notice.run_id}",
+            elements=[
+                ButtonElement(
+                    text="Answer",
+                    action_id=ANSWER_ACTION,
+                    value=str(notice.run_id),
+                    style="primary",
+                )
+            ],
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"{notice.answered} of {notice.invited} answered · closes {closes}"
+                )
+            ]
+        ),
+    ]
+    return text, blocks
+
+
+def reminder_text(notice: PulseNotice) -> str:
+    closes = format_moment(notice.closes_at, notice.timezone)
+    return (
+        f"Reminder: this week's coherence pulse for {notice.group_name} closes {closes}. "
+        "It takes under a minute."
+    )
+
+
+def pulse_modal(
+    form: PulseForm,
+    *,
+    group_name: str,
+    previous: Answer | None = None,
+    previous_scores: dict[int, int] | None = None,
+) -> View:
+    """The answer modal: Likert items, focus, friction; prefilled when changing an answer."""
+    assert form.run.id is not None
+    scores = previous_scores or {}
+    blocks: list[Block] = []
+    options = [Option(value=str(v), label=f"{v} · {label}") for v, label in LIKERT_LABELS.items()]
+    for question in form.likert:
+        assert question.id is not None
+        initial = next((o for o in options if o.value == str(scores.get(question.id))), None)
+        blocks.append(
+            InputBlock(
+                block_id=str(question.id),
+                label=question.text[:2000],
+                element=RadioButtonsElement(
+                    action_id=SCORE_ACTION, options=options, initial_option=initial
+                ),
+            )
+        )
+    if form.focus is not None:
+        focus_options = [Option(value=str(p.id), label=p.name[:75]) for p in form.priorities]
+        focus_options.append(Option(value=OTHER, label="Something else"))
+        chosen = (
+            str(previous.focus_priority_id)
+            if previous and previous.focus_priority_id
+            else (OTHER if previous and previous.focus_other else None)
+        )
+        blocks.append(
+            InputBlock(
+                block_id=FOCUS,
+                label=form.focus.text,
+                element=StaticSelectElement(
+                    action_id=FOCUS_ACTION,
+                    placeholder="Choose a priority",
+                    options=focus_options,
+                    initial_option=next((o for o in focus_options if o.value == chosen), None),
+                ),
+            )
+        )
+        blocks.append(
+            InputBlock(
+                block_id=FOCUS_OTHER_BLOCK,
+                label="If something else: what was it?",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=FOCUS_OTHER_BLOCK,
+                    max_length=200,
+                    initial_value=(previous.focus_other if previous else None) or None,
+                ),
+            )
+        )
+    if form.friction is not None:
+        blocks.append(
+            InputBlock(
+                block_id=FRICTION,
+                label=form.friction.text,
+                optional=True,
+                hint="Optional. Shown without your name, only when enough people answered.",
+                element=PlainTextInputElement(
+                    action_id=FRICTION_ACTION,
+                    multiline=True,
+                    max_length=1000,
+                    initial_value=(previous.friction if previous else None) or None,
+                ),
+            )
+        )
+    return View(
+        type="modal",
+        callback_id=SUBMIT_CALLBACK,
+        private_metadata=json.dumps({"run_id": form.run.id}),
+        title=PlainTextObject(text="Coherence pulse"),
+        submit=PlainTextObject(text="Update" if previous else "Submit"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=blocks,
+    )
+
+
+def notice_modal(title: str, message: str) -> View:
+    """A one-message modal, e.g. "this pulse closed at …"."""
+    return View(
+        type="modal",
+        title=PlainTextObject(text=title[:24]),
+        close=PlainTextObject(text="OK"),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=message))],
+    )
+
+
+def closed_message(closed_at: datetime, timezone: str) -> str:
+    return (
+        f"This pulse closed at {format_moment(closed_at, timezone)}, so your answer was not "
+        "recorded. The next one will come on schedule."
+    )

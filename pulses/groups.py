@@ -1,0 +1,81 @@
+"""Workspaces and leadership groups: creating them and reading their cadence."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from sqlmodel import Session, col, or_, select
+
+from pulses.cadence import Cadence, Frequency
+from pulses.questions import seed_default_questions
+from storage.models import LeadershipGroup, Priority, SkipDate, Workspace
+
+
+def ensure_workspace(*, session: Session, team_id: str, name: str = "") -> Workspace:
+    """The workspace row for `team_id`, created with the default questions on first sight."""
+    workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+    if workspace is None:
+        workspace = Workspace(team_id=team_id, name=name)
+        session.add(workspace)
+        session.flush()
+        assert workspace.id is not None
+        seed_default_questions(session=session, workspace_id=workspace.id)
+    return workspace
+
+
+def group_for_channel(
+    *, session: Session, workspace_id: int, channel_id: str
+) -> LeadershipGroup | None:
+    """The active leadership group of a channel, if it is one."""
+    return session.exec(
+        select(LeadershipGroup).where(
+            LeadershipGroup.workspace_id == workspace_id,
+            LeadershipGroup.channel_id == channel_id,
+            col(LeadershipGroup.active).is_(True),
+        )
+    ).first()
+
+
+def cadence_of(*, session: Session, group: LeadershipGroup) -> Cadence:
+    """The group's cadence as the calendar understands it, skip dates included."""
+    skips = session.exec(select(SkipDate).where(SkipDate.group_id == group.id)).all()
+    hour, minute = (int(part) for part in group.local_time.split(":"))
+    frequency: Frequency = group.frequency  # type: ignore[assignment]
+    return Cadence(
+        frequency=frequency,
+        weekdays=tuple(sorted(int(day) for day in group.weekdays.split(",") if day != "")),
+        local_time=time(hour, minute),
+        timezone=group.timezone,
+        per_member_time=group.per_member_time,
+        monthly_week=group.monthly_week,
+        anchor=group.anchor or Cadence().anchor,
+        answer_window=timedelta(minutes=group.answer_window_minutes),
+        reminder_after=(
+            timedelta(minutes=group.reminder_after_minutes)
+            if group.reminder_after_minutes is not None
+            else None
+        ),
+        skip_dates=frozenset(skip.day for skip in skips),
+        paused=group.paused,
+    )
+
+
+def grace_period(group: LeadershipGroup) -> timedelta:
+    """How late a missed send may still go out: configured, or half the answer window."""
+    minutes = group.grace_minutes
+    return timedelta(minutes=minutes if minutes is not None else group.answer_window_minutes / 2)
+
+
+def active_priorities(*, session: Session, group: LeadershipGroup) -> list[Priority]:
+    """Declared priorities offered to this group: workspace-wide ones and its own."""
+    return list(
+        session.exec(
+            select(Priority)
+            .where(
+                Priority.workspace_id == group.workspace_id,
+                col(Priority.active).is_(True),
+                or_(col(Priority.group_id).is_(None), Priority.group_id == group.id),
+            )
+            .order_by(col(Priority.position), col(Priority.id))
+        ).all()
+    )

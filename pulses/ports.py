@@ -1,0 +1,64 @@
+"""What the domain needs from Slack, as a protocol that `bot/` implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Member:
+    """A human, active member of a leadership channel."""
+
+    user_id: str
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class PulseNotice:
+    """What a pulse message shows; never who answered."""
+
+    run_id: int
+    group_name: str
+    channel_id: str
+    closes_at: datetime
+    timezone: str
+    answered: int
+    invited: int
+    closed: bool = False
+
+
+class DeliveryError(Exception):
+    """Slack refused a delivery. Permanent ones are recorded, transient ones retried."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Messenger(Protocol):
+    def channel_members(self, channel_id: str) -> list[Member]:
+        """Human, active members of the channel now."""
+        ...
+
+    def post_channel_pulse(self, notice: PulseNotice, *, marker: str) -> str:
+        """Post the channel's pulse message; returns its ts."""
+        ...
+
+    def update_channel_pulse(self, notice: PulseNotice, *, ts: str) -> None:
+        """Refresh the channel message's progress or closed state."""
+        ...
+
+    def send_dm_pulse(self, user_id: str, notice: PulseNotice, *, marker: str) -> tuple[str, str]:
+        """DM the pulse to one member; returns (DM channel, ts)."""
+        ...
+
+    def remind(self, user_id: str, notice: PulseNotice, *, in_channel: bool) -> None:
+        """Nudge one member who has not answered (ephemeral in channel mode, else a DM)."""
+        ...
+
+    def find_delivered(self, destination: str, *, marker: str) -> tuple[str, str] | None:
+        """(channel, ts) of a message already carrying `marker`, if a crashed send got through."""
+        ...
