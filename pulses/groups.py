@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -79,3 +80,20 @@ def active_priorities(*, session: Session, group: LeadershipGroup) -> list[Prior
             .order_by(col(Priority.position), col(Priority.id))
         ).all()
     )
+
+
+def create_group(
+    *,
+    session: Session,
+    workspace_id: int,
+    channel_id: str,
+    channel_name: str = "",
+    **settings: Any,
+) -> LeadershipGroup:
+    """Make a channel a leadership group (settings are LeadershipGroup fields)."""
+    group = LeadershipGroup(
+        workspace_id=workspace_id, channel_id=channel_id, channel_name=channel_name, **settings
+    )
+    session.add(group)
+    session.flush()
+    return group

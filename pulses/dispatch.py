@@ -1,0 +1,619 @@
+"""What is due, delivered exactly once: runs, invitations, reminders and closes.
+
+The database is the source of truth. Every send is *claimed* by a conditional UPDATE before
+anything reaches Slack, so two processes (or a restarted one) never send the same thing twice.
+The caller passes the current time; nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Executable, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from pulses.cadence import due_occurrences, local_send_time
+from pulses.groups import active_priorities, cadence_of, grace_period
+from pulses.ports import DeliveryError, Member, Messenger, PulseNotice
+from pulses.questions import current_questions
+from storage.db import session_scope
+from storage.models import Answer, Invitation, LeadershipGroup, PulseRun
+
+logger = logging.getLogger(__name__)
+
+# The first zone in which any calendar date begins (UTC+14): in per-member mode a run is
+# created once its date has started somewhere, and each member's send waits for their 09:00.
+EARLIEST_ZONE = "Pacific/Kiritimati"
+# How far back a tick looks for occurrences it has not claimed yet (a bot down for a week).
+LOOKBACK = timedelta(days=8)
+# A claim older than this whose owner cannot be shown to be dead is taken over.
+STALE_CLAIM = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Who holds a claim: host, process and a per-start nonce (pids are reused)."""
+
+    id: str
+
+    @classmethod
+    def for_this_process(cls) -> Worker:
+        return cls(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+
+
+@dataclass
+class TickReport:
+    created: int = 0
+    missed: int = 0
+    started: int = 0
+    sent: int = 0
+    failed: int = 0
+    reminded: int = 0
+    closed: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def tick(
+    *, engine: Engine, messenger: Messenger, now: datetime, worker: Worker | None = None
+) -> TickReport:
+    """Do everything that is due at `now`. Safe to run concurrently and after a crash."""
+    worker = worker or Worker.for_this_process()
+    report = TickReport()
+    schedule_due_runs(engine=engine, now=now, report=report)
+    start_pending_runs(engine=engine, messenger=messenger, now=now, report=report)
+    recover_abandoned_claims(engine=engine, messenger=messenger, now=now, report=report)
+    deliver_channel_posts(engine=engine, messenger=messenger, now=now, worker=worker, report=report)
+    deliver_direct_messages(
+        engine=engine, messenger=messenger, now=now, worker=worker, report=report
+    )
+    send_reminders(engine=engine, messenger=messenger, now=now, worker=worker, report=report)
+    close_expired_runs(engine=engine, messenger=messenger, now=now, report=report)
+    return report
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def schedule_due_runs(*, engine: Engine, now: datetime, report: TickReport) -> None:
+    """Claim a run for every occurrence now due; one too late for the grace window is missed."""
+    with session_scope(engine) as session:
+        groups = session.exec(
+            select(LeadershipGroup).where(
+                col(LeadershipGroup.active).is_(True), col(LeadershipGroup.paused).is_(False)
+            )
+        ).all()
+        plans = [(group, cadence_of(session=session, group=group)) for group in groups]
+    for group, cadence in plans:
+        zone = EARLIEST_ZONE if group.per_member_time else group.timezone
+        after = max(group.created_at, now - LOOKBACK)
+        for occurrence in due_occurrences(cadence, after=after, until=now, tz=zone):
+            scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
+            late = now - occurrence.send_at > grace_period(group)
+            missed = late and not group.per_member_time
+            if _claim_run(
+                engine, group, occurrence.day, scheduled_at, missed, cadence.answer_window
+            ):
+                report.created += 1
+                report.missed += int(missed)
+
+
+def _claim_run(
+    engine: Engine,
+    group: LeadershipGroup,
+    day: date,
+    scheduled_at: datetime,
+    missed: bool,
+    window: timedelta,
+) -> bool:
+    assert group.id is not None
+    try:
+        with session_scope(engine) as session:
+            questions = current_questions(session=session, workspace_id=group.workspace_id)
+            priorities = active_priorities(session=session, group=group)
+            session.add(
+                PulseRun(
+                    group_id=group.id,
+                    occurrence_day=day,
+                    scheduled_at=scheduled_at,
+                    status="missed" if missed else "pending",
+                    delivery_mode=group.delivery_mode,
+                    channel_id=group.channel_id,
+                    closes_at=scheduled_at + window,
+                    question_ids=",".join(str(q.id) for q in questions),
+                    priority_ids=",".join(str(p.id) for p in priorities),
+                    anonymity_threshold=group.anonymity_threshold,
+                )
+            )
+    except IntegrityError:
+        # Another tick or process claimed this occurrence first: exactly what the key is for.
+        return False
+    return True
+
+
+def start_pending_runs(
+    *, engine: Engine, messenger: Messenger, now: datetime, report: TickReport
+) -> None:
+    """Invite the channel's members of every claimed run; idempotent if two processes race."""
+    with session_scope(engine) as session:
+        pending = session.exec(
+            select(PulseRun, LeadershipGroup)
+            .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
+            .where(PulseRun.status == "pending")
+        ).all()
+    for run, group in pending:
+        try:
+            members = messenger.channel_members(group.channel_id)
+        except DeliveryError as error:
+            if error.permanent:
+                _fail_run(engine, run, error.reason)
+                report.failed += 1
+            else:
+                report.errors.append(f"run {run.id}: {error.reason}")
+            continue
+        _open_run(engine, run, group, members, now)
+        report.started += 1
+
+
+def _open_run(
+    engine: Engine, run: PulseRun, group: LeadershipGroup, members: Sequence[Member], now: datetime
+) -> None:
+    assert run.id is not None
+    with session_scope(engine) as session:
+        cadence = cadence_of(session=session, group=group)
+        rows: list[dict[str, Any]] = []
+        for member in members:
+            zone = (member.timezone or group.timezone) if group.per_member_time else group.timezone
+            send_at = (
+                local_send_time(run.occurrence_day, cadence.local_time, zone)
+                if group.per_member_time
+                else run.scheduled_at
+            )
+            remind_at = send_at + cadence.reminder_after if cadence.reminder_after else None
+            rows.append(
+                {
+                    "run_id": run.id,
+                    "user_id": member.user_id,
+                    "timezone": zone,
+                    "send_at": send_at,
+                    "remind_at": remind_at,
+                    "status": "pending",
+                    "attempts": 0,
+                    "reminder_state": "pending",
+                }
+            )
+        if rows:
+            session.execute(_insert_ignoring_duplicates(session, rows))
+        last_send = max((row["send_at"] for row in rows), default=run.scheduled_at)
+        assert isinstance(last_send, datetime)
+        session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
+            .values(status="open", opened_at=now, closes_at=last_send + cadence.answer_window)
+        )
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> Executable:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Invitation).values(rows).on_conflict_do_nothing()
+
+
+def _fail_run(engine: Engine, run: PulseRun, reason: str) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
+            .values(status="failed", failure_reason=reason)
+        )
+
+
+# --- claims ------------------------------------------------------------------------------
+
+
+def claim_is_abandoned(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+    """A claim whose process is known dead, or that is older than STALE_CLAIM."""
+    if claimed_by is None or claimed_at is None:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit() and not _process_alive(int(pid_text)):
+        return True
+    return now - claimed_at > STALE_CLAIM
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_abandoned_claims(
+    *, engine: Engine, messenger: Messenger, now: datetime, report: TickReport
+) -> None:
+    """Settle sends whose claimant died: delivered if Slack has the message, else retried."""
+    with session_scope(engine) as session:
+        invitations = session.exec(select(Invitation).where(Invitation.status == "sending")).all()
+        runs = session.exec(select(PulseRun).where(PulseRun.channel_post_state == "posting")).all()
+    for invitation in invitations:
+        if not claim_is_abandoned(invitation.claimed_by, invitation.claimed_at, now):
+            continue
+        found = _find(messenger, invitation.user_id, _invitation_marker(invitation))
+        values: dict[str, object] = (
+            {"status": "sent", "dm_channel_id": found[0], "message_ts": found[1], "sent_at": now}
+            if found
+            else {"status": "pending", "claimed_by": None, "claimed_at": None}
+        )
+        with session_scope(engine) as session:
+            result = session.execute(
+                update(Invitation)
+                .where(
+                    col(Invitation.id) == invitation.id,
+                    col(Invitation.status) == "sending",
+                    col(Invitation.claimed_by) == invitation.claimed_by,
+                )
+                .values(**values)
+            )
+        report.recovered += _rowcount(result)
+    for run in runs:
+        if not claim_is_abandoned(run.channel_post_claimed_by, run.channel_post_claimed_at, now):
+            continue
+        assert run.channel_id is not None
+        found = _find(messenger, run.channel_id, _run_marker(run))
+        with session_scope(engine) as session:
+            result = session.execute(
+                update(PulseRun)
+                .where(
+                    col(PulseRun.id) == run.id,
+                    col(PulseRun.channel_post_state) == "posting",
+                    col(PulseRun.channel_post_claimed_by) == run.channel_post_claimed_by,
+                )
+                .values(
+                    channel_post_state="pending",
+                    channel_post_claimed_by=None,
+                    channel_post_claimed_at=None,
+                )
+            )
+            if found and _rowcount(result):
+                _mark_channel_posted(session, run, found[1], now)
+        report.recovered += _rowcount(result)
+
+
+def _find(messenger: Messenger, destination: str, marker: str) -> tuple[str, str] | None:
+    try:
+        return messenger.find_delivered(destination, marker=marker)
+    except DeliveryError:
+        # Unknown whether it got through; waiting for the next tick is safer than resending.
+        return None
+
+
+def _rowcount(result: object) -> int:
+    count = getattr(result, "rowcount", 0)
+    return int(count) if isinstance(count, int) else 0
+
+
+def _invitation_marker(invitation: Invitation) -> str:
+    return f"invitation:{invitation.id}"
+
+
+def _run_marker(run: PulseRun) -> str:
+    return f"run:{run.id}"
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+
+def notice_for(*, session: Session, run: PulseRun) -> PulseNotice:
+    """The pulse message's content for a run: progress counts only, never names."""
+    group = session.get(LeadershipGroup, run.group_id)
+    assert group is not None
+    assert run.id is not None
+    invited = session.exec(
+        select(func.count())
+        .select_from(Invitation)
+        .where(Invitation.run_id == run.id, col(Invitation.status) != "failed")
+    ).one()
+    answered = session.exec(
+        select(func.count()).select_from(Answer).where(Answer.run_id == run.id)
+    ).one()
+    return PulseNotice(
+        run_id=run.id,
+        group_name=group.channel_name or group.channel_id,
+        channel_id=group.channel_id,
+        closes_at=run.closes_at,
+        timezone=group.timezone,
+        answered=answered,
+        invited=invited,
+        closed=run.status == "closed",
+    )
+
+
+def deliver_channel_posts(
+    *, engine: Engine, messenger: Messenger, now: datetime, worker: Worker, report: TickReport
+) -> None:
+    """Post the one channel message of every open channel-mode run not posted yet."""
+    with session_scope(engine) as session:
+        runs = session.exec(
+            select(PulseRun).where(
+                PulseRun.status == "open",
+                PulseRun.delivery_mode == "channel",
+                PulseRun.channel_post_state == "pending",
+            )
+        ).all()
+    for run in runs:
+        with session_scope(engine) as session:
+            claimed = session.execute(
+                update(PulseRun)
+                .where(col(PulseRun.id) == run.id, col(PulseRun.channel_post_state) == "pending")
+                .values(
+                    channel_post_state="posting",
+                    channel_post_claimed_by=worker.id,
+                    channel_post_claimed_at=now,
+                )
+            )
+            if not _rowcount(claimed):
+                continue
+            notice = notice_for(session=session, run=run)
+        try:
+            ts = messenger.post_channel_pulse(notice, marker=_run_marker(run))
+        except DeliveryError as error:
+            with session_scope(engine) as session:
+                if error.permanent:
+                    _fail_channel_post(session, run, error.reason)
+                    report.failed += 1
+                else:
+                    session.execute(
+                        update(PulseRun)
+                        .where(col(PulseRun.id) == run.id)
+                        .values(channel_post_state="pending", channel_post_claimed_by=None)
+                    )
+                    report.errors.append(f"run {run.id}: {error.reason}")
+            continue
+        with session_scope(engine) as session:
+            _mark_channel_posted(session, run, ts, now)
+        report.sent += 1
+
+
+def _mark_channel_posted(session: Session, run: PulseRun, ts: str, now: datetime) -> None:
+    session.execute(
+        update(PulseRun)
+        .where(col(PulseRun.id) == run.id)
+        .values(channel_post_state="posted", channel_message_ts=ts)
+    )
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+        .values(status="sent", sent_at=now, dm_channel_id=run.channel_id, message_ts=ts)
+    )
+
+
+def _fail_channel_post(session: Session, run: PulseRun, reason: str) -> None:
+    session.execute(
+        update(PulseRun)
+        .where(col(PulseRun.id) == run.id)
+        .values(channel_post_state="failed", failure_reason=reason)
+    )
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+        .values(status="failed", failure_reason=reason)
+    )
+
+
+def deliver_direct_messages(
+    *, engine: Engine, messenger: Messenger, now: datetime, worker: Worker, report: TickReport
+) -> None:
+    """DM every invitation whose send time has come, each claimed before it is sent."""
+    with session_scope(engine) as session:
+        due = session.exec(
+            select(Invitation, LeadershipGroup)
+            .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
+            .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
+            .where(
+                PulseRun.status == "open",
+                PulseRun.delivery_mode == "dm",
+                Invitation.status == "pending",
+                col(Invitation.send_at) <= now,
+            )
+            .order_by(col(Invitation.send_at), col(Invitation.id))
+        ).all()
+    for invitation, group in due:
+        if invitation.next_attempt_at is not None and invitation.next_attempt_at > now:
+            continue
+        if now - invitation.send_at > grace_period(group):
+            _settle(engine, invitation, status="missed", failure_reason="the bot was offline")
+            report.missed += 1
+            continue
+        _deliver_one(engine, messenger, invitation, now, worker, report)
+
+
+def _deliver_one(
+    engine: Engine,
+    messenger: Messenger,
+    invitation: Invitation,
+    now: datetime,
+    worker: Worker,
+    report: TickReport,
+) -> None:
+    with session_scope(engine) as session:
+        claimed = session.execute(
+            update(Invitation)
+            .where(col(Invitation.id) == invitation.id, col(Invitation.status) == "pending")
+            .values(
+                status="sending",
+                claimed_by=worker.id,
+                claimed_at=now,
+                attempts=col(Invitation.attempts) + 1,
+            )
+        )
+        if not _rowcount(claimed):
+            return
+        run = session.get(PulseRun, invitation.run_id)
+        assert run is not None
+        notice = notice_for(session=session, run=run)
+    attempts = invitation.attempts + 1
+    try:
+        channel, ts = messenger.send_dm_pulse(
+            invitation.user_id, notice, marker=_invitation_marker(invitation)
+        )
+    except DeliveryError as error:
+        if error.permanent or attempts >= MAX_ATTEMPTS:
+            reason = (
+                error.reason
+                if error.permanent
+                else f"gave up after {attempts} tries: {error.reason}"
+            )
+            _settle(engine, invitation, status="failed", failure_reason=reason)
+            report.failed += 1
+        else:
+            # Exponential backoff between ticks; the client already retried within this one.
+            _settle(
+                engine,
+                invitation,
+                status="pending",
+                claimed_by=None,
+                next_attempt_at=now + timedelta(minutes=2**attempts),
+                failure_reason=error.reason,
+            )
+            report.errors.append(f"invitation {invitation.id}: {error.reason}")
+        return
+    except BaseException:
+        _settle(engine, invitation, status="pending", claimed_by=None)
+        raise
+    _settle(
+        engine,
+        invitation,
+        status="sent",
+        dm_channel_id=channel,
+        message_ts=ts,
+        sent_at=now,
+        failure_reason=None,
+    )
+    report.sent += 1
+
+
+def _settle(engine: Engine, invitation: Invitation, **values: object) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(Invitation).where(col(Invitation.id) == invitation.id).values(**values)
+        )
+
+
+# --- reminders and closing ---------------------------------------------------------------
+
+
+def send_reminders(
+    *, engine: Engine, messenger: Messenger, now: datetime, worker: Worker, report: TickReport
+) -> None:
+    """Remind, once, each delivered member who has not answered by their reminder time."""
+    with session_scope(engine) as session:
+        answered = select(Answer.user_id).where(Answer.run_id == Invitation.run_id)
+        due = session.exec(
+            select(Invitation, PulseRun)
+            .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
+            .where(
+                PulseRun.status == "open",
+                col(PulseRun.closes_at) > now,
+                Invitation.status == "sent",
+                Invitation.reminder_state == "pending",
+                col(Invitation.remind_at).is_not(None),
+                col(Invitation.remind_at) <= now,
+                col(Invitation.user_id).not_in(answered),
+            )
+        ).all()
+    for invitation, run in due:
+        with session_scope(engine) as session:
+            # A reminder is claimed and never retried after a crash: a missing nudge is
+            # better than a second one.
+            claimed = session.execute(
+                update(Invitation)
+                .where(
+                    col(Invitation.id) == invitation.id, col(Invitation.reminder_state) == "pending"
+                )
+                .values(reminder_state="sending", claimed_by=worker.id)
+            )
+            if not _rowcount(claimed):
+                continue
+            notice = notice_for(session=session, run=run)
+        try:
+            messenger.remind(invitation.user_id, notice, in_channel=run.delivery_mode == "channel")
+        except DeliveryError as error:
+            state = "failed" if error.permanent else "pending"
+            with session_scope(engine) as session:
+                session.execute(
+                    update(Invitation)
+                    .where(col(Invitation.id) == invitation.id)
+                    .values(reminder_state=state)
+                )
+            report.errors.append(f"reminder {invitation.id}: {error.reason}")
+            continue
+        with session_scope(engine) as session:
+            session.execute(
+                update(Invitation)
+                .where(col(Invitation.id) == invitation.id)
+                .values(reminder_state="sent", reminded_at=now)
+            )
+        report.reminded += 1
+
+
+def close_expired_runs(
+    *, engine: Engine, messenger: Messenger, now: datetime, report: TickReport
+) -> None:
+    """Close every run whose window has ended and mark its channel message closed."""
+    with session_scope(engine) as session:
+        expired = session.exec(
+            select(PulseRun).where(
+                col(PulseRun.status).in_(("open", "pending")), col(PulseRun.closes_at) <= now
+            )
+        ).all()
+    for run in expired:
+        with session_scope(engine) as session:
+            closed = session.execute(
+                update(PulseRun)
+                .where(col(PulseRun.id) == run.id, col(PulseRun.status).in_(("open", "pending")))
+                .values(status="closed", closed_at=now)
+            )
+            if not _rowcount(closed):
+                continue
+            session.execute(
+                update(Invitation)
+                .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+                .values(status="missed", failure_reason="the pulse closed before it was sent")
+            )
+            run.status = "closed"
+            notice = notice_for(session=session, run=run)
+        report.closed += 1
+        if run.delivery_mode == "channel" and run.channel_message_ts:
+            try:
+                messenger.update_channel_pulse(notice, ts=run.channel_message_ts)
+            except DeliveryError as error:
+                report.errors.append(f"closing run {run.id}: {error.reason}")
+
+
+def refresh_channel_progress(*, engine: Engine, messenger: Messenger, run_id: int) -> None:
+    """Update a channel pulse's "n of m answered" after an answer arrives."""
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        if run is None or run.delivery_mode != "channel" or not run.channel_message_ts:
+            return
+        notice = notice_for(session=session, run=run)
+        ts = run.channel_message_ts
+    messenger.update_channel_pulse(notice, ts=ts)
