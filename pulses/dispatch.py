@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -108,6 +109,21 @@ def schedule_due_runs(*, engine: Engine, now: datetime, report: TickReport) -> N
             ):
                 report.created += 1
                 report.missed += int(missed)
+
+
+def claim_run_now(*, engine: Engine, group_id: int, now: datetime) -> bool:
+    """Claim today's occurrence (group time zone) to send at `now`; False if one exists.
+
+    Sharing the scheduled run's key means a pulse sent by hand in the morning is not followed
+    by the scheduled one the same day.
+    """
+    with session_scope(engine) as session:
+        group = session.get(LeadershipGroup, group_id)
+        if group is None:
+            return False
+        cadence = cadence_of(session=session, group=group)
+    today = now.astimezone(ZoneInfo(group.timezone)).date()
+    return _claim_run(engine, group, today, now, False, cadence.answer_window)
 
 
 def _claim_run(

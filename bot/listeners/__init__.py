@@ -5,9 +5,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import commands, errors, pulses
+from bot.listeners.commands import CommandRouter
 
 
 def register_listeners(app: App) -> None:
+    router = CommandRouter()
     errors.register(app)
-    commands.register(app)
     pulses.register(app)
+    commands.register(app, router)

@@ -272,3 +272,21 @@ def test_a_cadence_change_takes_effect_on_the_next_tick(
         session.add(found)
     run_tick(bot.engine, messenger, at("2026-12-03 09:31", BERLIN))
     assert [r.occurrence_day for r in runs(bot.engine)] == [date(2026, 12, 3)]
+
+
+def test_pulse_now_sends_at_once_and_todays_scheduled_pulse_does_not_follow(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    from pulses.dispatch import claim_run_now
+
+    group_id = make_group(bot.engine, timezone=BERLIN, created_at=THE_DAY_BEFORE)
+    messenger = messenger_for(bot.services.settings)
+    early = at("2026-11-30 07:30", BERLIN)
+    assert claim_run_now(engine=bot.engine, group_id=group_id, now=early) is True
+    assert claim_run_now(engine=bot.engine, group_id=group_id, now=early) is False
+    run_tick(bot.engine, messenger, early)
+    run_tick(bot.engine, messenger, at("2026-11-30 09:00", BERLIN))
+    assert len(sandbox.messages(EXEC)) == 1
+    [run] = runs(bot.engine)
+    assert run.scheduled_at == early
+    assert run.closes_at == early + timedelta(hours=48)
