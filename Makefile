@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PACKAGES := bot pulses storage sandbox
+PACKAGES := bot pulses storage sandbox benchmarks
 
 .PHONY: run test lint typecheck pytest bench clean
 
