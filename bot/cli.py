@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any, Literal
 
 from bot.settings import Settings, SettingsError, get_settings
 
@@ -19,6 +20,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("serve", help="serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     commands.add_parser("sandbox", help="play the scripted scenario in a local Slack sandbox")
+    report = commands.add_parser("report", help="print a run's metrics")
+    report.add_argument("--group", required=True, help="the group's channel id or #name")
+    report.add_argument("--run", default="latest", help="latest (default) or YYYY-MM-DD")
+    report.add_argument("--json", action="store_true", help="print JSON (the only format yet)")
+    digest = commands.add_parser("digest", help="show a group's weekly digest")
+    digest.add_argument("--group", required=True, help="the group's channel id or #name")
+    digest.add_argument("--preview", action="store_true", help="print it to the terminal")
     args = parser.parse_args(argv)
 
     try:
@@ -38,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command == "sandbox":
             return play_sandbox()
+        if command == "report":
+            return print_report(settings, group=args.group, run=args.run)
+        if command == "digest":
+            return print_digest(settings, group=args.group)
     except SettingsError as error:
         print(f"coherence: {error}", file=sys.stderr)
         return 2
@@ -68,6 +80,70 @@ def serve(settings: Settings) -> int:
     from bot.server import serve_forever
 
     serve_forever(app, host=settings.host, port=settings.port)
+    return 0
+
+
+def _find_group(session: Any, channel: str) -> Any:
+    from sqlmodel import col, or_, select
+
+    from storage.models import LeadershipGroup
+
+    name = channel.removeprefix("#")
+    return session.exec(
+        select(LeadershipGroup)
+        .where(
+            col(LeadershipGroup.active).is_(True),
+            or_(LeadershipGroup.channel_id == channel, LeadershipGroup.channel_name == name),
+        )
+        .order_by(col(LeadershipGroup.id))
+    ).first()
+
+
+def print_report(settings: Settings, *, group: str, run: str) -> int:
+    """`coherence report --group CHANNEL [--run latest|YYYY-MM-DD] --json`."""
+    import json
+    from datetime import date
+
+    from pulses.reports import report_json, run_report
+    from storage.db import make_engine, session_scope
+
+    try:
+        selector: Literal["latest"] | date = (
+            "latest" if run == "latest" else date.fromisoformat(run)
+        )
+    except ValueError:
+        print(f"coherence: --run must be 'latest' or YYYY-MM-DD, got {run!r}", file=sys.stderr)
+        return 2
+    with session_scope(make_engine(settings.database_url)) as session:
+        found = _find_group(session, group)
+        if found is None:
+            print(f"coherence: no leadership group for {group}", file=sys.stderr)
+            return 1
+        report = run_report(session=session, group_id=found.id, run=selector)
+    if report is None:
+        print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
+        return 1
+    print(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+    return 0
+
+
+def print_digest(settings: Settings, *, group: str) -> int:
+    """`coherence digest --group CHANNEL --preview`: the digest as Slack would lay it out."""
+    from datetime import UTC, datetime
+
+    from bot.views.digest import blocks_as_dicts, digest_blocks
+    from pulses.reports import group_digest
+    from sandbox.render import render_blocks
+    from storage.db import make_engine, session_scope
+
+    with session_scope(make_engine(settings.database_url)) as session:
+        found = _find_group(session, group)
+        if found is None:
+            print(f"coherence: no leadership group for {group}", file=sys.stderr)
+            return 1
+        digest = group_digest(session=session, group_id=found.id, now=datetime.now(UTC))
+    _, blocks = digest_blocks(digest)
+    print(render_blocks(blocks_as_dicts(blocks)))
     return 0
 
 

@@ -221,3 +221,31 @@ class ConfigChange(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     summary: str = Field(max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DigestDelivery(SQLModel, table=True):
+    """One digest post, claimed by inserting this row: the unique keys make it exactly once.
+
+    A group's weekly digest is keyed by (group_id, run_id); the organisation digest has no
+    group or run and is keyed by (workspace_id, period), e.g. "org:2026-W05".
+    """
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (
+        UniqueConstraint("group_id", "run_id"),
+        UniqueConstraint("workspace_id", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="leadership_groups.id")
+    run_id: int | None = Field(default=None, foreign_key="pulse_runs.id")
+    period: str | None = Field(default=None, max_length=32)
+    # posting (claimed) | posted | failed
+    status: str = Field(default="posting", max_length=16, index=True)
+    channel: str = Field(max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    attempts: int = 1
+    claimed_at: datetime
+    posted_at: datetime | None = None
+    failure_reason: str | None = Field(default=None, max_length=255)

@@ -1,0 +1,83 @@
+"""`/coherence` and `/coherence trend [N]`: a leadership group's numbers, shown ephemerally."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+from sqlmodel import Session, select
+
+from bot.listeners.commands import CommandRouter
+from bot.services import services_of
+from bot.views.digest import blocks_as_dicts, status_blocks, trend_blocks
+from pulses.commands import Status, Trend
+from pulses.groups import group_for_channel
+from pulses.reports import group_history, group_status
+from storage.db import session_scope
+from storage.models import LeadershipGroup, Workspace
+
+NOT_A_GROUP = (
+    "*Coherence* measures, week by week, whether a leadership team is pulling in one "
+    "direction: it asks leaders a few short questions and shows response rate, coherence and "
+    "where priorities drift — only as team-level figures.\n"
+    "This channel is not a leadership group yet. A workspace admin can make it one by "
+    "running `/coherence setup` here; then `/coherence` in this channel shows its status."
+)
+
+
+def _group(session: Session, command: dict[str, Any]) -> LeadershipGroup | None:
+    workspace = session.exec(
+        select(Workspace).where(Workspace.team_id == command.get("team_id", ""))
+    ).first()
+    if workspace is None or workspace.id is None:
+        return None
+    return group_for_channel(
+        session=session, workspace_id=workspace.id, channel_id=command.get("channel_id", "")
+    )
+
+
+def handle_status(
+    ack: Ack,
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    logger: Logger,
+    parsed: Status,
+) -> None:
+    """The group's status in its channel; elsewhere, what the command does and how to set up."""
+    services = services_of(context)
+    with session_scope(services.engine) as session:
+        group = _group(session, command)
+        if group is None or group.id is None:
+            ack(text=NOT_A_GROUP)
+            return
+        status = group_status(session=session, group_id=group.id, now=services.clock())
+    text, blocks = status_blocks(status)
+    ack(text=text, blocks=blocks_as_dicts(blocks))
+
+
+def handle_trend(
+    ack: Ack,
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    logger: Logger,
+    parsed: Trend,
+) -> None:
+    """The last ``parsed.n`` closed runs of the channel's group."""
+    services = services_of(context)
+    with session_scope(services.engine) as session:
+        group = _group(session, command)
+        if group is None or group.id is None:
+            ack(text=NOT_A_GROUP)
+            return
+        history = group_history(session=session, group_id=group.id, limit=parsed.n)
+    text, blocks = trend_blocks(history, parsed.n)
+    ack(text=text, blocks=blocks_as_dicts(blocks))
+
+
+def register(router: CommandRouter) -> None:
+    router.route(Status, handle_status)
+    router.route(Trend, handle_trend)

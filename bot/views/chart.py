@@ -1,0 +1,96 @@
+"""The digest's trend chart: the coherence index and its two factors over the runs, as a PNG."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from pulses.reports import RunReport
+
+INDEX_COLOUR = "#1f4e79"
+LEVEL_COLOUR = "#2e8b57"
+AGREEMENT_COLOUR = "#d2691e"
+
+
+def _series(history: Sequence[RunReport]) -> tuple[list[float], list[float], list[float]]:
+    """Index, level × 100 and agreement × 100 per run; NaN (a gap) where a run is hidden."""
+    nan = float("nan")
+    index, level, agreement = [], [], []
+    for report in history:
+        metrics = report.shown
+        index.append(
+            nan if metrics is None or metrics.coherence_index is None else metrics.coherence_index
+        )
+        level.append(nan if metrics is None or metrics.level is None else 100 * metrics.level)
+        agreement.append(
+            nan if metrics is None or metrics.agreement is None else 100 * metrics.agreement
+        )
+    return index, level, agreement
+
+
+def trend_chart_png(history: Sequence[RunReport]) -> bytes:
+    """A line chart of the last runs (oldest first); hidden runs are gaps, never values.
+
+    Built with matplotlib's object API on the Agg canvas: no pyplot state, no display, safe
+    to call from the scheduler's threads.
+    """
+    figure = Figure(figsize=(8, 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = list(range(len(history)))
+    index, level, agreement = _series(history)
+    axes.plot(
+        positions,
+        level,
+        color=LEVEL_COLOUR,
+        linewidth=1.4,
+        linestyle="--",
+        marker="o",
+        markersize=3,
+        label="Level (× 100)",
+    )
+    axes.plot(
+        positions,
+        agreement,
+        color=AGREEMENT_COLOUR,
+        linewidth=1.4,
+        linestyle=":",
+        marker="o",
+        markersize=3,
+        label="Agreement (× 100)",
+    )
+    axes.plot(
+        positions,
+        index,
+        color=INDEX_COLOUR,
+        linewidth=2.6,
+        marker="o",
+        markersize=5,
+        label="Coherence index",
+    )
+    for position, report in zip(positions, history, strict=True):
+        if report.shown is None:
+            axes.axvspan(position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0)
+        if report.wording_changed:
+            axes.axvline(position, color="#888888", linewidth=0.8, linestyle="-.")
+    axes.set_ylim(0, 100)
+    axes.set_xlim(-0.5, max(len(history) - 0.5, 0.5))
+    axes.set_xticks(positions)
+    axes.set_xticklabels([f"{r.occurrence_day:%-d %b}" for r in history], fontsize=8)
+    axes.set_ylabel("0–100")
+    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.set_title(
+        "Coherence index and its two factors (grey: hidden, too few answers)",
+        fontsize=10,
+        loc="left",
+    )
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -1,0 +1,254 @@
+"""The weekly digest: when it is due, and posting it exactly once per group and run.
+
+A digest is claimed by inserting its `DigestDelivery` row before anything reaches Slack; the
+row's unique key makes a second tick, process or thread skip it. Rendering and posting are
+the bot's job, reached through the `DigestPoster` protocol (the domain imports no Slack).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from pulses.cadence import local_send_time
+from pulses.flags import DEFAULT_THRESHOLDS, FlagThresholds
+from pulses.reports import GroupDigest, OrgDigest, group_digest, org_digest
+from storage.db import session_scope
+from storage.models import DigestDelivery, LeadershipGroup, PulseRun
+
+logger = logging.getLogger(__name__)
+
+# A digest due longer ago than this is not posted any more (a bot that was down for weeks).
+LOOKBACK = timedelta(days=8)
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """What a digest message carries: fallback text, Block Kit dicts, an optional chart."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+    chart_png: bytes | None = None
+    filename: str = "coherence-trend.png"
+
+
+class DigestPoster(Protocol):
+    def render_group_digest(self, digest: GroupDigest) -> RenderedDigest:
+        """The group digest as a message (blocks and chart)."""
+        ...
+
+    def render_org_digest(self, digest: OrgDigest) -> RenderedDigest:
+        """The organisation digest as a message."""
+        ...
+
+    def post_digest(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        chart_png: bytes | None,
+        filename: str,
+    ) -> str:
+        """Post the message (and the chart in its thread); returns the message's ts."""
+        ...
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _digest_time(group: LeadershipGroup) -> time:
+    hour, minute = (int(part) for part in group.digest_time.split(":"))
+    return time(hour, minute)
+
+
+def digest_due_at(group: LeadershipGroup, run: PulseRun) -> datetime:
+    """When the digest of a closed run is due, in UTC.
+
+    Default (no ``digest_weekday``): the day after the run closed, at ``digest_time`` in the
+    group's zone. With a weekday: the first time that weekday's ``digest_time`` comes at or
+    after the close.
+    """
+    closed = _aware(run.closed_at or run.closes_at)
+    closed_day = closed.astimezone(ZoneInfo(group.timezone)).date()
+    at = _digest_time(group)
+    if group.digest_weekday is None:
+        return local_send_time(closed_day + timedelta(days=1), at, group.timezone)
+    day = closed_day + timedelta(days=(group.digest_weekday - closed_day.weekday()) % 7)
+    due = local_send_time(day, at, group.timezone)
+    return due if due >= closed else local_send_time(day + timedelta(days=7), at, group.timezone)
+
+
+@dataclass(frozen=True)
+class _Due:
+    group_id: int
+    workspace_id: int
+    run_id: int
+    channel: str
+
+
+def due_digests(*, engine: Engine, now: datetime, lookback: timedelta = LOOKBACK) -> list[_Due]:
+    """Each active group's latest closed run whose digest is due and not posted yet."""
+    due: list[_Due] = []
+    with session_scope(engine) as session:
+        groups = session.exec(
+            select(LeadershipGroup).where(col(LeadershipGroup.active).is_(True))
+        ).all()
+        for group in groups:
+            assert group.id is not None
+            run = session.exec(
+                select(PulseRun)
+                .where(PulseRun.group_id == group.id, PulseRun.status == "closed")
+                .order_by(col(PulseRun.occurrence_day).desc())
+                .limit(1)
+            ).first()
+            if run is None or run.id is None:
+                continue
+            at = digest_due_at(group, run)
+            if not now - lookback <= at <= now:
+                continue
+            delivered = session.exec(
+                select(DigestDelivery).where(
+                    DigestDelivery.group_id == group.id,
+                    DigestDelivery.run_id == run.id,
+                    col(DigestDelivery.status) != "failed",
+                )
+            ).first()
+            if delivered is None:
+                due.append(
+                    _Due(
+                        group_id=group.id,
+                        workspace_id=group.workspace_id,
+                        run_id=run.id,
+                        channel=group.digest_channel_id or group.channel_id,
+                    )
+                )
+    return due
+
+
+def _claim(engine: Engine, row: DigestDelivery, now: datetime) -> int | None:
+    """Insert the delivery row, or take back a failed one; the row's id if this caller won."""
+    try:
+        with session_scope(engine) as session:
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        pass
+    # Someone holds the key. Only a failed attempt may be taken over, by one caller.
+    with session_scope(engine) as session:
+        key = (
+            (col(DigestDelivery.group_id) == row.group_id, col(DigestDelivery.run_id) == row.run_id)
+            if row.group_id is not None
+            else (
+                col(DigestDelivery.workspace_id) == row.workspace_id,
+                col(DigestDelivery.period) == row.period,
+            )
+        )
+        existing = session.exec(select(DigestDelivery).where(*key)).first()
+        if existing is None or existing.status != "failed" or existing.attempts >= MAX_ATTEMPTS:
+            return None
+        result = session.execute(
+            update(DigestDelivery)
+            .where(
+                col(DigestDelivery.id) == existing.id,
+                col(DigestDelivery.status) == "failed",
+                col(DigestDelivery.attempts) == existing.attempts,
+            )
+            .values(status="posting", attempts=existing.attempts + 1, claimed_at=now)
+        )
+        return existing.id if getattr(result, "rowcount", 0) == 1 else None
+
+
+def _settle(engine: Engine, delivery_id: int, **values: object) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(DigestDelivery).where(col(DigestDelivery.id) == delivery_id).values(**values)
+        )
+
+
+def _post(
+    engine: Engine,
+    poster: DigestPoster,
+    delivery_id: int,
+    channel: str,
+    message: RenderedDigest,
+    now: datetime,
+) -> bool:
+    try:
+        ts = poster.post_digest(
+            channel, message.text, message.blocks, message.chart_png, message.filename
+        )
+    except Exception as error:
+        logger.exception("Failed to post a digest to %s", channel)
+        _settle(engine, delivery_id, status="failed", failure_reason=str(error)[:255])
+        return False
+    _settle(engine, delivery_id, status="posted", ts=ts, posted_at=now)
+    return True
+
+
+def org_period(now: datetime) -> str:
+    """The organisation digest's key: one per ISO week (UTC)."""
+    year, week, _ = now.astimezone(UTC).isocalendar()
+    return f"org:{year}-W{week:02d}"
+
+
+def send_due_digests(
+    *,
+    engine: Engine,
+    poster: DigestPoster,
+    now: datetime,
+    org_channels: Mapping[int, str] | None = None,
+    thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+) -> int:
+    """Post every group digest now due, each exactly once; returns how many were posted.
+
+    ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
+    workspace goes out, the organisation digest is posted there, at most once per ISO week.
+    Safe to run concurrently: the delivery row is claimed before anything is posted.
+    """
+    posted = 0
+    workspaces: set[int] = set()
+    for due in due_digests(engine=engine, now=now):
+        claim = DigestDelivery(
+            workspace_id=due.workspace_id,
+            group_id=due.group_id,
+            run_id=due.run_id,
+            channel=due.channel,
+            claimed_at=now,
+        )
+        delivery_id = _claim(engine, claim, now)
+        if delivery_id is None:
+            continue
+        with session_scope(engine) as session:
+            digest = group_digest(
+                session=session, group_id=due.group_id, now=now, thresholds=thresholds
+            )
+        if _post(engine, poster, delivery_id, due.channel, poster.render_group_digest(digest), now):
+            posted += 1
+            workspaces.add(due.workspace_id)
+    for workspace_id in sorted(workspaces):
+        channel = (org_channels or {}).get(workspace_id)
+        if channel is None:
+            continue
+        claim = DigestDelivery(
+            workspace_id=workspace_id, period=org_period(now), channel=channel, claimed_at=now
+        )
+        delivery_id = _claim(engine, claim, now)
+        if delivery_id is None:
+            continue
+        with session_scope(engine) as session:
+            org = org_digest(session=session, workspace_id=workspace_id, thresholds=thresholds)
+        if _post(engine, poster, delivery_id, channel, poster.render_org_digest(org), now):
+            posted += 1
+    return posted
