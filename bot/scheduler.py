@@ -6,25 +6,37 @@ import logging
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlmodel import select
 
+from bot.digest_poster import SlackDigestPoster
 from bot.services import Services
+from pulses.digests import send_due_digests
 from pulses.dispatch import tick
+from storage.db import session_scope
+from storage.models import Workspace
 
 logger = logging.getLogger(__name__)
 
 
 def run_tick(services: Services) -> None:
     """One pass over everything due now; a failure is logged and retried next tick."""
+    now = services.clock()
     try:
         report = tick(
-            engine=services.engine,
-            messenger=services.messenger,
-            now=services.clock(),
-            worker=services.worker,
+            engine=services.engine, messenger=services.messenger, now=now, worker=services.worker
         )
     except Exception:
         logger.exception("Scheduler tick failed; the next tick will retry")
         return
+    try:
+        send_due_digests(
+            engine=services.engine,
+            poster=SlackDigestPoster(services.client),
+            now=now,
+            org_channels=org_digest_channels(services),
+        )
+    except Exception:
+        logger.exception("Sending digests failed; the next tick will retry")
     if report.created or report.sent or report.reminded or report.closed or report.failed:
         logger.info(
             "tick: %d runs claimed, %d sent, %d failed, %d reminded, %d closed",
@@ -36,6 +48,16 @@ def run_tick(services: Services) -> None:
         )
     for error in report.errors:
         logger.warning("will retry: %s", error)
+
+
+def org_digest_channels(services: Services) -> dict[int, str]:
+    """Every workspace's admin channel for the organisation digest (from settings)."""
+    channel = services.settings.coherence_admin_channel
+    if not channel:
+        return {}
+    with session_scope(services.engine) as session:
+        ids = session.exec(select(Workspace.id)).all()
+    return {workspace_id: channel for workspace_id in ids if workspace_id is not None}
 
 
 def start_scheduler(services: Services) -> BackgroundScheduler:

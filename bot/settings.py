@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Workspace members who may administer Coherence besides Slack's owners and admins.
     coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Channel (ID) where the weekly organisation digest goes: every group side by side.
+    coherence_admin_channel: str | None = None
     # How often the alarm clock looks for due sends, reminders and closes, in seconds.
     scheduler_tick_seconds: int = 30
     # Client-side pacing of chat.postMessage across the workspace (Slack allows "several

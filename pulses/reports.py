@@ -446,11 +446,13 @@ def group_history(
     session: Session,
     group_id: int,
     limit: int = TREND_RUNS,
+    until: date | None = None,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
 ) -> list[RunReport]:
-    """The group's last ``limit`` closed runs, oldest first, in a constant number of queries."""
+    """The group's last ``limit`` closed runs (up to ``until``), oldest first, in a constant
+    number of queries."""
     return _history(
-        session, _group(session, group_id), limit=limit, until=None, thresholds=thresholds
+        session, _group(session, group_id), limit=limit, until=until, thresholds=thresholds
     )
 
 

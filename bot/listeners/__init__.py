@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, errors, pulses
+from bot.listeners import commands, errors, pulses, status
 from bot.listeners.commands import CommandRouter
 
 
@@ -13,3 +13,4 @@ def register_listeners(app: App) -> None:
     errors.register(app)
     pulses.register(app)
     commands.register(app, router)
+    status.register(router)

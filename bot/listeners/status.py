@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 
 from bot.listeners.commands import CommandRouter
 from bot.services import services_of
-from bot.views.digest import blocks_as_dicts, status_blocks, trend_blocks
-from pulses.commands import Status, Trend
+from bot.views.digest import blocks_as_dicts, digest_blocks, status_blocks, trend_blocks
+from pulses.commands import Report, Status, Trend
 from pulses.groups import group_for_channel
-from pulses.reports import group_history, group_status
+from pulses.reports import GroupDigest, group_history, group_info, group_status
 from storage.db import session_scope
 from storage.models import LeadershipGroup, Workspace
 
@@ -78,6 +78,33 @@ def handle_trend(
     ack(text=text, blocks=blocks_as_dicts(blocks))
 
 
+def handle_report(
+    ack: Ack,
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    logger: Logger,
+    parsed: Report,
+) -> None:
+    """The full report of the latest closed run, or of the run on a date, as the digest shows it."""
+    services = services_of(context)
+    with session_scope(services.engine) as session:
+        group = _group(session, command)
+        if group is None or group.id is None:
+            ack(text=NOT_A_GROUP)
+            return
+        until = None if parsed.run == "latest" else parsed.run
+        history = group_history(session=session, group_id=group.id, until=until)
+        info = group_info(group)
+    if until is not None and (not history or history[-1].occurrence_day != until):
+        ack(text=f"#{info.name} has no closed pulse on {until:%a %-d %b %Y}.")
+        return
+    digest = GroupDigest(group=info, generated_at=services.clock(), history=tuple(history))
+    text, blocks = digest_blocks(digest)
+    ack(text=text, blocks=blocks_as_dicts(blocks))
+
+
 def register(router: CommandRouter) -> None:
     router.route(Status, handle_status)
     router.route(Trend, handle_trend)
+    router.route(Report, handle_report)

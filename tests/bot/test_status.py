@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from sqlalchemy.engine import Engine
 
-from bot.app import build_services
-from bot.listeners import status
-from bot.listeners.commands import CommandRouter
+from bot.app import build_app, build_services
 from bot.server import start_in_background
-from bot.services import SERVICES_KEY
 from bot.views.digest import index_text, number, percent
 from pulses.reports import report_json, run_report
 from sandbox import SlackSandbox
 from storage.db import session_scope
-from tests.conftest import SIGNING_SECRET, Clock, sandbox_settings
+from tests.conftest import Clock, sandbox_settings
 from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run, uniform
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
@@ -31,19 +28,10 @@ ALICE = "U0ALICE"
 def status_bot(
     sandbox: SlackSandbox, migrated_url: str, engine: Engine, clock: Clock
 ) -> Iterator[App]:
-    """A Bolt app that routes `/coherence` to the status handlers, as commands.py will."""
+    """The real bot app, its clock at NOW."""
     clock.now = NOW
     services = build_services(sandbox_settings(sandbox, migrated_url), engine=engine, clock=clock)
-    app = App(client=services.client, signing_secret=SIGNING_SECRET)
-
-    @app.middleware
-    def provide_services(context: BoltContext, next: Callable[[], None]) -> None:
-        context[SERVICES_KEY] = services
-        next()
-
-    router = CommandRouter()
-    status.register(router)
-    app.command("/coherence")(router.listener())
+    app = build_app(services)
     server = start_in_background(app)
     sandbox.bot_url = server.events_url
     yield app
@@ -133,3 +121,38 @@ def test_outside_a_leadership_channel_it_explains_itself_and_the_setup(
     shown = _ephemeral_text(sandbox)
     assert "not a leadership group" in shown
     assert "/coherence setup" in shown
+
+
+def test_report_shows_the_latest_closed_run_with_the_reports_numbers(
+    status_bot: App, sandbox: SlackSandbox, engine: Engine
+) -> None:
+    group_id = _seed(engine)
+    with session_scope(engine) as session:
+        report = run_report(session=session, group_id=group_id)
+    assert report is not None
+    data = report_json(report)
+    sandbox.user(ALICE).run_command("/coherence", "report", channel="C0EXEC")
+    shown = _ephemeral_text(sandbox)
+    assert "Coherence digest · #" in shown
+    assert "Mon 9 Mar" in shown or "2026-03-09" in shown
+    assert index_text(data["coherence_index"]) in shown
+
+
+def test_report_of_a_date_without_a_closed_run_says_so(
+    status_bot: App, sandbox: SlackSandbox, engine: Engine
+) -> None:
+    _seed(engine)
+    sandbox.user(ALICE).run_command("/coherence", "report 2026-03-10", channel="C0EXEC")
+    assert "has no closed pulse on Tue 10 Mar 2026" in _ephemeral_text(sandbox)
+
+
+def test_report_of_an_earlier_date_shows_that_run(
+    status_bot: App, sandbox: SlackSandbox, engine: Engine
+) -> None:
+    group_id = _seed(engine)
+    with session_scope(engine) as session:
+        report = run_report(session=session, group_id=group_id, run=date(2026, 2, 23))
+    assert report is not None
+    sandbox.user(ALICE).run_command("/coherence", "report 2026-02-23", channel="C0EXEC")
+    shown = _ephemeral_text(sandbox)
+    assert index_text(report_json(report)["coherence_index"]) in shown
