@@ -103,7 +103,8 @@ def validate(form: PulseForm, submitted: AnswerInput) -> None:
 def ensure_open(run: PulseRun, now: datetime) -> None:
     """Raise PulseClosed unless answers are still accepted."""
     if run.status not in ("open", "pending") or now >= run.closes_at:
-        raise PulseClosed(run.closed_at or run.closes_at)
+        # The announced close time, not when a tick happened to process it.
+        raise PulseClosed(run.closes_at)
 
 
 def record_answer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -624,12 +625,20 @@ def close_expired_runs(
                 report.errors.append(f"closing run {run.id}: {error.reason}")
 
 
+# Answers arriving together each refresh the counter; without ordering, an older count can
+# reach Slack last and stick. Counting and updating under a per-run lock keeps the latest.
+_PROGRESS_LOCKS = [threading.Lock() for _ in range(64)]
+
+
 def refresh_channel_progress(*, engine: Engine, messenger: Messenger, run_id: int) -> None:
     """Update a channel pulse's "n of m answered" after an answer arrives."""
-    with session_scope(engine) as session:
-        run = session.get(PulseRun, run_id)
-        if run is None or run.delivery_mode != "channel" or not run.channel_message_ts:
-            return
-        notice = notice_for(session=session, run=run)
-        ts = run.channel_message_ts
-    messenger.update_channel_pulse(notice, ts=ts)
+    with _PROGRESS_LOCKS[run_id % len(_PROGRESS_LOCKS)]:
+        with session_scope(engine) as session:
+            run = session.get(PulseRun, run_id)
+            if run is None or run.delivery_mode != "channel" or not run.channel_message_ts:
+                return
+            if run.status != "open":
+                return  # the close already drew the final state
+            notice = notice_for(session=session, run=run)
+            ts = run.channel_message_ts
+        messenger.update_channel_pulse(notice, ts=ts)

@@ -30,7 +30,22 @@ def plain_mrkdwn(text: str, workspace: Workspace | None = None) -> str:
             return label or f"@{command}"
         return f"{label} ({target})" if label else target
 
+    text = _EMOJI.sub(lambda m: _EMOJI_CHARS.get(m.group(1), m.group(0)), text)
     return html.unescape(_LINK.sub(resolve, text))
+
+
+# The Slack emoji codes the bot uses, as a terminal can show them.
+_EMOJI = re.compile(r":([a-z0-9_+-]+):")
+_EMOJI_CHARS = {
+    "red_circle": "🔴",
+    "large_orange_circle": "🟠",
+    "large_yellow_circle": "🟡",
+    "large_green_circle": "🟢",
+    "white_check_mark": "✅",
+    "warning": "⚠️",
+    "chart_with_upwards_trend": "📈",
+    "chart_with_downwards_trend": "📉",
+}
 
 
 def _text(obj: Any, workspace: Workspace | None) -> str:

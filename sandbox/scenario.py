@@ -7,6 +7,7 @@ signing, the scheduler's tick, the Web API client — only Slack and the calenda
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 import sys
 import tempfile
@@ -30,13 +31,16 @@ from sandbox.workspace import Workspace
 BOT_TOKEN = "xoxb-sandbox-not-a-real-token"
 SIGNING_SECRET = "sandbox-signing-secret-not-real"
 EXEC = "C0EXEC"
+DIRECTORS = "C0DIRS"
+ADMIN_CHANNEL = "C0LEADOPS"
+WEEKS = 8
 BERLIN = ZoneInfo("Europe/Berlin")
 
 BANNER = """\
 ============================================================================
   COHERENCE · LOCAL SLACK SANDBOX
-  No Slack tokens were found, so this run plays a scripted week in a local
-  stand-in for Slack. Nothing here reaches a real workspace.
+  No Slack tokens were found, so this run plays eight scripted weeks in a
+  local stand-in for Slack. Nothing here reaches a real workspace.
 
   To connect a real workspace:
     1. api.slack.com/apps → Create New App → From a manifest → paste manifest.yml
@@ -64,9 +68,11 @@ class Printer:
         self._lock = threading.Lock()
         # Every leader sees the same modal; printing it once keeps the story readable.
         self.modals_shown: set[str] = set()
+        # Weeks in the middle of the simulation are summarised, not printed message by message.
+        self.muted = False
 
     def __call__(self, event: SandboxEvent) -> None:
-        if event.kind in ("view_closed", "message_deleted"):
+        if self.muted or event.kind in ("view_closed", "message_deleted"):
             return
         if event.kind == "view_opened" and event.view is not None:
             title = str((event.view.get("title") or {}).get("text", ""))
@@ -97,8 +103,14 @@ def play(out: TextIO = sys.stdout) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="coherence-sandbox-"))
     workspace = Workspace.demo()
+    workspace.add_channel(ADMIN_CHANNEL, "leadership-ops", ["U0ADMIN"])
+    # Eight weeks pass in a few real seconds; Slack's per-minute limits would stretch them
+    # into minutes of waiting out Retry-After (the tests cover 429s).
     slack = SlackSandbox(
-        workspace, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, rate_limits=RateLimits()
+        workspace,
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        rate_limits=RateLimits.off(),
     )
     printer = Printer(workspace, out)
     slack.subscribe(printer)
@@ -114,6 +126,7 @@ def play(out: TextIO = sys.stdout) -> int:
             slack_api_url=slack.api_url,
             database_url=database_url,
             slack_posts_per_minute=0,
+            coherence_admin_channel=ADMIN_CHANNEL,
         )
         clock = SimulatedClock()
         services = build_services(settings, engine=make_engine(database_url), clock=clock)
@@ -129,8 +142,68 @@ def play(out: TextIO = sys.stdout) -> int:
     return 0
 
 
+EXEC_LEADERS = ["U0ALICE", "U0BEN", "U0CHIE", "U0DIEGO", "U0EMMA", "U0FARID", "U0GRACE"]
+DIRECTOR_IDS = ["U0ADMIN", "U0IVY", "U0JONAS", "U0KENJI", "U0LAURA", "U0MATEO", "U0NORA", "U0OMAR"]
+PRIORITIES = ("Enterprise expansion", "Platform reliability", "Cost discipline")
+
+
+@dataclass(frozen=True)
+class Answer:
+    scores: dict[str, int]
+    focus: str
+    friction: str | None = None
+
+
+def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
+    """The executive team drifts: focus moves from expansion to cost, stability falls."""
+    answers = {}
+    for n, user in enumerate(EXEC_LEADERS):
+        late = week >= 5
+        scores = {
+            "reinforcement": rng.choice((4, 4, 5)),
+            "translation": rng.choice((1, 3, 5)) if late else rng.choice((4, 4, 5)),
+            "stability": rng.choice((2, 2, 3)) if late else rng.choice((4, 4, 5)),
+            "signal": rng.choice((3, 4, 4)),
+            "decision_flow": rng.choice((3, 4, 4)),
+        }
+        shifted = late and n < 5
+        focus = (
+            "Cost discipline" if shifted else ("Enterprise expansion" if n < 5 else PRIORITIES[1])
+        )
+        friction = (
+            rng.choice(
+                (
+                    "Budget freeze landed without a say from product.",
+                    "Hiring plan changed twice this week.",
+                    "Cost reviews keep pre-empting roadmap decisions.",
+                )
+            )
+            if late and n % 2 == 0
+            else None
+        )
+        answers[user] = Answer(scores, focus, friction)
+    return answers
+
+
+def director_answers(week: int, rng: random.Random) -> dict[str, Answer]:
+    """The directors stay steady on reliability; one quiet week falls below the threshold."""
+    responders = DIRECTOR_IDS[:4] if week == 3 else DIRECTOR_IDS[:7]
+    return {
+        user: Answer(
+            {
+                key: rng.choice((3, 4, 4))
+                for key in ("reinforcement", "translation", "stability", "signal", "decision_flow")
+            },
+            "Platform reliability" if n < 5 else "Enterprise expansion",
+            "Release trains are crowded." if n == 1 else None,
+        )
+        for n, user in enumerate(responders)
+    }
+
+
 class Scenario:
-    """One leadership week: help, the pulse, answers, a reminder, the close, a late answer."""
+    """Eight leadership weeks: help, pulses in a channel and by DM, answers, reminders, a late
+    answer, the close, and the weekly digests — through the bot's real code paths."""
 
     def __init__(
         self, slack: SlackSandbox, services: object, clock: SimulatedClock, printer: Printer
@@ -141,30 +214,49 @@ class Scenario:
         self.slack = slack
         self.services = services
         self.clock = clock
+        self.printer = printer
         self.say: Callable[[str], None] = printer.narrate
+        self.rng = random.Random(2026)
+        self.question_keys: dict[str, str] = {}
 
     def run(self) -> None:
         self.show_help()
-        self.one_week_of_pulses()
+        first_monday = datetime(2026, 10, 5, 9, 0, tzinfo=BERLIN)
+        self.set_up(first_monday)
+        for week in range(1, WEEKS + 1):
+            monday = first_monday + timedelta(weeks=week - 1)
+            detailed = week in (1, WEEKS)
+            self.printer.muted = False
+            if detailed:
+                self.say(f"Week {week} of {WEEKS} (Mon {monday:%-d %b}), message by message")
+            else:
+                self.say(f"Week {week} (Mon {monday:%-d %b}): pulses, answers, close, digests")
+            self.printer.muted = not detailed
+            self.play_week(week, monday, detailed)
+        self.printer.muted = False
+        self.say("Alice asks for the status in #exec-team")
+        self.slack.user("U0ALICE").run_command("/coherence", "", channel=EXEC)
+        self.slack.flush_events()
 
     def show_help(self) -> None:
         self.say("Alice runs `/coherence help` in #exec-team")
         response = self.slack.user("U0ALICE").run_command("/coherence", "help", channel=EXEC)
         if response.status != 200:
             raise RuntimeError(f"/coherence help answered HTTP {response.status}")
+        self.slack.flush_events()
 
-    def one_week_of_pulses(self) -> None:
+    def set_up(self, first_monday: datetime) -> None:
         from pulses.groups import create_group, ensure_workspace
+        from pulses.questions import DEFAULT_QUESTIONS
         from storage.db import session_scope
         from storage.models import Priority
 
-        monday = datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN)
+        self.question_keys = {q.text: q.key for q in DEFAULT_QUESTIONS}
+        created = (first_monday - timedelta(days=3)).astimezone(UTC)
         with session_scope(self.services.engine) as session:
             workspace = ensure_workspace(session=session, team_id=self.slack.workspace.team_id)
             assert workspace.id is not None
-            for position, name in enumerate(
-                ("Enterprise expansion", "Platform reliability", "Cost discipline")
-            ):
+            for position, name in enumerate(PRIORITIES):
                 session.add(Priority(workspace_id=workspace.id, name=name, position=position))
             create_group(
                 session=session,
@@ -173,74 +265,110 @@ class Scenario:
                 channel_name="exec-team",
                 layer="executive",
                 timezone="Europe/Berlin",
-                created_at=(monday - timedelta(days=3)).astimezone(UTC),
+                created_at=created,
             )
-        self.say("#exec-team is a leadership group: weekly, Monday 09:00 Europe/Berlin")
-
-        self.at(monday, "Monday 30 November, 09:00 in Berlin: the scheduler's tick")
-        answers = {
-            "U0ALICE": (4, "Enterprise expansion"),
-            "U0BEN": (4, "Enterprise expansion"),
-            "U0CHIE": (3, "Platform reliability"),
-            "U0DIEGO": (5, "Enterprise expansion"),
-            "U0EMMA": (2, "something else"),
-        }
-        for count, (user, (score, focus)) in enumerate(answers.items(), start=1):
-            name = self.slack.workspace.users[user].real_name
-            self.say(f"{name} clicks Answer and submits")
-            self.submit(user, self.open_modal(user), score, focus)
-            self.await_progress(f"{count} of 7 answered")
-        self.at(
-            monday + timedelta(days=1), "Tuesday 09:00: reminders to those who have not answered"
+            create_group(
+                session=session,
+                workspace_id=workspace.id,
+                channel_id=DIRECTORS,
+                channel_name="directors",
+                layer="directors",
+                timezone="Europe/Berlin",
+                delivery_mode="dm",
+                per_member_time=True,
+                created_at=created,
+            )
+        self.say(
+            "Two leadership groups, weekly on Mondays at 09:00: #exec-team (executive layer) "
+            "in its channel, #directors by DM at each director's own 09:00. "
+            f"Declared priorities: {', '.join(PRIORITIES)}."
         )
-        self.say("Farid answers after his reminder")
-        self.submit("U0FARID", self.open_modal("U0FARID"), 3, "Cost discipline")
-        self.await_progress("6 of 7 answered")
-        self.say("Grace opens the pulse on Tuesday evening but leaves it open overnight")
-        late_modal = self.open_modal("U0GRACE")
-        self.at(monday + timedelta(days=2), "Wednesday 09:00: the 48-hour window closes")
-        self.clock.now += timedelta(minutes=5)
-        self.say("Grace submits at 09:05, after the close")
-        self.submit("U0GRACE", late_modal, 4, "Platform reliability")
 
-    def at(self, moment: datetime, narration: str) -> None:
-        from pulses.dispatch import tick
+    def play_week(self, week: int, monday: datetime, detailed: bool) -> None:
+        exec_answers = executive_answers(week, self.rng)
+        dir_answers = director_answers(week, self.rng)
+        on_time = dict(list(exec_answers.items())[:5])
+        late = dict(list(exec_answers.items())[5:])
+        # Directors' DMs go out at 09:00 in Tokyo, Berlin and Los Angeles: tick through the day.
+        self.at(monday - timedelta(hours=8), "Monday 09:00 in Tokyo" if detailed else None)
+        self.at(monday, "Monday 09:00 in Berlin: the #exec-team pulse" if detailed else None)
+        for count, (user, answer) in enumerate(on_time.items(), start=1):
+            if detailed:
+                self.say(f"{self.name(user)} clicks Answer and submits")
+            self.submit(user, self.open_modal(user, EXEC), answer)
+            self.await_progress(EXEC, f"{count} of 7 answered")
+        self.at(monday + timedelta(hours=9), "Monday 09:00 in Los Angeles" if detailed else None)
+        for user, answer in dir_answers.items():
+            self.submit(user, self.open_modal(user, user), answer)
+        if detailed:
+            self.say(f"{len(dir_answers)} of 8 directors answer in their DMs")
+        self.at(monday + timedelta(days=1), "Tuesday 09:00: reminders" if detailed else None)
+        late_modal = None
+        for user, answer in late.items():
+            if user == "U0GRACE" and detailed:
+                self.say("Grace opens the pulse on Tuesday evening but leaves it open overnight")
+                late_modal = (self.open_modal(user, EXEC), answer)
+                continue
+            if detailed:
+                self.say(f"{self.name(user)} answers after the reminder")
+            self.submit(user, self.open_modal(user, EXEC), answer)
+        self.at(
+            monday + timedelta(days=2),
+            "Wednesday 09:00: #exec-team's window closes" if detailed else None,
+        )
+        self.at(
+            monday + timedelta(days=2, hours=9),
+            "Wednesday 18:00: the directors' window closes (the last DM's 09:00 + 48 h)"
+            if detailed
+            else None,
+        )
+        if late_modal is not None:
+            self.clock.now += timedelta(minutes=5)
+            self.say("Grace submits after the close")
+            self.submit("U0GRACE", *late_modal)
+        if detailed and week == WEEKS:
+            self.say("Thursday 09:00: the weekly digests, and the organisation digest")
+        self.at(monday + timedelta(days=3), None)
+
+    def name(self, user: str) -> str:
+        return self.slack.workspace.users[user].real_name
+
+    def at(self, moment: datetime, narration: str | None) -> None:
+        from bot.scheduler import run_tick
 
         self.clock.now = moment.astimezone(UTC)
-        self.say(narration)
-        tick(
-            engine=self.services.engine,
-            messenger=self.services.messenger,
-            now=self.clock.now,
-            worker=self.services.worker,
-        )
+        if narration:
+            self.say(narration)
+        run_tick(self.services)
         self.slack.flush_events()
 
-    def open_modal(self, user: str) -> View:
+    def open_modal(self, user: str, channel: str) -> View:
         from bot.views.pulse import ANSWER_ACTION
 
         before = set(self.slack.views)
-        self.slack.user(user).click(self.slack.messages(EXEC)[0], ANSWER_ACTION)
+        message = self.slack.messages(channel)[-1]
+        self.slack.user(user).click(message, ANSWER_ACTION)
         self.slack.wait_for(lambda s: any(v not in before for v in s.views))
         self.slack.flush_events()
         [new] = [v for k, v in self.slack.views.items() if k not in before]
         return new
 
-    def submit(self, user: str, modal: View, score: int, focus: str) -> None:
-        values: dict[str, object] = {
-            block["block_id"]: str(score)
-            for block in modal.view.get("blocks", [])
-            if str(block.get("block_id", "")).isdigit()
-        }
-        values["focus"] = _option_value(modal, focus)
-        if values["focus"] == "other":
-            values["focus_other"] = "Hiring for the new region"
-        values["friction"] = "Waiting on pricing decisions from the board."
+    def submit(self, user: str, modal: View, answer: Answer) -> None:
+        values: dict[str, object] = {}
+        for block in modal.view.get("blocks", []):
+            block_id = str(block.get("block_id", ""))
+            if block_id.isdigit():
+                label = str(block.get("label", {}).get("text", ""))
+                values[block_id] = str(answer.scores[self.question_keys[label]])
+        if values:
+            values["focus"] = _option_value(modal, answer.focus)
+            if answer.friction:
+                values["friction"] = answer.friction
         self.slack.user(user).submit(modal.id, values)
         self.slack.flush_events()
 
-    def await_progress(self, progress: str) -> None:
-        self.slack.wait_for(lambda s: progress in str(s.messages(EXEC)[0].blocks))
+    def await_progress(self, channel: str, progress: str) -> None:
+        self.slack.wait_for(lambda s: progress in str(s.messages(channel)[-1].blocks))
         self.slack.flush_events()
 
 

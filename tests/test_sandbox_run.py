@@ -28,8 +28,20 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "(only visible to Alice Berger)" in out
     assert "/coherence trend" in out
     assert '{"' not in out
-    # The week: a pulse, progress, reminders, the close and a refused late answer.
+    # A week in full: a channel pulse with progress, DMs at each director's 09:00, reminders,
+    # the close and a refused late answer.
     assert "0 of 7 answered" in out
+    assert "DM with Chie Tanaka" not in out  # Chie is an executive: her pulse is in the channel
+    assert "DM with Kenji Sato  Coherence:" in out
     assert "(only visible to Grace Kim)" in out
     assert "has closed" in out
-    assert "This pulse closed at Wed 2 Dec, 09:00 CET" in out
+    assert "This pulse closed at Wed 7 Oct, 09:00 CEST" in out
+    # Eight weeks later: both digests (with their trend charts) and the organisation digest,
+    # with the executive team's visible drift flagged.
+    assert "Week 8 of 8" in out
+    assert "Coherence digest · #exec-team · Mon 23 Nov 2026" in out
+    assert "Coherence digest · #directors · Mon 23 Nov 2026" in out
+    assert "uploaded coherence-exec-team-2026-11-23.png" in out
+    assert "Attention moved to *Cost discipline*" in out
+    assert "Coherence across the organisation" in out
+    assert "#leadership-ops" in out
