@@ -119,7 +119,12 @@ def print_report(settings: Settings, *, group: str, run: str) -> int:
         if found is None:
             print(f"coherence: no leadership group for {group}", file=sys.stderr)
             return 1
-        report = run_report(session=session, group_id=found.id, run=selector)
+        report = run_report(
+            session=session,
+            group_id=found.id,
+            run=selector,
+            thresholds=settings.flag_thresholds,
+        )
     if report is None:
         print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
         return 1
@@ -141,7 +146,12 @@ def print_digest(settings: Settings, *, group: str) -> int:
         if found is None:
             print(f"coherence: no leadership group for {group}", file=sys.stderr)
             return 1
-        digest = group_digest(session=session, group_id=found.id, now=datetime.now(UTC))
+        digest = group_digest(
+            session=session,
+            group_id=found.id,
+            now=datetime.now(UTC),
+            thresholds=settings.flag_thresholds,
+        )
     _, blocks = digest_blocks(digest)
     print(render_blocks(blocks_as_dicts(blocks)))
     return 0

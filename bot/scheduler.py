@@ -34,6 +34,7 @@ def run_tick(services: Services) -> None:
             poster=SlackDigestPoster(services.client),
             now=now,
             org_channels=org_digest_channels(services),
+            thresholds=services.settings.flag_thresholds,
         )
     except Exception:
         logger.exception("Sending digests failed; the next tick will retry")

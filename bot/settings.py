@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pulses.flags import FlagThresholds
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -32,6 +35,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Workspace members who may administer Coherence besides Slack's owners and admins.
     coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Overrides of the digest's flag thresholds (pulses/flags.py FlagThresholds documents
+    # each), as JSON, e.g. {"drift_divergence": 0.15, "low_response_rate": 0.5}.
+    coherence_flag_thresholds: dict[str, float] = Field(default_factory=dict)
     # Channel (ID) where the weekly organisation digest goes: every group side by side.
     coherence_admin_channel: str | None = None
     # How often the alarm clock looks for due sends, reminders and closes, in seconds.
@@ -46,6 +52,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("coherence_flag_thresholds")
+    @classmethod
+    def _known_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        known = set(FlagThresholds.__dataclass_fields__)
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown flag thresholds {unknown}; known: {sorted(known)}")
+        return value
+
+    @property
+    def flag_thresholds(self) -> FlagThresholds:
+        """The digest's flag thresholds: the documented defaults with any overrides."""
+        overrides: dict[str, Any] = {
+            key: int(value) if key == "history_runs" else float(value)
+            for key, value in self.coherence_flag_thresholds.items()
+        }
+        return replace(FlagThresholds(), **overrides)
 
     @field_validator("slack_api_url")
     @classmethod

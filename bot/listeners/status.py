@@ -53,7 +53,12 @@ def handle_status(
         if group is None or group.id is None:
             ack(text=NOT_A_GROUP)
             return
-        status = group_status(session=session, group_id=group.id, now=services.clock())
+        status = group_status(
+            session=session,
+            group_id=group.id,
+            now=services.clock(),
+            thresholds=services.settings.flag_thresholds,
+        )
     text, blocks = status_blocks(status)
     ack(text=text, blocks=blocks_as_dicts(blocks))
 
@@ -73,7 +78,12 @@ def handle_trend(
         if group is None or group.id is None:
             ack(text=NOT_A_GROUP)
             return
-        history = group_history(session=session, group_id=group.id, limit=parsed.n)
+        history = group_history(
+            session=session,
+            group_id=group.id,
+            limit=parsed.n,
+            thresholds=services.settings.flag_thresholds,
+        )
     text, blocks = trend_blocks(history, parsed.n)
     ack(text=text, blocks=blocks_as_dicts(blocks))
 
@@ -94,7 +104,12 @@ def handle_report(
             ack(text=NOT_A_GROUP)
             return
         until = None if parsed.run == "latest" else parsed.run
-        history = group_history(session=session, group_id=group.id, until=until)
+        history = group_history(
+            session=session,
+            group_id=group.id,
+            until=until,
+            thresholds=services.settings.flag_thresholds,
+        )
         info = group_info(group)
     if until is not None and (not history or history[-1].occurrence_day != until):
         ack(text=f"#{info.name} has no closed pulse on {until:%a %-d %b %Y}.")

@@ -54,3 +54,18 @@ def test_serve_without_a_signing_secret_stops_and_names_it(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr
     assert "secretvalue" not in result.stderr + result.stdout
+
+
+def test_flag_thresholds_are_configurable_and_unknown_names_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COHERENCE_FLAG_THRESHOLDS", '{"drift_divergence": 0.2, "history_runs": 6}')
+    thresholds = Settings(_env_file=None).flag_thresholds
+    assert thresholds.drift_divergence == 0.2
+    assert thresholds.history_runs == 6
+    assert thresholds.intent_gap == 0.25  # untouched defaults stay
+    monkeypatch.setenv("COHERENCE_FLAG_THRESHOLDS", '{"drift": 0.2}')
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown flag thresholds"):
+        Settings(_env_file=None)
