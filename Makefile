@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy $(PACKAGES)
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	PYTEST=$(BIN)/pytest bash scripts/pytest-with-postgres.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -112,3 +112,26 @@ def bot(
     sandbox.bot_url = server.events_url
     yield RunningBot(app, server, services, engine, clock)
     server.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database on the loopback server `make test` starts."""
+    import os
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("COHERENCE_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("no PostgreSQL server: run through `make test`, which starts one")
+    name = f"coherence_test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(server).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

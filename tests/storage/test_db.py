@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from sqlalchemy import inspect, text
+from sqlmodel import select
 
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
@@ -35,10 +36,10 @@ def test_session_scope_rolls_back_when_the_block_raises(migrated_url: str) -> No
     except RuntimeError:
         pass
     with session_scope(engine) as session:
-        assert session.query(Workspace).count() == 0
+        assert len(session.exec(select(Workspace)).all()) == 0
         session.add(Workspace(team_id="T2"))
     with session_scope(engine) as session:
-        assert [w.team_id for w in session.query(Workspace)] == ["T2"]
+        assert [w.team_id for w in session.exec(select(Workspace))] == ["T2"]
 
 
 def test_migrations_create_exactly_what_the_models_declare(migrated_url: str) -> None:

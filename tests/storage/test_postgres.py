@@ -1,0 +1,85 @@
+"""The same schema, claims and reports on PostgreSQL, for operators who outgrow SQLite."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import inspect
+
+from pulses.reports import group_history, report_json
+from sandbox import SlackSandbox
+from storage.db import make_engine, session_scope
+from storage.migrate import downgrade, upgrade
+from tests.bot.pulse_helpers import dm_count, invitations, make_group, runs
+from tests.bot.test_exactly_once import NINE, big_sandbox, start_worker
+from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run
+
+__all__ = ["big_sandbox"]  # the fixture, shared with the SQLite exactly-once tests
+
+
+def test_migrations_go_up_and_down_on_postgres(postgres_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    downgrade(postgres_url)
+    assert set(inspect(make_engine(postgres_url)).get_table_names()) == {"alembic_version"}
+    upgrade(postgres_url)
+    assert "pulse_runs" in inspect(make_engine(postgres_url)).get_table_names()
+
+
+def test_two_bot_processes_on_one_postgres_database_send_each_pulse_once(
+    big_sandbox: SlackSandbox, postgres_url: str
+) -> None:
+    engine = make_engine(postgres_url)
+    make_group(
+        engine,
+        channel="C0BIG",
+        delivery_mode="dm",
+        timezone="Europe/Berlin",
+        created_at=NINE - timedelta(days=1),
+    )
+    workers = [start_worker(postgres_url, big_sandbox, ticks=3) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=180)
+        assert worker.returncode == 0, err
+    assert [dm_count(big_sandbox, f"U{n:05d}") for n in range(40)] == [1] * 40
+    assert len(runs(engine)) == 1
+    assert {i.status for i in invitations(engine)} == {"sent"}
+
+
+def _seed_history(url: str) -> int:
+    rng = random.Random(5)
+    with session_scope(make_engine(url)) as session:
+        org = seed_org(session)
+        group = seed_group(session, org)
+        for week in range(6):
+            answers = [
+                Seeded(
+                    {k: rng.randint(1, 5) for k in DIMENSIONS},
+                    rng.choice(["Hiring", "Billing revamp", "other"]),
+                    other="a side project",
+                )
+                for _ in range(rng.randint(4, 8))
+            ]
+            seed_run(session, org, group, date(2026, 1, 5) + timedelta(weeks=week), answers)
+        assert group.id is not None
+        return group.id
+
+
+def test_reports_on_postgres_equal_reports_on_sqlite(postgres_url: str, migrated_url: str) -> None:
+    results = []
+    for url in (postgres_url, migrated_url):
+        group_id = _seed_history(url)
+        with session_scope(make_engine(url)) as session:
+            results.append(
+                [report_json(r) for r in group_history(session=session, group_id=group_id)]
+            )
+    on_postgres, on_sqlite = results
+    assert len(on_sqlite) == 6
+    assert on_postgres == on_sqlite
