@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, func, update
+from sqlalchemy import Executable, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -31,6 +31,7 @@ from pulses.ports import DeliveryError, Member, Messenger, PulseNotice
 from pulses.questions import current_questions
 from storage.db import session_scope
 from storage.models import Answer, Invitation, LeadershipGroup, PulseRun
+from storage.queries import run_progress
 
 logger = logging.getLogger(__name__)
 
@@ -343,14 +344,7 @@ def notice_for(*, session: Session, run: PulseRun) -> PulseNotice:
     group = session.get(LeadershipGroup, run.group_id)
     assert group is not None
     assert run.id is not None
-    invited = session.exec(
-        select(func.count())
-        .select_from(Invitation)
-        .where(Invitation.run_id == run.id, col(Invitation.status) != "failed")
-    ).one()
-    answered = session.exec(
-        select(func.count()).select_from(Answer).where(Answer.run_id == run.id)
-    ).one()
+    answered, invited = run_progress(session=session, run_id=run.id)
     return PulseNotice(
         run_id=run.id,
         group_name=group.channel_name or group.channel_id,

@@ -38,6 +38,7 @@ from storage.models import (
     PulseRun,
     Question,
 )
+from storage.queries import run_progress
 
 TREND_RUNS = 12
 OTHER_NAME = "Something else"
@@ -481,19 +482,12 @@ def _open_run(session: Session, group_id: int) -> OpenRun | None:
     ).first()
     if run is None or run.id is None:
         return None
-    invited = session.exec(
-        select(func.count())
-        .select_from(Invitation)
-        .where(Invitation.run_id == run.id, col(Invitation.status) != "failed")
-    ).one()
-    answered = session.exec(
-        select(func.count()).select_from(Answer).where(Answer.run_id == run.id)
-    ).one()
+    answered, invited = run_progress(session=session, run_id=run.id)
     return OpenRun(
         run_id=run.id,
         occurrence_day=run.occurrence_day,
-        invited=int(invited),
-        answered=int(answered),
+        invited=invited,
+        answered=answered,
         closes_at=run.closes_at,
     )
 

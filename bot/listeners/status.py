@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.models.blocks import Block
 from sqlmodel import Session, select
 
 from bot.listeners.commands import CommandRouter
-from bot.services import services_of
+from bot.services import Services, services_of
 from bot.views.digest import blocks_as_dicts, digest_blocks, status_blocks, trend_blocks
 from pulses.commands import Report, Status, Trend
 from pulses.groups import group_for_channel
@@ -38,6 +40,27 @@ def _group(session: Session, command: dict[str, Any]) -> LeadershipGroup | None:
     )
 
 
+def _answer_for_group(
+    ack: Ack,
+    command: dict[str, Any],
+    context: BoltContext,
+    build: Callable[[Session, LeadershipGroup, Services], tuple[str, list[Block]] | str],
+) -> None:
+    """Ack with what `build` makes of the channel's group, or explain the command elsewhere."""
+    services = services_of(context)
+    with session_scope(services.engine) as session:
+        group = _group(session, command)
+        if group is None or group.id is None:
+            ack(text=NOT_A_GROUP)
+            return
+        reply = build(session, group, services)
+    if isinstance(reply, str):
+        ack(text=reply)
+    else:
+        text, blocks = reply
+        ack(text=text, blocks=blocks_as_dicts(blocks))
+
+
 def handle_status(
     ack: Ack,
     command: dict[str, Any],
@@ -47,20 +70,21 @@ def handle_status(
     parsed: Status,
 ) -> None:
     """The group's status in its channel; elsewhere, what the command does and how to set up."""
-    services = services_of(context)
-    with session_scope(services.engine) as session:
-        group = _group(session, command)
-        if group is None or group.id is None:
-            ack(text=NOT_A_GROUP)
-            return
-        status = group_status(
-            session=session,
-            group_id=group.id,
-            now=services.clock(),
-            thresholds=services.settings.flag_thresholds,
+
+    def build(
+        session: Session, group: LeadershipGroup, services: Services
+    ) -> tuple[str, list[Block]]:
+        assert group.id is not None
+        return status_blocks(
+            group_status(
+                session=session,
+                group_id=group.id,
+                now=services.clock(),
+                thresholds=services.settings.flag_thresholds,
+            )
         )
-    text, blocks = status_blocks(status)
-    ack(text=text, blocks=blocks_as_dicts(blocks))
+
+    _answer_for_group(ack, command, context, build)
 
 
 def handle_trend(
@@ -72,20 +96,20 @@ def handle_trend(
     parsed: Trend,
 ) -> None:
     """The last ``parsed.n`` closed runs of the channel's group."""
-    services = services_of(context)
-    with session_scope(services.engine) as session:
-        group = _group(session, command)
-        if group is None or group.id is None:
-            ack(text=NOT_A_GROUP)
-            return
+
+    def build(
+        session: Session, group: LeadershipGroup, services: Services
+    ) -> tuple[str, list[Block]]:
+        assert group.id is not None
         history = group_history(
             session=session,
             group_id=group.id,
             limit=parsed.n,
             thresholds=services.settings.flag_thresholds,
         )
-    text, blocks = trend_blocks(history, parsed.n)
-    ack(text=text, blocks=blocks_as_dicts(blocks))
+        return trend_blocks(history, parsed.n)
+
+    _answer_for_group(ack, command, context, build)
 
 
 def handle_report(
@@ -97,13 +121,12 @@ def handle_report(
     parsed: Report,
 ) -> None:
     """The full report of the latest closed run, or of the run on a date, as the digest shows it."""
-    services = services_of(context)
-    with session_scope(services.engine) as session:
-        group = _group(session, command)
-        if group is None or group.id is None:
-            ack(text=NOT_A_GROUP)
-            return
-        until = None if parsed.run == "latest" else parsed.run
+    until = None if parsed.run == "latest" else parsed.run
+
+    def build(
+        session: Session, group: LeadershipGroup, services: Services
+    ) -> tuple[str, list[Block]] | str:
+        assert group.id is not None
         history = group_history(
             session=session,
             group_id=group.id,
@@ -111,12 +134,12 @@ def handle_report(
             thresholds=services.settings.flag_thresholds,
         )
         info = group_info(group)
-    if until is not None and (not history or history[-1].occurrence_day != until):
-        ack(text=f"#{info.name} has no closed pulse on {until:%a %-d %b %Y}.")
-        return
-    digest = GroupDigest(group=info, generated_at=services.clock(), history=tuple(history))
-    text, blocks = digest_blocks(digest)
-    ack(text=text, blocks=blocks_as_dicts(blocks))
+        if until is not None and (not history or history[-1].occurrence_day != until):
+            return f"#{info.name} has no closed pulse on {until:%a %-d %b %Y}."
+        digest = GroupDigest(group=info, generated_at=services.clock(), history=tuple(history))
+        return digest_blocks(digest)
+
+    _answer_for_group(ack, command, context, build)
 
 
 def register(router: CommandRouter) -> None:
