@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import commands, errors, pulses, status
+from bot.listeners import admin, commands, errors, home, pulses, status
 from bot.listeners.commands import CommandRouter
 
 
@@ -13,4 +13,6 @@ def register_listeners(app: App) -> None:
     errors.register(app)
     pulses.register(app)
     commands.register(app, router)
+    admin.register(app, router)
+    home.register(app)
     status.register(router)

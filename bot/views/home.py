@@ -1,0 +1,220 @@
+"""Block Kit for the App Home: open pulses for everyone, the groups and changes for admins.
+
+Pure functions. A Home tab holds at most 100 blocks, so long lists end in "…and N more".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from slack_sdk.models.blocks import (
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.views.admin import next_send_text
+from bot.views.digest import index_text, percent, suppressed_text
+from bot.views.pulse import ANSWER_ACTION, format_moment
+from pulses.admin import DeliveryProblem, GroupOverview, OpenPulse
+from storage.models import ConfigChange
+
+MAX_HOME_BLOCKS: Final = 100
+MAX_OPEN_PULSES: Final = 10
+_SECTION_TEXT = 3000
+
+
+def _section(text: str) -> SectionBlock:
+    if len(text) > _SECTION_TEXT:
+        text = text[: _SECTION_TEXT - 1] + "…"
+    return SectionBlock(text=MarkdownTextObject(text=text))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text[:_SECTION_TEXT])])
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one}" if count == 1 else f"{count} {many}"
+
+
+def problem_text(problem: DeliveryProblem, group_name: str) -> str:
+    """A recorded delivery failure in words a person can act on."""
+    channel = f"#{group_name}"
+    reason = problem.reason
+    members = max(problem.count, 1)
+    day = f" ({problem.day:%a %-d %b})" if problem.day else ""
+    whole_run = {
+        "not_in_channel": (
+            f"Not in {channel} — invite @Coherence to the channel (`/invite @Coherence`)."
+        ),
+        "channel_not_found": (
+            f"Can't see {channel} — if it is private, invite @Coherence to it; if it was "
+            "deleted, run `/coherence setup` in the channel that replaced it."
+        ),
+        "is_archived": f"{channel} is archived — unarchive it or set up another channel.",
+        "restricted_action": (
+            f"Coherence may not post in {channel} — let apps post there in the channel settings."
+        ),
+        "missing_scope": "Coherence lacks a Slack permission — reinstall it from its manifest.",
+        "invalid_auth": "Coherence's Slack token no longer works — reinstall the app.",
+        "not_authed": "Coherence's Slack token no longer works — reinstall the app.",
+        "team_access_not_granted": "Coherence has no access to this workspace — reinstall it.",
+        "missed": (
+            f"The pulse{day} was not sent: Coherence was offline past its send window — "
+            "check that the bot is running."
+        ),
+    }
+    if reason in whole_run:
+        return whole_run[reason]
+    per_member = {
+        "user_disabled": _plural(members, "member's account is", "members' accounts are")
+        + f" deactivated — remove them from {channel}.",
+        "account_inactive": _plural(members, "member's account is", "members' accounts are")
+        + f" deactivated — remove them from {channel}.",
+        "user_not_found": _plural(members, "member is", "members are")
+        + f" no longer in the workspace — remove them from {channel}.",
+        "cannot_dm_bot": _plural(members, "member is a bot", "members are bots")
+        + " and can't get a direct message.",
+        "user_not_in_channel": _plural(members, "member has", "members have")
+        + f" left {channel} since the pulse was sent.",
+        "the bot was offline": _plural(members, "member's pulse", "members' pulses")
+        + " went unsent because Coherence was offline — check that the bot is running.",
+        "the pulse closed before it was sent": _plural(members, "member's pulse", "members' pulses")
+        + " were not sent before the pulse closed — check that the bot is running.",
+    }
+    if reason in per_member:
+        return per_member[reason]
+    if reason.startswith("gave up after"):
+        return (
+            _plural(members, "pulse", "pulses")
+            + f" could not be delivered{day} after several tries (Slack: {reason.split(': ')[-1]})"
+            " — they go out with the next pulse."
+        )
+    return (
+        _plural(members, "pulse was", "pulses were")
+        + f" not delivered{day}: Slack answered `{reason[:80]}`."
+    )
+
+
+def _open_pulse_blocks(pulses: Sequence[OpenPulse], timezone: str) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Your open pulses"))]
+    if not pulses:
+        blocks.append(_context("Nothing waiting for you. The next pulse will arrive on schedule."))
+        return blocks
+    for pulse in pulses[:MAX_OPEN_PULSES]:
+        closes = format_moment(pulse.closes_at, timezone)
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=f"*#{pulse.group_name}* · closes {closes}"),
+                accessory=ButtonElement(
+                    text="Answer",
+                    action_id=ANSWER_ACTION,
+                    value=str(pulse.run_id),
+                    style="primary",
+                ),
+            )
+        )
+    if len(pulses) > MAX_OPEN_PULSES:
+        blocks.append(_context(f"…and {len(pulses) - MAX_OPEN_PULSES} more."))
+    return blocks
+
+
+def _group_text(group: GroupOverview, timezone: str) -> str:
+    title = f"*#{group.name}*" + (f" · {group.layer}" if group.layer else "")
+    if group.paused:
+        title += " · :double_vertical_bar: paused"
+    lines = [
+        title,
+        f"Cadence: {group.cadence}",
+        next_send_text(
+            group.next_send,
+            timezone=timezone,
+            paused=group.paused,
+            per_member="each member's time zone" in group.cadence,
+        ),
+    ]
+    if group.open_run is not None:
+        lines.append(
+            f"Open now: {group.open_run.answered} of {group.open_run.invited} answered, "
+            f"closes {format_moment(group.open_run.closes_at, timezone)}"
+        )
+    latest = group.latest
+    if latest is None:
+        lines.append("Last pulse: none closed yet.")
+    elif latest.shown is None:
+        lines.append(
+            f"Last pulse ({latest.occurrence_day:%-d %b}): {suppressed_text(latest.threshold)}"
+        )
+    else:
+        lines.append(
+            f"Last pulse ({latest.occurrence_day:%-d %b}): response rate "
+            f"{percent(latest.shown.response_rate)} · coherence index "
+            f"{index_text(latest.shown.coherence_index)}"
+        )
+    return "\n".join(lines)
+
+
+def _group_blocks(group: GroupOverview, timezone: str) -> list[Block]:
+    blocks: list[Block] = [_section(_group_text(group, timezone))]
+    if group.problems:
+        words = "\n".join(f":warning: {problem_text(p, group.name)}" for p in group.problems)
+        blocks.append(_context(words))
+    return blocks
+
+
+def _change_lines(changes: Sequence[ConfigChange], timezone: str) -> str:
+    return "\n".join(
+        f"• {format_moment(change.created_at, timezone)} — <@{change.user_id}>: {change.summary}"
+        for change in changes
+    )
+
+
+def home_view(
+    *,
+    timezone: str,
+    pulses: Sequence[OpenPulse],
+    overview: Sequence[GroupOverview] | None = None,
+    changes: Sequence[ConfigChange] = (),
+) -> View:
+    """The Home tab; ``overview`` is given only for admins. Times are in the viewer's zone."""
+    top: list[Block] = _open_pulse_blocks(pulses, timezone)
+    bottom: list[Block] = []
+    groups: list[list[Block]] = []
+    if overview is None:
+        bottom.append(_context("Admins see every leadership group's schedule and problems here."))
+    else:
+        top += [DividerBlock(), HeaderBlock(text=PlainTextObject(text="Leadership groups"))]
+        if not overview:
+            top.append(
+                _section(
+                    "No leadership group yet. Run `/coherence setup` in a leadership channel "
+                    "to make it one."
+                )
+            )
+        groups = [_group_blocks(group, timezone) for group in overview]
+        bottom += [DividerBlock(), HeaderBlock(text=PlainTextObject(text="Recent changes"))]
+        bottom.append(
+            _section(_change_lines(changes, timezone))
+            if changes
+            else _context("No configuration changes yet.")
+        )
+    # One block kept for "…and N more groups".
+    room = MAX_HOME_BLOCKS - len(top) - len(bottom) - 1
+    shown: list[Block] = []
+    count = 0
+    for blocks in groups:
+        if len(shown) + len(blocks) > room:
+            break
+        shown += blocks
+        count += 1
+    if count < len(groups):
+        shown.append(_context(f"…and {len(groups) - count} more groups."))
+    return View(type="home", blocks=top + shown + bottom)

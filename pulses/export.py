@@ -1,0 +1,137 @@
+"""The export for people analytics: one CSV row per shown run, with anonymity applied.
+
+Rows come from `pulses.reports.group_history`, whose metrics went through
+`metrics.reportable`: a run below its anonymity threshold has no row at all (not a row of
+blanks, which would still tell that few answered), and nothing identifies a person.
+Friction comments are left out: free text can identify its author even without a name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Final
+
+from sqlmodel import Session, col, select
+
+from pulses.reports import RunReport, group_history
+from storage.models import LeadershipGroup
+
+# Ten years of weekly runs: the whole history of any real group.
+MAX_RUNS: Final = 520
+
+RUN_COLUMNS: Final = (
+    "group",
+    "layer",
+    "run_date",
+    "n_invited",
+    "n_responded",
+    "response_rate",
+    "coherence_index",
+    "level",
+    "agreement",
+    "rwg_j",
+    "focus_alignment",
+    "intent_gap",
+    "priority_drift",
+    "top_focus",
+    "focus_distribution",
+    "wording_changed",
+)
+ITEM_FIELDS: Final = ("mean", "sd", "rwg", "ad_m", "n")
+
+
+def _number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.4f}"
+
+
+def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -> dict[str, str]:
+    metrics = report.shown
+    assert metrics is not None
+    distribution = sorted(
+        metrics.focus_distribution.items(),
+        key=lambda item: (-item[1], report.priority_name(item[0])),
+    )
+    row = {
+        "group": group.channel_name or group.channel_id,
+        "layer": group.layer or "",
+        "run_date": report.occurrence_day.isoformat(),
+        "n_invited": _number(metrics.n_invited),
+        "n_responded": _number(metrics.n_responded),
+        "response_rate": _number(metrics.response_rate),
+        "coherence_index": _number(metrics.coherence_index),
+        "level": _number(metrics.level),
+        "agreement": _number(metrics.agreement),
+        "rwg_j": _number(metrics.rwg_j),
+        "focus_alignment": _number(metrics.focus_alignment),
+        "intent_gap": _number(metrics.intent_gap),
+        "priority_drift": _number(
+            metrics.priority_drift.divergence if metrics.priority_drift else None
+        ),
+        "top_focus": report.priority_name(distribution[0][0]) if distribution else "",
+        "focus_distribution": "; ".join(
+            f"{report.priority_name(key)}={share:.4f}" for key, share in distribution
+        ),
+        "wording_changed": " ".join(report.wording_changed),
+    }
+    for key in dimensions:
+        stats = metrics.items.get(key)
+        for name in ITEM_FIELDS:
+            value = getattr(stats, name) if stats is not None else None
+            row[f"{key}_{name}"] = _number(value)
+    return row
+
+
+def export_rows(
+    *, session: Session, workspace_id: int, group_id: int | None = None
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Column names and one row per shown closed run, by group then date."""
+    query = select(LeadershipGroup).where(LeadershipGroup.workspace_id == workspace_id)
+    if group_id is not None:
+        query = query.where(LeadershipGroup.id == group_id)
+    groups = session.exec(
+        query.order_by(col(LeadershipGroup.channel_name), col(LeadershipGroup.id))
+    ).all()
+    shown: list[tuple[LeadershipGroup, RunReport]] = []
+    for group in groups:
+        assert group.id is not None
+        for report in group_history(session=session, group_id=group.id, limit=MAX_RUNS):
+            if report.shown is not None:
+                shown.append((group, report))
+    dimensions = list(
+        dict.fromkeys(key for _, report in shown if report.shown for key in report.shown.items)
+    )
+    columns = list(RUN_COLUMNS) + [f"{key}_{name}" for key in dimensions for name in ITEM_FIELDS]
+    return columns, [_row(group, report, dimensions) for group, report in shown]
+
+
+def export_csv(*, session: Session, workspace_id: int, group_id: int | None = None) -> str:
+    """The export as CSV text (a header row even when no run may be shown)."""
+    columns, rows = export_rows(session=session, workspace_id=workspace_id, group_id=group_id)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _safe_cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _safe_cell(value: str) -> str:
+    # Priority and group names are typed by people; a leading = + - @ makes a spreadsheet
+    # run the cell as a formula (CSV injection).
+    if value and value[0] in "=+-@" and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,501 @@
+"""The admin domain: validation, live schedule changes, versioned questions, priorities, audit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from pulses import admin
+from pulses.admin import (
+    GroupSettings,
+    InvalidChange,
+    NewPriority,
+    PriorityEdits,
+    PriorityRow,
+    QuestionEdits,
+)
+from pulses.commands import CadenceChange
+from pulses.dispatch import claim_run_now
+from pulses.groups import active_priorities, create_group, ensure_workspace
+from storage.db import session_scope
+from storage.models import (
+    Answer,
+    ConfigChange,
+    Invitation,
+    LeadershipGroup,
+    Priority,
+    PulseRun,
+    Question,
+)
+
+BERLIN = "Europe/Berlin"
+LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
+# Wednesday 2 December 2026, 10:00 in Berlin.
+WEDNESDAY = datetime(2026, 12, 2, 10, tzinfo=ZoneInfo(BERLIN)).astimezone(UTC)
+
+
+def _workspace(session: Session) -> int:
+    workspace = ensure_workspace(session=session, team_id="T0TEST")
+    assert workspace.id is not None
+    return workspace.id
+
+
+def _group(session: Session, **settings: object) -> LeadershipGroup:
+    settings.setdefault("timezone", BERLIN)
+    settings.setdefault("created_at", LONG_AGO)
+    return create_group(
+        session=session,
+        workspace_id=_workspace(session),
+        channel_id="C0EXEC",
+        channel_name="exec-team",
+        **settings,
+    )
+
+
+def _audit(session: Session) -> list[ConfigChange]:
+    return list(session.exec(select(ConfigChange).order_by(col(ConfigChange.id))).all())
+
+
+# --- who is an admin ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("workspace_admin", "owner", "listed", "expected"),
+    [
+        (True, False, False, True),
+        (False, True, False, True),
+        (False, False, True, True),
+        (False, False, False, False),
+    ],
+)
+def test_admins_are_workspace_admins_owners_and_listed_members(
+    workspace_admin: bool, owner: bool, listed: bool, expected: bool
+) -> None:
+    ids = ["U0ALICE"] if listed else ["U0OTHER"]
+    assert (
+        admin.is_admin(
+            user_id="U0ALICE", workspace_admin=workspace_admin, workspace_owner=owner, admin_ids=ids
+        )
+        is expected
+    )
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def test_the_default_settings_are_valid() -> None:
+    admin.validate_settings(admin.default_settings(timezone=BERLIN))
+    assert admin.default_settings(timezone="Not/AZone").timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("change", "field_name", "words"),
+    [
+        ({"anonymity_threshold": 2}, admin.THRESHOLD, "can't be below 3"),
+        ({"timezone": "Mars/Olympus"}, admin.TIMEZONE, "not a known time zone"),
+        ({"weekdays": ()}, admin.WEEKDAYS, "at least one day"),
+        ({"frequency": "monthly", "weekdays": (0, 3)}, admin.WEEKDAYS, "one day"),
+        ({"weekdays": (0, 1)}, admin.ANSWER_WINDOW, "longer than the 1 day"),
+        ({"answer_window": timedelta(days=15)}, admin.ANSWER_WINDOW, "maximum of 14 days"),
+        ({"reminder_after": timedelta(hours=48)}, admin.REMINDER, "before the pulse closes"),
+        ({"layer": "x" * 65}, admin.LAYER, "under 65"),
+        ({"delivery_mode": "pigeon"}, admin.DELIVERY_MODE, "channel"),
+    ],
+)
+def test_invalid_settings_name_the_field_and_the_problem(
+    change: dict[str, object], field_name: str, words: str
+) -> None:
+    settings = replace(GroupSettings(timezone=BERLIN), **change)  # type: ignore[arg-type]
+    with pytest.raises(InvalidChange) as raised:
+        admin.validate_settings(settings)
+    assert words in raised.value.problems[field_name]
+
+
+def test_setup_creates_the_group_once_and_then_edits_it(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        created = admin.apply_setup(
+            session=session,
+            workspace_id=workspace_id,
+            channel_id="C0EXEC",
+            channel_name="exec-team",
+            settings=GroupSettings(timezone=BERLIN),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        same = admin.apply_setup(
+            session=session,
+            workspace_id=workspace_id,
+            channel_id="C0EXEC",
+            channel_name="exec-team",
+            settings=GroupSettings(timezone=BERLIN),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        edited = admin.apply_setup(
+            session=session,
+            workspace_id=workspace_id,
+            channel_id="C0EXEC",
+            channel_name="exec-team",
+            settings=GroupSettings(timezone=BERLIN, delivery_mode="dm", layer="Executive"),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        groups = session.exec(select(LeadershipGroup)).all()
+        audit = _audit(session)
+    assert created.group_id == same.group_id == edited.group_id
+    assert len(groups) == 1
+    assert not same.changed
+    assert edited.lines == ("#exec-team: layer none → Executive", "delivery channel → dm")
+    assert [c.summary for c in audit] == [
+        "made #exec-team a leadership group: weekly on Mon at 09:00 (Europe/Berlin)",
+        "#exec-team: layer none → Executive; delivery channel → dm",
+    ]
+
+
+# --- the schedule, live ---------------------------------------------------------------------
+
+
+def test_a_cadence_change_applies_from_now_and_reports_the_next_send(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        change = admin.change_cadence(
+            session=session,
+            group=group,
+            change=CadenceChange("weekly", (3,), time(9, 30), None, False, None),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        upcoming = admin.next_send(session=session, group=group, now=WEDNESDAY)
+        [audit] = _audit(session)
+    assert change.changed
+    # The scheduler back-fills from created_at: the new schedule must not make up past days.
+    assert group.created_at == WEDNESDAY
+    assert upcoming == datetime(2026, 12, 3, 9, 30, tzinfo=ZoneInfo(BERLIN))
+    assert (audit.user_id, audit.created_at) == ("U0ADMIN", WEDNESDAY)
+
+
+def test_a_biweekly_cadence_starts_with_the_next_chosen_day(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        admin.change_cadence(
+            session=session,
+            group=group,
+            change=CadenceChange("biweekly", (3,), time(9, 0), None, False, None),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        first = admin.next_send(session=session, group=group, now=WEDNESDAY)
+        assert first is not None
+        second = admin.next_send(session=session, group=group, now=first)
+    assert first.date() == date(2026, 12, 3)
+    assert second is not None
+    assert second.date() == date(2026, 12, 17)
+
+
+def test_a_biweekly_group_keeps_its_weeks_when_its_time_changes(engine: Engine) -> None:
+    a_week_later = WEDNESDAY + timedelta(days=7)
+    with session_scope(engine) as session:
+        group = _group(session)
+        for now, at in ((WEDNESDAY, time(9, 0)), (a_week_later, time(10, 0))):
+            admin.change_cadence(
+                session=session,
+                group=group,
+                change=CadenceChange("biweekly", (3,), at, None, False, None),
+                user_id="U0ADMIN",
+                now=now,
+            )
+        upcoming = admin.next_send(session=session, group=group, now=a_week_later)
+    # On weeks stay 3 Dec, 17 Dec, …: not shifted to 10 Dec by a change of hour.
+    assert upcoming == datetime(2026, 12, 17, 10, tzinfo=ZoneInfo(BERLIN))
+
+
+def test_a_cadence_that_leaves_no_room_for_the_window_is_refused_and_nothing_changes(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        with pytest.raises(InvalidChange) as raised:
+            admin.change_cadence(
+                session=session,
+                group=group,
+                change=CadenceChange("weekly", tuple(range(7)), time(9), None, False, None),
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+        assert "answer window" in raised.value.message
+        assert group.weekdays == "0"
+        assert _audit(session) == []
+
+
+def test_the_next_send_passes_over_a_day_already_pulsed_by_hand(engine: Engine) -> None:
+    monday_early = datetime(2026, 12, 7, 7, tzinfo=ZoneInfo(BERLIN))
+    with session_scope(engine) as session:
+        group_id = _group(session).id
+    assert group_id is not None
+    assert claim_run_now(engine=engine, group_id=group_id, now=monday_early)
+    with session_scope(engine) as session:
+        group = session.get(LeadershipGroup, group_id)
+        assert group is not None
+        upcoming = admin.next_send(session=session, group=group, now=monday_early)
+    assert upcoming == datetime(2026, 12, 14, 9, tzinfo=ZoneInfo(BERLIN))
+
+
+def test_pause_and_resume_are_idempotent_and_audited_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        first = admin.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        again = admin.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        assert admin.next_send(session=session, group=group, now=WEDNESDAY) is None
+        admin.resume(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        audit = _audit(session)
+    assert (first.changed, again.changed) == (True, False)
+    assert [c.summary for c in audit] == ["paused #exec-team", "resumed #exec-team"]
+
+
+# --- questions ------------------------------------------------------------------------------
+
+
+def test_a_wording_edit_adds_a_version_and_never_rewrites_one(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        before = {q.id: q.text for q in session.exec(select(Question)).all()}
+        change = admin.apply_questions(
+            session=session,
+            workspace_id=workspace_id,
+            edits=QuestionEdits(texts={"signal": "  Leaders did   what the strategy says. "}),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        after = {q.id: q.text for q in session.exec(select(Question)).all()}
+        signal = session.exec(
+            select(Question).where(Question.key == "signal").order_by(col(Question.version))
+        ).all()
+    assert {qid: after[qid] for qid in before} == before
+    assert [(q.version, q.text) for q in signal][-1] == (2, "Leaders did what the strategy says.")
+    assert change.lines == (
+        "new wording for 'signal' (version 2): \"Leaders did what the strategy says.\"",
+    )
+
+
+def test_unchanged_wording_is_not_a_new_version(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        texts = {q.key: q.text for q in session.exec(select(Question)).all() if q.key != "friction"}
+        change = admin.apply_questions(
+            session=session,
+            workspace_id=workspace_id,
+            edits=QuestionEdits(texts=texts),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        assert not change.changed
+        assert _audit(session) == []
+
+
+@pytest.mark.parametrize(
+    ("edits", "field_name", "words"),
+    [
+        (QuestionEdits(texts={"signal": "   "}), admin.question_field("signal"), "wording"),
+        (QuestionEdits(new_key="focus", new_text="x"), admin.QUESTION_NEW_KEY, "exists"),
+        (QuestionEdits(new_key="signal", new_text="x"), admin.QUESTION_NEW_KEY, "exists"),
+        (QuestionEdits(new_key="Bad key", new_text="x"), admin.QUESTION_NEW_KEY, "lowercase"),
+        (QuestionEdits(new_key="customer_focus"), admin.QUESTION_NEW_TEXT, "Write"),
+        (QuestionEdits(new_text="A statement"), admin.QUESTION_NEW_KEY, "dimension"),
+    ],
+)
+def test_invalid_question_edits_are_refused(
+    engine: Engine, edits: QuestionEdits, field_name: str, words: str
+) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        with pytest.raises(InvalidChange) as raised:
+            admin.apply_questions(
+                session=session,
+                workspace_id=workspace_id,
+                edits=edits,
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+    assert words in raised.value.problems[field_name]
+
+
+def test_a_pulse_holds_at_most_ten_statements(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        for n in range(5):
+            admin.apply_questions(
+                session=session,
+                workspace_id=workspace_id,
+                edits=QuestionEdits(new_key=f"extra_{n}", new_text=f"Statement {n}."),
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+        with pytest.raises(InvalidChange) as raised:
+            admin.apply_questions(
+                session=session,
+                workspace_id=workspace_id,
+                edits=QuestionEdits(new_key="one_more", new_text="Too many."),
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+    assert "at most 10" in raised.value.problems[admin.QUESTION_NEW_KEY]
+
+
+# --- priorities -----------------------------------------------------------------------------
+
+
+def _priorities(session: Session, workspace_id: int, *names: str) -> list[Priority]:
+    rows = [Priority(workspace_id=workspace_id, name=n, position=i) for i, n in enumerate(names)]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _row(priority: Priority, **change: object) -> PriorityRow:
+    assert priority.id is not None
+    values: dict[str, object] = {
+        "priority_id": priority.id,
+        "name": priority.name,
+        "weight": priority.weight,
+        "order": float(priority.position + 1),
+    }
+    return PriorityRow(**(values | change))  # type: ignore[arg-type]
+
+
+def test_a_retired_priority_leaves_new_pulses_but_keeps_its_row(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        hiring, pricing = _priorities(session, group.workspace_id, "Hiring", "Pricing")
+        admin.apply_priorities(
+            session=session,
+            workspace_id=group.workspace_id,
+            group=group,
+            edits=PriorityEdits(rows=(_row(hiring, retire=True), _row(pricing))),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+        offered = [p.name for p in active_priorities(session=session, group=group)]
+        kept = session.get(Priority, hiring.id)
+    assert offered == ["Pricing"]
+    assert kept is not None
+    assert (kept.active, kept.retired_at) == (False, WEDNESDAY)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field_name", "words"),
+    [
+        ({"name": "Pricing"}, "name", "Another priority"),
+        ({"name": " "}, "name", "Give the priority a name"),
+        ({"weight": -1.0}, "weight", "from 0"),
+        ({"weight": float("nan")}, "weight", "from 0"),
+    ],
+)
+def test_invalid_priority_edits_are_refused_and_nothing_changes(
+    engine: Engine, edit: dict[str, object], field_name: str, words: str
+) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        hiring, pricing = _priorities(session, group.workspace_id, "Hiring", "Pricing")
+        assert hiring.id is not None
+        with pytest.raises(InvalidChange) as raised:
+            admin.apply_priorities(
+                session=session,
+                workspace_id=group.workspace_id,
+                group=group,
+                edits=PriorityEdits(rows=(_row(pricing), _row(hiring, **edit))),
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+        assert words in raised.value.problems[f"priority_{field_name}_{hiring.id}"]
+        assert hiring.name == "Hiring"
+
+
+def test_a_group_only_priority_needs_a_group(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        with pytest.raises(InvalidChange) as raised:
+            admin.apply_priorities(
+                session=session,
+                workspace_id=workspace_id,
+                group=None,
+                edits=PriorityEdits(new=NewPriority("Pricing", group_only=True)),
+                user_id="U0ADMIN",
+                now=WEDNESDAY,
+            )
+    assert admin.PRIORITY_NEW_SCOPE in raised.value.problems
+
+
+def test_a_stale_row_for_a_retired_priority_does_not_revive_it(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        [hiring] = _priorities(session, group.workspace_id, "Hiring")
+        hiring.active = False
+        change = admin.apply_priorities(
+            session=session,
+            workspace_id=group.workspace_id,
+            group=group,
+            edits=PriorityEdits(rows=(_row(hiring, name="Hiring again"),)),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+    assert not change.changed
+    assert (hiring.active, hiring.name) == (False, "Hiring")
+
+
+# --- audit and what members see -------------------------------------------------------------
+
+
+def test_the_audit_keeps_long_summaries_within_the_column(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+        row = admin.record_change(
+            session=session,
+            workspace_id=workspace_id,
+            group_id=None,
+            user_id="U0ADMIN",
+            summary="x" * 5000,
+            now=WEDNESDAY,
+        )
+        recent = admin.recent_changes(session=session, workspace_id=workspace_id)
+    assert len(row.summary) == 1000
+    assert recent == [row]
+
+
+def test_open_pulses_are_delivered_unanswered_and_still_open(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        group = _group(session)
+        assert group.id is not None
+        runs = []
+        for day, status in ((1, "open"), (2, "open"), (3, "closed")):
+            run = PulseRun(
+                group_id=group.id,
+                occurrence_day=date(2026, 11, day),
+                scheduled_at=WEDNESDAY,
+                status=status,
+                closes_at=WEDNESDAY + timedelta(hours=day),
+            )
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            runs.append(run.id)
+            session.add(
+                Invitation(run_id=run.id, user_id="U0ALICE", send_at=WEDNESDAY, status="sent")
+            )
+        session.add(Answer(run_id=runs[1], user_id="U0ALICE"))
+        session.add(Invitation(run_id=runs[0], user_id="U0BEN", send_at=WEDNESDAY, status="failed"))
+        session.flush()
+        alice = admin.open_pulses_for(session=session, user_id="U0ALICE", now=WEDNESDAY)
+        ben = admin.open_pulses_for(session=session, user_id="U0BEN", now=WEDNESDAY)
+        later = admin.open_pulses_for(
+            session=session, user_id="U0ALICE", now=WEDNESDAY + timedelta(hours=1)
+        )
+    assert [p.run_id for p in alice] == [runs[0]]
+    assert alice[0].closes_at == WEDNESDAY + timedelta(hours=1)
+    assert ben == []
+    assert later == []
