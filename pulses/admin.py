@@ -371,13 +371,13 @@ def _schedule_from(
 ) -> None:
     """Make a new schedule start now.
 
-    The scheduler claims every occurrence since ``created_at`` (up to a week back) that has
+    The scheduler claims every occurrence since the schedule started (up to a week back) that has
     no run yet, so without this a new schedule would "catch up" on days before the change:
     late pulses sent at once, or missed runs recorded for days nobody was asked about.
     ``new_rhythm`` (a group that just became biweekly) also picks its "on" weeks; a biweekly
     group whose day or time changes keeps them.
     """
-    group.created_at = now
+    group.schedule_starts_at = now
     if new_rhythm and settings.frequency == "biweekly":
         # The "on" week is the one of the first pulse day from now, not a fixed 2026 Monday.
         weekly = replace(settings.cadence(), frequency="weekly")

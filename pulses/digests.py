@@ -197,6 +197,43 @@ def _post(
     return True
 
 
+def post_digest_now(
+    *,
+    engine: Engine,
+    poster: DigestPoster,
+    group_id: int,
+    now: datetime,
+    thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+) -> bool:
+    """Post the group's digest of its latest closed run at once; False if there is none yet.
+
+    It takes the run's delivery claim when the scheduler has not, so the scheduled digest of
+    the same run does not follow. An admin asking again after it went out gets it again.
+    """
+    with session_scope(engine) as session:
+        digest = group_digest(session=session, group_id=group_id, now=now, thresholds=thresholds)
+        group = session.get(LeadershipGroup, group_id)
+        assert group is not None
+        channel = group.digest_channel_id or group.channel_id
+        workspace_id = group.workspace_id
+    latest = digest.latest
+    if latest is None:
+        return False
+    message = poster.render_group_digest(digest)
+    claim = DigestDelivery(
+        workspace_id=workspace_id,
+        group_id=group_id,
+        run_id=latest.run_id,
+        channel=channel,
+        claimed_at=now,
+    )
+    delivery_id = _claim(engine, claim, now)
+    if delivery_id is not None:
+        return _post(engine, poster, delivery_id, channel, message, now)
+    poster.post_digest(channel, message.text, message.blocks, message.chart_png, message.filename)
+    return True
+
+
 def org_period(now: datetime) -> str:
     """The organisation digest's key: one per ISO week (UTC)."""
     year, week, _ = now.astimezone(UTC).isocalendar()

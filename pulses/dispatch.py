@@ -101,7 +101,7 @@ def schedule_due_runs(*, engine: Engine, now: datetime, report: TickReport) -> N
         plans = [(group, cadence_of(session=session, group=group)) for group in groups]
     for group, cadence in plans:
         zone = EARLIEST_ZONE if group.per_member_time else group.timezone
-        after = max(group.created_at, now - LOOKBACK)
+        after = max(group.created_at, group.schedule_starts_at or group.created_at, now - LOOKBACK)
         for occurrence in due_occurrences(cadence, after=after, until=now, tz=zone):
             scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
             late = now - occurrence.send_at > grace_period(group)

@@ -61,6 +61,9 @@ class LeadershipGroup(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # When the current schedule took effect: occurrences before it are neither sent late nor
+    # recorded as missed (a cadence change must not "catch up" on days under the new rule).
+    schedule_starts_at: datetime | None = None
 
 
 class SkipDate(SQLModel, table=True):

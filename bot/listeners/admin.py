@@ -56,13 +56,13 @@ from pulses.commands import (
     Setup,
     Skip,
 )
+from pulses.digests import post_digest_now
 from pulses.dispatch import claim_run_now, tick
 from pulses.export import export_csv
 from pulses.groups import ensure_workspace, group_for_channel
 from pulses.questions import current_questions
-from pulses.reports import group_digest
 from storage.db import session_scope
-from storage.models import LeadershipGroup, Workspace
+from storage.models import LeadershipGroup, PulseRun, Workspace
 
 
 @dataclass(frozen=True)
@@ -570,16 +570,19 @@ def digest_now(
         if group is None or group.id is None:
             ack(text=NOT_A_GROUP)
             return
-        digest = group_digest(session=session, group_id=group.id, now=now)
+        group_id = group.id
+        closed = session.exec(
+            select(PulseRun.id).where(PulseRun.group_id == group_id, PulseRun.status == "closed")
+        ).first()
         name = f"#{group.channel_name or group.channel_id}"
         channel = group.digest_channel_id or group.channel_id
-        if digest.latest is None:
+        if closed is None:
             ack(text=f"No pulse of {name} has closed yet, so there is no digest to post.")
             return
         admin.record_change(
             session=session,
             workspace_id=group.workspace_id,
-            group_id=group.id,
+            group_id=group_id,
             user_id=caller.user_id,
             summary=f"posted the digest of {name} by hand",
             now=now,
@@ -587,10 +590,12 @@ def digest_now(
     ack(text=f":white_check_mark: Posting the digest of {name} in <#{channel}> now.")
 
     def post() -> None:
-        poster = SlackDigestPoster(client)
-        message = poster.render_group_digest(digest)
-        poster.post_digest(
-            channel, message.text, message.blocks, message.chart_png, message.filename
+        post_digest_now(
+            engine=services.engine,
+            poster=SlackDigestPoster(client),
+            group_id=group_id,
+            now=now,
+            thresholds=services.settings.flag_thresholds,
         )
 
     _in_background(logger, "post the digest", post)

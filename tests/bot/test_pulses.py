@@ -290,3 +290,20 @@ def test_pulse_now_sends_at_once_and_todays_scheduled_pulse_does_not_follow(
     [run] = runs(bot.engine)
     assert run.scheduled_at == early
     assert run.closes_at == early + timedelta(hours=48)
+
+
+def test_a_new_schedule_does_not_catch_up_on_days_before_it_started(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    group_id = make_group(bot.engine, timezone=BERLIN, created_at=at("2026-11-01 09:00", BERLIN))
+    # On Wednesday the group moves from Mondays to Tuesdays: Tuesday 1 December (yesterday)
+    # must be neither sent late nor recorded as missed.
+    with session_scope(bot.engine) as session:
+        found = session.exec(select(LeadershipGroup).where(LeadershipGroup.id == group_id)).one()
+        found.weekdays = "1"
+        found.schedule_starts_at = at("2026-12-02 10:00", BERLIN)
+        session.add(found)
+    run_tick(bot.engine, messenger_for(bot.services.settings), at("2026-12-02 10:01", BERLIN))
+    assert runs(bot.engine) == []
+    run_tick(bot.engine, messenger_for(bot.services.settings), at("2026-12-08 09:00", BERLIN))
+    assert [r.occurrence_day for r in runs(bot.engine)] == [date(2026, 12, 8)]

@@ -174,8 +174,8 @@ def test_a_cadence_change_applies_from_now_and_reports_the_next_send(engine: Eng
         upcoming = admin.next_send(session=session, group=group, now=WEDNESDAY)
         [audit] = _audit(session)
     assert change.changed
-    # The scheduler back-fills from created_at: the new schedule must not make up past days.
-    assert group.created_at == WEDNESDAY
+    # The scheduler back-fills from when the schedule started: no making up past days.
+    assert group.schedule_starts_at == WEDNESDAY
     assert upcoming == datetime(2026, 12, 3, 9, 30, tzinfo=ZoneInfo(BERLIN))
     assert (audit.user_id, audit.created_at) == ("U0ADMIN", WEDNESDAY)
 

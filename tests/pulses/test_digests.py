@@ -193,3 +193,34 @@ def test_the_digest_reaches_slack_with_its_chart_in_the_thread(
     assert len(top_level) == 1
     assert "Coherence digest" in top_level[0].text
     assert [(f.thread_ts, f.name[-4:]) for f in sandbox.files] == [(top_level[0].ts, ".png")]
+
+
+def test_digest_now_takes_the_runs_claim_so_the_scheduled_digest_does_not_follow(
+    engine: Engine,
+) -> None:
+    from pulses.digests import post_digest_now
+
+    group_id = _seed(engine)
+    poster = RecordingPoster()
+    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is True
+    assert (
+        send_due_digests(engine=engine, poster=poster, now=datetime(2026, 3, 5, 12, tzinfo=UTC))
+        == 0
+    )
+    assert len(poster.posts) == 1
+    # Asked for again, on purpose, it is posted again.
+    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is True
+    assert len(poster.posts) == 2
+
+
+def test_digest_now_without_a_closed_run_posts_nothing(engine: Engine) -> None:
+    from pulses.digests import post_digest_now
+    from tests.pulses.seed import seed_group, seed_org
+
+    with session_scope(engine) as session:
+        group = seed_group(session, seed_org(session))
+        assert group.id is not None
+        group_id = group.id
+    poster = RecordingPoster()
+    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is False
+    assert poster.posts == []
