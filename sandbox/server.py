@@ -191,7 +191,7 @@ class SlackSandbox:
                 self._dms[user_id] = "D" + user_id[1:]
             return self._dms[user_id]
 
-    def wait_for(self, predicate: Callable[[SlackSandbox], bool], timeout: float = 5.0) -> None:
+    def wait_for(self, predicate: Callable[[SlackSandbox], bool], timeout: float = 30.0) -> None:
         with self._changed:
             if not self._changed.wait_for(lambda: predicate(self), timeout):
                 recent = ", ".join(c.method for c in self.calls[-10:]) or "none"
