@@ -415,6 +415,7 @@ def apply_setup(
                 workspace_id=workspace_id,
                 channel_id=channel_id,
                 channel_name=channel_name,
+                created_at=now,
             )
         group.active = True
         group.paused = False

@@ -75,10 +75,20 @@ def _element(element: dict[str, Any], workspace: Workspace | None) -> list[str]:
         return ["[ ... ]"] + [f"  - {_text(o.get('text'), workspace)}" for o in _options(element)]
     options = _options(element)
     if options or kind in ("static_select", "multi_static_select", "radio_buttons", "checkboxes"):
-        mark = {"radio_buttons": "( )", "checkboxes": "[ ]"}.get(str(kind), "-")
-        placeholder = _text(element.get("placeholder"), workspace) or "Select"
+        chosen = {
+            o.get("value")
+            for o in [element.get("initial_option") or {}, *(element.get("initial_options") or [])]
+        }
+        marks = {"radio_buttons": ("( )", "(•)"), "checkboxes": ("[ ]", "[x]")}
+        off, on = marks.get(str(kind), ("-", "-"))
+        initial = element.get("initial_option")
+        shown = _text(initial.get("text"), workspace) if initial else None
+        placeholder = shown or _text(element.get("placeholder"), workspace) or "Select"
         head = [] if kind in ("radio_buttons", "checkboxes") else [f"[ {placeholder} v ]"]
-        return head + [f"  {mark} {_text(o.get('text'), workspace)}" for o in options]
+        return head + [
+            f"  {on if o.get('value') in chosen else off} {_text(o.get('text'), workspace)}"
+            for o in options
+        ]
     if kind in ("datepicker", "timepicker", "users_select", "conversations_select"):
         initial = (
             element.get("initial_date")

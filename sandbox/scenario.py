@@ -145,6 +145,7 @@ def play(out: TextIO = sys.stdout) -> int:
     return 0
 
 
+ADMIN = "U0ADMIN"
 EXEC_LEADERS = ["U0ALICE", "U0BEN", "U0CHIE", "U0DIEGO", "U0EMMA", "U0FARID", "U0GRACE"]
 DIRECTOR_IDS = ["U0ADMIN", "U0IVY", "U0JONAS", "U0KENJI", "U0LAURA", "U0MATEO", "U0NORA", "U0OMAR"]
 PRIORITIES = ("Enterprise expansion", "Platform reliability", "Cost discipline")
@@ -240,6 +241,7 @@ class Scenario:
         self.say("Alice asks for the status in #exec-team")
         self.slack.user("U0ALICE").run_command("/coherence", "", channel=EXEC)
         self.slack.flush_events()
+        self.show_home()
 
     def show_help(self) -> None:
         self.say("Alice runs `/coherence help` in #exec-team")
@@ -249,43 +251,50 @@ class Scenario:
         self.slack.flush_events()
 
     def set_up(self, first_monday: datetime) -> None:
-        from pulses.groups import create_group, ensure_workspace
         from pulses.questions import DEFAULT_QUESTIONS
-        from storage.db import session_scope
-        from storage.models import Priority
 
         self.question_keys = {q.text: q.key for q in DEFAULT_QUESTIONS}
-        created = (first_monday - timedelta(days=3)).astimezone(UTC)
-        with session_scope(self.services.engine) as session:
-            workspace = ensure_workspace(session=session, team_id=self.slack.workspace.team_id)
-            assert workspace.id is not None
-            for position, name in enumerate(PRIORITIES):
-                session.add(Priority(workspace_id=workspace.id, name=name, position=position))
-            create_group(
-                session=session,
-                workspace_id=workspace.id,
-                channel_id=EXEC,
-                channel_name="exec-team",
-                layer="executive",
-                timezone="Europe/Berlin",
-                created_at=created,
-            )
-            create_group(
-                session=session,
-                workspace_id=workspace.id,
-                channel_id=DIRECTORS,
-                channel_name="directors",
-                layer="directors",
-                timezone="Europe/Berlin",
-                delivery_mode="dm",
-                per_member_time=True,
-                created_at=created,
-            )
-        self.say(
-            "Two leadership groups, weekly on Mondays at 09:00: #exec-team (executive layer) "
-            "in its channel, #directors by DM at each director's own 09:00. "
-            f"Declared priorities: {', '.join(PRIORITIES)}."
+        self.clock.now = (first_monday - timedelta(days=3)).astimezone(UTC)
+        self.say("Friday: Dana, a workspace admin, runs `/coherence setup` in #exec-team")
+        modal = self.admin_modal("setup", EXEC)
+        self.slack.user(ADMIN).submit(modal.id, {"layer": "Executive"})
+        self.slack.flush_events()
+        self.say("…and in #directors, by DM at each director's own 09:00")
+        self.printer.muted = True  # the same form again
+        modal = self.admin_modal("setup", DIRECTORS)
+        self.printer.muted = False
+        self.slack.user(ADMIN).submit(
+            modal.id,
+            {"layer": "Directors", "delivery_mode": "dm", "per_member_time": ["per_member"]},
         )
+        self.slack.flush_events()
+        self.say(
+            f"Dana declares the strategic priorities with `/coherence priorities`: "
+            f"{', '.join(PRIORITIES)}"
+        )
+        for position, name in enumerate(PRIORITIES):
+            self.printer.muted = position > 0
+            modal = self.admin_modal("priorities", EXEC)
+            self.slack.user(ADMIN).submit(modal.id, {"priority_new_name": name})
+            self.slack.flush_events()
+        self.printer.muted = False
+
+    def admin_modal(self, subcommand: str, channel: str) -> View:
+        before = set(self.slack.views)
+        response = self.slack.user(ADMIN).run_command("/coherence", subcommand, channel=channel)
+        if response.status != 200:
+            raise RuntimeError(f"/coherence {subcommand} answered HTTP {response.status}")
+        self.slack.wait_for(lambda s: any(v not in before for v in s.views), timeout=WAIT)
+        self.slack.flush_events()
+        [new] = [v for k, v in self.slack.views.items() if k not in before]
+        return new
+
+    def show_home(self) -> None:
+        self.say("Dana opens Coherence's App Home")
+        before = len(self.slack.calls_to("views.publish"))
+        self.slack.user(ADMIN).open_home()
+        self.slack.wait_for(lambda s: len(s.calls_to("views.publish")) > before, timeout=WAIT)
+        self.slack.flush_events()
 
     def play_week(self, week: int, monday: datetime, detailed: bool) -> None:
         exec_answers = executive_answers(week, self.rng)

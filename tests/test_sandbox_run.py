@@ -28,6 +28,11 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "(only visible to Alice Berger)" in out
     assert "/coherence trend" in out
     assert '{"' not in out
+    # Set up through the admin's real paths: the setup modal, prefilled, then priorities.
+    assert "modal for Dana Admin: Coherence setup" in out
+    assert "(•) One message in the channel" in out
+    assert "made #exec-team a leadership group: weekly on Mon at 09:00" in out
+    assert "added 'Enterprise expansion'" in out
     # A week in full: a channel pulse with progress, DMs at each director's 09:00, reminders,
     # the close and a refused late answer.
     assert "0 of 7 answered" in out
@@ -45,3 +50,8 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "Attention moved to *Cost discipline*" in out
     assert "Coherence across the organisation" in out
     assert "#leadership-ops" in out
+    # Dana's App Home: every group, its next send, its last figures, the audit trail.
+    assert "Home tab for Dana Admin:" in out
+    assert "Next pulse: Mon 30 Nov, 09:00 CET (your time)." in out
+    assert "Last pulse (23 Nov): response rate 86% · coherence index 43" in out
+    assert "Recent changes" in out

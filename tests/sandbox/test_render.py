@@ -115,3 +115,52 @@ def test_a_subscriber_can_print_what_the_bot_posts(
         view={"type": "home", "blocks": [{"type": "header", "text": plain("Your pulses")}]},
     )
     assert printed == ["Home tab for Grace Kim:\nYour pulses\n==========="]
+
+
+def test_prefilled_choices_are_shown_as_chosen() -> None:
+    from sandbox import render_blocks
+
+    def option(value: str) -> dict[str, object]:
+        return {"text": {"type": "plain_text", "text": value.title()}, "value": value}
+
+    blocks = [
+        {
+            "type": "input",
+            "block_id": "mode",
+            "label": {"type": "plain_text", "text": "Mode"},
+            "element": {
+                "type": "radio_buttons",
+                "action_id": "v",
+                "options": [option("channel"), option("dm")],
+                "initial_option": option("dm"),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "days",
+            "label": {"type": "plain_text", "text": "Days"},
+            "element": {
+                "type": "checkboxes",
+                "action_id": "v",
+                "options": [option("mon"), option("tue")],
+                "initial_options": [option("mon")],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "freq",
+            "label": {"type": "plain_text", "text": "How often"},
+            "element": {
+                "type": "static_select",
+                "action_id": "v",
+                "options": [option("weekly"), option("monthly")],
+                "initial_option": option("weekly"),
+            },
+        },
+    ]
+    text = render_blocks(blocks)
+    assert "( ) Channel" in text
+    assert "(•) Dm" in text
+    assert "[x] Mon" in text
+    assert "[ ] Tue" in text
+    assert "[ Weekly v ]" in text
