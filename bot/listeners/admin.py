@@ -274,7 +274,26 @@ def submit_setup(
         return
     assert change.group_id is not None
     text = change_text(change, extra=_next_send_line(services, change.group_id, caller))
+    if not _bot_is_in_channel(client, channel_id):
+        text += (
+            f"\n:warning: Coherence is not in <#{channel_id}> yet: invite it there "
+            "(`/invite @Coherence`), or its pulses cannot be delivered."
+        )
     ack(response_action="update", view=notice_view("Saved", text))
+
+
+def _bot_is_in_channel(client: WebClient, channel_id: str) -> bool:
+    """Whether the bot can post in the channel; True when Slack cannot tell us right now."""
+    # A one-shot client: the app's client waits out 429s, which could outlast the 3 seconds
+    # this submission has to be acknowledged in.
+    quick = WebClient(token=client.token, base_url=client.base_url, timeout=2, retry_handlers=[])
+    try:
+        channel = quick.conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as error:
+        return bool(error.response.get("error") != "channel_not_found")
+    except (SlackClientError, OSError):
+        return True
+    return bool(channel.get("is_member", True))
 
 
 def open_priorities(

@@ -648,3 +648,26 @@ def test_runs_are_untouched_by_configuration_changes(
     with session_scope(bot.engine) as session:
         after = [r.model_dump() for r in session.exec(select(PulseRun)).all()]
     assert after == before
+
+
+def test_setup_in_a_channel_the_bot_is_not_in_says_how_to_fix_it(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    bot.clock.now = WEDNESDAY
+    sandbox.workspace.channels["C0DIRS"].bot_is_member = False
+    modal = open_modal(sandbox, ADMIN, "setup", channel="C0DIRS")
+    response = sandbox.user(ADMIN).submit(modal.id, {"layer": "Directors"})
+    assert response.json is not None
+    shown = json.dumps(response.json["view"], ensure_ascii=False)
+    assert "Coherence is not in <#C0DIRS> yet" in shown
+    assert "/invite @Coherence" in shown
+
+
+def test_setup_in_a_channel_the_bot_is_in_gives_no_warning(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    bot.clock.now = WEDNESDAY
+    modal = open_modal(sandbox, ADMIN, "setup")
+    response = sandbox.user(ADMIN).submit(modal.id, {"layer": "Executive"})
+    assert response.json is not None
+    assert "is not in" not in json.dumps(response.json["view"])
