@@ -74,10 +74,18 @@ class Caller:
     timezone: str
 
 
+def prompt_client(client: WebClient) -> WebClient:
+    """A client for calls made before an acknowledgement: it fails fast instead of waiting.
+
+    The app's client waits out 429s, which could outlast the 3 seconds Slack gives an ack.
+    """
+    return WebClient(token=client.token, base_url=client.base_url, timeout=2, retry_handlers=[])
+
+
 def look_up_caller(client: WebClient, user_id: str, admin_ids: list[str]) -> Caller | None:
     """The caller's admin rights and zone from `users.info`; None if Slack could not say."""
     try:
-        user = client.users_info(user=user_id)["user"]
+        user = prompt_client(client).users_info(user=user_id)["user"]
     except (SlackApiError, SlackClientError, OSError, KeyError, TypeError):
         return None
     return Caller(
@@ -284,11 +292,8 @@ def submit_setup(
 
 def _bot_is_in_channel(client: WebClient, channel_id: str) -> bool:
     """Whether the bot can post in the channel; True when Slack cannot tell us right now."""
-    # A one-shot client: the app's client waits out 429s, which could outlast the 3 seconds
-    # this submission has to be acknowledged in.
-    quick = WebClient(token=client.token, base_url=client.base_url, timeout=2, retry_handlers=[])
     try:
-        channel = quick.conversations_info(channel=channel_id)["channel"]
+        channel = prompt_client(client).conversations_info(channel=channel_id)["channel"]
     except SlackApiError as error:
         return bool(error.response.get("error") != "channel_not_found")
     except (SlackClientError, OSError):

@@ -671,3 +671,15 @@ def test_setup_in_a_channel_the_bot_is_in_gives_no_warning(
     response = sandbox.user(ADMIN).submit(modal.id, {"layer": "Executive"})
     assert response.json is not None
     assert "is not in" not in json.dumps(response.json["view"])
+
+
+def test_a_rate_limited_admin_check_answers_in_time_and_changes_nothing(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    bot.clock.now = WEDNESDAY
+    before = snapshot(bot.engine)
+    sandbox.faults.inject("users.info", "ratelimited", times=1, retry_after=30)
+    response = command(sandbox, ADMIN, "pause")
+    assert response.elapsed < 3.0  # not waiting out a 30-second Retry-After before the ack
+    assert "couldn't check your admin rights" in reply(response)
+    assert snapshot(bot.engine) == before
