@@ -30,12 +30,14 @@ def test_slack_sdk_debug_output_does_not_leak_the_bot_token(
     sandbox: SlackSandbox, capfd: pytest.CaptureFixture[str]
 ) -> None:
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
+    saved_handlers, saved_level = root.handlers[:], root.level
     configure_logging("DEBUG")
     try:
         WebClient(token=BOT_TOKEN, base_url=sandbox.api_url).auth_test()
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        # configure_logging replaced pytest's own capture handlers; give them back.
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
     err = capfd.readouterr().err
     assert "Authorization" in err or "auth.test" in err  # the SDK did log the request
     assert BOT_TOKEN not in err
