@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -68,7 +69,17 @@ def serve(settings: Settings) -> int:
     upgrade(settings.database_url)
     services = build_services(settings, engine=make_engine(settings.database_url))
     app = build_app(services)
-    start_scheduler(services)
+    scheduler = start_scheduler(services)
+
+    def stop(signum: int, _frame: object) -> None:
+        # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
+        logger.info("Stopping (signal %d): finishing the send in progress", signum)
+        services.worker.stop_requested.set()
+        scheduler.shutdown(wait=True)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -47,9 +47,16 @@ MAX_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Worker:
-    """Who holds a claim: host, process and a per-start nonce (pids are reused)."""
+    """Who holds a claim: host, process and a per-start nonce (pids are reused).
+
+    Setting `stop_requested` (on SIGTERM) ends a fan-out between two sends, so a platform
+    restart leaves no claim in flight for the next process to wait out.
+    """
 
     id: str
+    stop_requested: threading.Event = field(
+        default_factory=threading.Event, compare=False, repr=False
+    )
 
     @classmethod
     def for_this_process(cls) -> Worker:
@@ -83,7 +90,8 @@ def tick(
         engine=engine, messenger=messenger, now=now, worker=worker, report=report
     )
     send_reminders(engine=engine, messenger=messenger, now=now, worker=worker, report=report)
-    close_expired_runs(engine=engine, messenger=messenger, now=now, report=report)
+    if not worker.stop_requested.is_set():
+        close_expired_runs(engine=engine, messenger=messenger, now=now, report=report)
     return report
 
 
@@ -370,6 +378,8 @@ def deliver_channel_posts(
             )
         ).all()
     for run in runs:
+        if worker.stop_requested.is_set():
+            return
         with session_scope(engine) as session:
             claimed = session.execute(
                 update(PulseRun)
@@ -447,6 +457,8 @@ def deliver_direct_messages(
             .order_by(col(Invitation.send_at), col(Invitation.id))
         ).all()
     for invitation, group in due:
+        if worker.stop_requested.is_set():
+            return
         if invitation.next_attempt_at is not None and invitation.next_attempt_at > now:
             continue
         if now - invitation.send_at > grace_period(group):
@@ -551,6 +563,8 @@ def send_reminders(
             )
         ).all()
     for invitation, run in due:
+        if worker.stop_requested.is_set():
+            return
         with session_scope(engine) as session:
             # A reminder is claimed and never retried after a crash: a missing nudge is
             # better than a second one.

@@ -307,3 +307,31 @@ def test_a_new_schedule_does_not_catch_up_on_days_before_it_started(
     assert runs(bot.engine) == []
     run_tick(bot.engine, messenger_for(bot.services.settings), at("2026-12-08 09:00", BERLIN))
     assert [r.occurrence_day for r in runs(bot.engine)] == [date(2026, 12, 8)]
+
+
+def test_a_stop_request_ends_the_fan_out_between_sends_and_the_next_tick_finishes_it(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    import threading
+
+    from pulses.dispatch import Worker, tick
+
+    make_group(bot.engine, timezone=BERLIN, delivery_mode="dm", created_at=THE_DAY_BEFORE)
+    messenger = messenger_for(bot.services.settings)
+    worker = Worker("test:0:stopping")
+    nine = at("2026-11-30 09:00", BERLIN)
+    # SIGTERM arrives while the third DM is on its way.
+    sandbox.faults.inject("chat.postMessage", "slow", times=2, delay=0.01)
+    sandbox.faults.inject("chat.postMessage", "slow", times=1, delay=0.3)
+    threading.Thread(
+        target=lambda: (
+            sandbox.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= 2),
+            worker.stop_requested.set(),
+        )
+    ).start()
+    report = tick(engine=bot.engine, messenger=messenger, now=nine, worker=worker)
+    assert 2 <= report.sent < len(EXEC_LEADERS)
+    assert "sending" not in {i.status for i in invitations(bot.engine)}  # nothing left in flight
+
+    run_tick(bot.engine, messenger, nine + timedelta(minutes=1))
+    assert [dm_count(sandbox, user) for user in EXEC_LEADERS] == [1] * len(EXEC_LEADERS)
