@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.views.pulse import pulse_message, reminder_text
+from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.ports import DeliveryError, Member, PulseNotice
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class SlackMessenger:
         )
 
     def send_dm_pulse(self, user_id: str, notice: PulseNotice, *, marker: str) -> tuple[str, str]:
-        text, blocks = pulse_message(notice)
+        text, blocks = pulse_message(notice, in_dm=True)
         self._pacer.wait_turn()
         # Posting to the user ID lands in the app's DM without a Tier 3 conversations.open.
         response = self._call(
@@ -153,6 +153,16 @@ class SlackMessenger:
             metadata=_metadata(marker),
         )
         return str(response["channel"]), str(response["ts"])
+
+    def confirm_answer(self, notice: PulseNotice, *, channel: str, ts: str) -> None:
+        text, blocks = answered_message(notice)
+        self._call(
+            self.client.chat_update,
+            channel=channel,
+            ts=ts,
+            text=text,
+            blocks=[block.to_dict() for block in blocks],
+        )
 
     def remind(self, user_id: str, notice: PulseNotice, *, in_channel: bool) -> None:
         self._pacer.wait_turn()

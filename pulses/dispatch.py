@@ -13,7 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -631,6 +631,22 @@ def close_expired_runs(
                 messenger.update_channel_pulse(notice, ts=run.channel_message_ts)
             except DeliveryError as error:
                 report.errors.append(f"closing run {run.id}: {error.reason}")
+
+
+def confirm_dm_answer(*, engine: Engine, messenger: Messenger, run_id: int, user_id: str) -> None:
+    """In DM mode, show the member that their answer is in (in their own time zone)."""
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        if run is None or run.delivery_mode != "dm" or run.status != "open":
+            return
+        invitation = session.exec(
+            select(Invitation).where(Invitation.run_id == run_id, Invitation.user_id == user_id)
+        ).first()
+        if invitation is None or not invitation.dm_channel_id or not invitation.message_ts:
+            return
+        notice = replace(notice_for(session=session, run=run), timezone=invitation.timezone)
+        channel, ts = invitation.dm_channel_id, invitation.message_ts
+    messenger.confirm_answer(notice, channel=channel, ts=ts)
 
 
 # Answers arriving together each refresh the counter; without ordering, an older count can

@@ -55,6 +55,10 @@ class Messenger(Protocol):
         """DM the pulse to one member; returns (DM channel, ts)."""
         ...
 
+    def confirm_answer(self, notice: PulseNotice, *, channel: str, ts: str) -> None:
+        """Turn a member's pulse DM into "your answer is in", with a way to change it."""
+        ...
+
     def remind(self, user_id: str, notice: PulseNotice, *, in_channel: bool) -> None:
         """Nudge one member who has not answered (ephemeral in channel mode, else a DM)."""
         ...

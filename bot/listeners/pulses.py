@@ -31,7 +31,7 @@ from pulses.answers import (
     pulse_form,
     record_answer,
 )
-from pulses.dispatch import refresh_channel_progress
+from pulses.dispatch import confirm_dm_answer, refresh_channel_progress
 from pulses.questions import FOCUS, FRICTION
 from storage.db import session_scope
 from storage.models import Answer, AnswerScore, Invitation, LeadershipGroup, PulseRun
@@ -136,13 +136,16 @@ def submit_pulse(
         ack(response_action="update", view=notice_modal("Not in this pulse", NOT_INVITED))
         return
     ack()
-    # After the acknowledgement: refreshing "n of m answered" may wait on Slack's rate limits.
+    # After the acknowledgement: updating messages may wait on Slack's rate limits.
     try:
         refresh_channel_progress(
             engine=services.engine, messenger=services.messenger, run_id=run_id
         )
+        confirm_dm_answer(
+            engine=services.engine, messenger=services.messenger, run_id=run_id, user_id=user_id
+        )
     except Exception:
-        logger.exception("Could not refresh the pulse's progress message")
+        logger.exception("Could not update the pulse message after an answer")
 
 
 def register(app: App) -> None:

@@ -41,8 +41,11 @@ def format_moment(moment: datetime, timezone: str) -> str:
     return f"{local:%a %-d %b, %H:%M} {local.tzname()}"
 
 
-def pulse_message(notice: PulseNotice) -> tuple[str, list[Block]]:
-    """The channel or DM message carrying the Answer button, with progress counts only."""
+def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, list[Block]]:
+    """The channel or DM message carrying the Answer button, with progress counts only.
+
+    A DM is not refreshed as others answer, so it shows when the pulse closes, not a count.
+    """
     closes = format_moment(notice.closes_at, notice.timezone)
     if notice.closed:
         text = f"This week's coherence pulse for {notice.group_name} has closed."
@@ -74,10 +77,31 @@ def pulse_message(notice: PulseNotice) -> tuple[str, list[Block]]:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"{notice.answered} of {notice.invited} answered · closes {closes}"
+                    text=f"Closes {closes}"
+                    if in_dm
+                    else f"{notice.answered} of {notice.invited} answered · closes {closes}"
                 )
             ]
         ),
+    ]
+    return text, blocks
+
+
+def answered_message(notice: PulseNotice) -> tuple[str, list[Block]]:
+    """A member's DM once they have answered: confirmation, and the way to change it."""
+    closes = format_moment(notice.closes_at, notice.timezone)
+    text = f"Thanks, your answer to this week's coherence pulse for {notice.group_name} is in."
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=f":white_check_mark: {text}")),
+        ActionsBlock(
+            block_id=f"pulse-{notice.run_id}",
+            elements=[
+                ButtonElement(
+                    text="Change answer", action_id=ANSWER_ACTION, value=str(notice.run_id)
+                )
+            ],
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=f"You can change it until {closes}.")]),
     ]
     return text, blocks
 

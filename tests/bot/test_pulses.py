@@ -335,3 +335,24 @@ def test_a_stop_request_ends_the_fan_out_between_sends_and_the_next_tick_finishe
 
     run_tick(bot.engine, messenger, nine + timedelta(minutes=1))
     assert [dm_count(sandbox, user) for user in EXEC_LEADERS] == [1] * len(EXEC_LEADERS)
+
+
+def test_in_dm_mode_answering_turns_the_dm_into_a_confirmation_with_a_way_to_change_it(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, delivery_mode="dm", created_at=THE_DAY_BEFORE)
+    bot.clock.now = at("2026-11-30 09:00", BERLIN)
+    run_tick(bot.engine, messenger_for(bot.services.settings), bot.clock.now)
+    [dm] = sandbox.messages(sandbox.dm_channel("U0ALICE"))
+    assert "Closes Wed 2 Dec, 09:00 CET" in str(dm.blocks)
+    assert "answered" not in str(dm.blocks)  # a DM is not refreshed, so it shows no count
+
+    modal = click_answer(sandbox, "U0ALICE", channel="DM")
+    values = {b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()}
+    sandbox.user("U0ALICE").submit(modal.id, {**values, "focus": "other", "focus_other": "x"})
+    sandbox.wait_for(lambda s: "your answer" in s.messages(s.dm_channel("U0ALICE"))[0].text)
+    [dm] = sandbox.messages(sandbox.dm_channel("U0ALICE"))
+    assert "You can change it until Wed 2 Dec, 09:00 CET." in str(dm.blocks)
+    # "Change answer" opens the modal again, prefilled.
+    again = click_answer(sandbox, "U0ALICE", channel="DM")
+    assert again.view["submit"]["text"] == "Update"
