@@ -323,13 +323,14 @@ def test_a_stop_request_ends_the_fan_out_between_sends_and_the_next_tick_finishe
     # SIGTERM arrives while the third DM is on its way.
     sandbox.faults.inject("chat.postMessage", "slow", times=2, delay=0.01)
     sandbox.faults.inject("chat.postMessage", "slow", times=1, delay=0.3)
-    threading.Thread(
-        target=lambda: (
-            sandbox.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= 2),
-            worker.stop_requested.set(),
-        )
-    ).start()
+    def sigterm_during_the_third_send() -> None:
+        sandbox.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= 2)
+        worker.stop_requested.set()
+
+    signal = threading.Thread(target=sigterm_during_the_third_send)
+    signal.start()
     report = tick(engine=bot.engine, messenger=messenger, now=nine, worker=worker)
+    signal.join()
     assert 2 <= report.sent < len(EXEC_LEADERS)
     assert "sending" not in {i.status for i in invitations(bot.engine)}  # nothing left in flight
 
