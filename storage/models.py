@@ -200,19 +200,6 @@ class AnswerScore(SQLModel, table=True):
     score: int
 
 
-class SlackUser(SQLModel, table=True):
-    """Cached `users.info` facts the fan-out needs (time zone, bot, deactivated)."""
-
-    __tablename__ = "slack_users"
-
-    user_id: str = Field(primary_key=True, max_length=32)
-    timezone: str | None = Field(default=None, max_length=64)
-    is_bot: bool = False
-    deleted: bool = False
-    is_admin: bool = False
-    fetched_at: datetime = Field(default_factory=utcnow)
-
-
 class ConfigChange(SQLModel, table=True):
     """Audit trail: who changed what, when."""
 
