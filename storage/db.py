@@ -17,11 +17,16 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`, with SQLite tuned for a long-running server."""
+    """An engine for `url`, with SQLite tuned for a long-running server.
+
+    SQL parameters are kept out of error messages: they hold answers and user IDs, and an
+    error is logged with its message.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             # Pooled SQLite connections shared across threads hold locks longer than needed;
             # opening a file connection is cheap.
@@ -30,7 +35,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -50,3 +50,22 @@ def test_migrations_create_exactly_what_the_models_declare(migrated_url: str) ->
     with make_engine(migrated_url).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_database_errors_do_not_carry_answers_or_user_ids(migrated_url: str) -> None:
+    """An error is logged with its message; the SQL parameters (answers) must not be in it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = make_engine(migrated_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER fail BEFORE INSERT ON workspaces BEGIN SELECT RAISE(ABORT, 'io'); END"
+        )
+    try:
+        with session_scope(engine) as session:
+            session.add(Workspace(team_id="T-secret-answer"))
+    except SQLAlchemyError as error:
+        assert "T-secret-answer" not in str(error)
+        assert "io" in str(error)
+    else:
+        raise AssertionError("the trigger should have refused the insert")
