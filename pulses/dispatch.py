@@ -12,9 +12,9 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from pulses.cadence import due_occurrences, local_send_time
+from pulses.cadence import Cadence, due_occurrences, local_send_time, send_timezone
 from pulses.groups import active_priorities, cadence_of, grace_period
 from pulses.ports import DeliveryError, Member, Messenger, PulseNotice
 from pulses.questions import current_questions
@@ -40,9 +40,18 @@ logger = logging.getLogger(__name__)
 EARLIEST_ZONE = "Pacific/Kiritimati"
 # How far back a tick looks for occurrences it has not claimed yet (a bot down for a week).
 LOOKBACK = timedelta(days=8)
-# A claim older than this whose owner cannot be shown to be dead is taken over.
-STALE_CLAIM = timedelta(minutes=10)
+# From the first place a date begins (UTC+14) to the last (UTC-12): a per-member run's sends
+# spread over this much time after the run is created.
+ZONE_SPREAD = timedelta(hours=26)
+LAST_ZONE = "Etc/GMT+12"
+# A claim older than this whose owner cannot be shown to be dead is taken over. It must
+# outlast one send, 429 waits included (the client retries Retry-After up to 10 times).
+STALE_CLAIM = timedelta(minutes=20)
 MAX_ATTEMPTS = 5
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,9 @@ class Worker:
     stop_requested: threading.Event = field(
         default_factory=threading.Event, compare=False, repr=False
     )
+    # Claims are stamped with real time, not the tick's `now`: whether a claim is stale is a
+    # question about a live process, and a slow tick must not make its fresh claims look old.
+    clock: Callable[[], datetime] = field(default=_wall_clock, compare=False, repr=False)
 
     @classmethod
     def for_this_process(cls) -> Worker:
@@ -84,7 +96,9 @@ def tick(
     report = TickReport()
     schedule_due_runs(engine=engine, now=now, report=report)
     start_pending_runs(engine=engine, messenger=messenger, now=now, report=report)
-    recover_abandoned_claims(engine=engine, messenger=messenger, now=now, report=report)
+    recover_abandoned_claims(
+        engine=engine, messenger=messenger, now=now, report=report, worker=worker
+    )
     deliver_channel_posts(engine=engine, messenger=messenger, now=now, worker=worker, report=report)
     deliver_direct_messages(
         engine=engine, messenger=messenger, now=now, worker=worker, report=report
@@ -98,6 +112,17 @@ def tick(
 # --- runs -------------------------------------------------------------------------------
 
 
+def per_member(group: LeadershipGroup) -> bool:
+    """Whether each member is sent the pulse at their own local time (DMs only: a channel
+    message goes out once, at the group's time)."""
+    return group.per_member_time and group.delivery_mode == "dm"
+
+
+def schedule_starts(group: LeadershipGroup) -> datetime:
+    """Since when the group's current schedule applies."""
+    return max(group.created_at, group.schedule_starts_at or group.created_at)
+
+
 def schedule_due_runs(*, engine: Engine, now: datetime, report: TickReport) -> None:
     """Claim a run for every occurrence now due; one too late for the grace window is missed."""
     with session_scope(engine) as session:
@@ -108,17 +133,42 @@ def schedule_due_runs(*, engine: Engine, now: datetime, report: TickReport) -> N
         ).all()
         plans = [(group, cadence_of(session=session, group=group)) for group in groups]
     for group, cadence in plans:
-        zone = EARLIEST_ZONE if group.per_member_time else group.timezone
-        after = max(group.created_at, group.schedule_starts_at or group.created_at, now - LOOKBACK)
-        for occurrence in due_occurrences(cadence, after=after, until=now, tz=zone):
-            scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
-            late = now - occurrence.send_at > grace_period(group)
-            missed = late and not group.per_member_time
-            if _claim_run(
-                engine, group, occurrence.day, scheduled_at, missed, cadence.answer_window
-            ):
-                report.created += 1
-                report.missed += int(missed)
+        try:
+            _schedule_group(engine, group, cadence, now, report)
+        except Exception as error:
+            # One group's bad data must not stop every other group's pulses.
+            logger.exception("Could not schedule group %s", group.id)
+            report.errors.append(f"group {group.id}: {type(error).__name__}")
+
+
+def _schedule_group(
+    engine: Engine, group: LeadershipGroup, cadence: Cadence, now: datetime, report: TickReport
+) -> None:
+    start = schedule_starts(group)
+    if per_member(group):
+        # A day's run opens when the day begins somewhere; it belongs to the schedule as long
+        # as someone's send time on that day comes after the schedule started.
+        occurrences = [
+            occurrence
+            for occurrence in due_occurrences(
+                cadence,
+                after=max(start - ZONE_SPREAD, now - LOOKBACK),
+                until=now,
+                tz=EARLIEST_ZONE,
+            )
+            if local_send_time(occurrence.day, cadence.local_time, LAST_ZONE) > start
+        ]
+    else:
+        occurrences = due_occurrences(
+            cadence, after=max(start, now - LOOKBACK), until=now, tz=group.timezone
+        )
+    for occurrence in occurrences:
+        scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
+        late = now - occurrence.send_at > grace_period(group)
+        missed = late and not per_member(group)
+        if _claim_run(engine, group, occurrence.day, scheduled_at, missed, cadence.answer_window):
+            report.created += 1
+            report.missed += int(missed)
 
 
 def claim_run_now(*, engine: Engine, group_id: int, now: datetime) -> bool:
@@ -133,7 +183,7 @@ def claim_run_now(*, engine: Engine, group_id: int, now: datetime) -> bool:
             return False
         cadence = cadence_of(session=session, group=group)
     today = now.astimezone(ZoneInfo(group.timezone)).date()
-    return _claim_run(engine, group, today, now, False, cadence.answer_window)
+    return _claim_run(engine, group, today, now, False, cadence.answer_window, manual=True)
 
 
 def _claim_run(
@@ -143,6 +193,8 @@ def _claim_run(
     scheduled_at: datetime,
     missed: bool,
     window: timedelta,
+    *,
+    manual: bool = False,
 ) -> bool:
     assert group.id is not None
     try:
@@ -156,6 +208,7 @@ def _claim_run(
                     scheduled_at=scheduled_at,
                     status="missed" if missed else "pending",
                     delivery_mode=group.delivery_mode,
+                    manual=manual,
                     channel_id=group.channel_id,
                     closes_at=scheduled_at + window,
                     question_ids=",".join(str(q.id) for q in questions),
@@ -189,7 +242,12 @@ def start_pending_runs(
             else:
                 report.errors.append(f"run {run.id}: {error.reason}")
             continue
-        _open_run(engine, run, group, members, now)
+        try:
+            _open_run(engine, run, group, members, now)
+        except Exception as error:
+            logger.exception("Could not open run %s", run.id)
+            report.errors.append(f"run {run.id}: {type(error).__name__}")
+            continue
         report.started += 1
 
 
@@ -199,14 +257,20 @@ def _open_run(
     assert run.id is not None
     with session_scope(engine) as session:
         cadence = cadence_of(session=session, group=group)
+        # `pulse now` goes to everyone at once; a scheduled per-member run at each one's time.
+        personal = per_member(group) and not run.manual
+        start = schedule_starts(group)
         rows: list[dict[str, Any]] = []
         for member in members:
-            zone = (member.timezone or group.timezone) if group.per_member_time else group.timezone
+            # An unknown or missing zone falls back to the group's.
+            zone = send_timezone(cadence, member.timezone) if per_member(group) else group.timezone
             send_at = (
                 local_send_time(run.occurrence_day, cadence.local_time, zone)
-                if group.per_member_time
+                if personal
                 else run.scheduled_at
             )
+            if personal and send_at <= start:
+                continue  # their send time on this day came before the schedule started
             remind_at = send_at + cadence.reminder_after if cadence.reminder_after else None
             rows.append(
                 {
@@ -273,16 +337,32 @@ def _process_alive(pid: int) -> bool:
 
 
 def recover_abandoned_claims(
-    *, engine: Engine, messenger: Messenger, now: datetime, report: TickReport
+    *,
+    engine: Engine,
+    messenger: Messenger,
+    now: datetime,
+    report: TickReport,
+    worker: Worker | None = None,
 ) -> None:
-    """Settle sends whose claimant died: delivered if Slack has the message, else retried."""
+    """Settle sends whose claimant died: delivered if Slack has the message, else retried.
+
+    When Slack cannot be asked (rate limit, outage), the claim is left for the next tick:
+    resending on uncertainty is how a leader gets the pulse twice.
+    """
+    wall = (worker or Worker.for_this_process()).clock()
     with session_scope(engine) as session:
         invitations = session.exec(select(Invitation).where(Invitation.status == "sending")).all()
         runs = session.exec(select(PulseRun).where(PulseRun.channel_post_state == "posting")).all()
     for invitation in invitations:
-        if not claim_is_abandoned(invitation.claimed_by, invitation.claimed_at, now):
+        if not claim_is_abandoned(invitation.claimed_by, invitation.claimed_at, wall):
             continue
-        found = _find(messenger, invitation.user_id, _invitation_marker(invitation))
+        try:
+            found = messenger.find_delivered(
+                invitation.user_id, marker=_invitation_marker(invitation)
+            )
+        except DeliveryError as error:
+            report.errors.append(f"recovering invitation {invitation.id}: {error.reason}")
+            continue
         values: dict[str, object] = (
             {"status": "sent", "dm_channel_id": found[0], "message_ts": found[1], "sent_at": now}
             if found
@@ -300,10 +380,14 @@ def recover_abandoned_claims(
             )
         report.recovered += _rowcount(result)
     for run in runs:
-        if not claim_is_abandoned(run.channel_post_claimed_by, run.channel_post_claimed_at, now):
+        if not claim_is_abandoned(run.channel_post_claimed_by, run.channel_post_claimed_at, wall):
             continue
         assert run.channel_id is not None
-        found = _find(messenger, run.channel_id, _run_marker(run))
+        try:
+            found = messenger.find_delivered(run.channel_id, marker=_run_marker(run))
+        except DeliveryError as error:
+            report.errors.append(f"recovering run {run.id}: {error.reason}")
+            continue
         with session_scope(engine) as session:
             result = session.execute(
                 update(PulseRun)
@@ -321,14 +405,6 @@ def recover_abandoned_claims(
             if found and _rowcount(result):
                 _mark_channel_posted(session, run, found[1], now)
         report.recovered += _rowcount(result)
-
-
-def _find(messenger: Messenger, destination: str, marker: str) -> tuple[str, str] | None:
-    try:
-        return messenger.find_delivered(destination, marker=marker)
-    except DeliveryError:
-        # Unknown whether it got through; waiting for the next tick is safer than resending.
-        return None
 
 
 def _rowcount(result: object) -> int:
@@ -387,7 +463,7 @@ def deliver_channel_posts(
                 .values(
                     channel_post_state="posting",
                     channel_post_claimed_by=worker.id,
-                    channel_post_claimed_at=now,
+                    channel_post_claimed_at=worker.clock(),
                 )
             )
             if not _rowcount(claimed):
@@ -462,7 +538,13 @@ def deliver_direct_messages(
         if invitation.next_attempt_at is not None and invitation.next_attempt_at > now:
             continue
         if now - invitation.send_at > grace_period(group):
-            _settle(engine, invitation, status="missed", failure_reason="the bot was offline")
+            _settle(
+                engine,
+                invitation,
+                expected=("pending", None),
+                status="missed",
+                failure_reason="the bot was offline",
+            )
             report.missed += 1
             continue
         _deliver_one(engine, messenger, invitation, now, worker, report)
@@ -483,7 +565,7 @@ def _deliver_one(
             .values(
                 status="sending",
                 claimed_by=worker.id,
-                claimed_at=now,
+                claimed_at=worker.clock(),
                 attempts=col(Invitation.attempts) + 1,
             )
         )
@@ -493,6 +575,7 @@ def _deliver_one(
         assert run is not None
         notice = notice_for(session=session, run=run)
     attempts = invitation.attempts + 1
+    owned = ("sending", worker.id)
     try:
         channel, ts = messenger.send_dm_pulse(
             invitation.user_id, notice, marker=_invitation_marker(invitation)
@@ -504,13 +587,14 @@ def _deliver_one(
                 if error.permanent
                 else f"gave up after {attempts} tries: {error.reason}"
             )
-            _settle(engine, invitation, status="failed", failure_reason=reason)
+            _settle(engine, invitation, owned, status="failed", failure_reason=reason)
             report.failed += 1
         else:
             # Exponential backoff between ticks; the client already retried within this one.
             _settle(
                 engine,
                 invitation,
+                owned,
                 status="pending",
                 claimed_by=None,
                 next_attempt_at=now + timedelta(minutes=2**attempts),
@@ -519,11 +603,12 @@ def _deliver_one(
             report.errors.append(f"invitation {invitation.id}: {error.reason}")
         return
     except BaseException:
-        _settle(engine, invitation, status="pending", claimed_by=None)
+        _settle(engine, invitation, owned, status="pending", claimed_by=None)
         raise
     _settle(
         engine,
         invitation,
+        owned,
         status="sent",
         dm_channel_id=channel,
         message_ts=ts,
@@ -533,11 +618,20 @@ def _deliver_one(
     report.sent += 1
 
 
-def _settle(engine: Engine, invitation: Invitation, **values: object) -> None:
+def _settle(
+    engine: Engine,
+    invitation: Invitation,
+    expected: tuple[str, str | None],
+    **values: object,
+) -> None:
+    """Record an outcome only if the row is still as `expected` (status, claim owner): a
+    claim taken over by another process is that process's to settle."""
+    status, owner = expected
+    conditions = [col(Invitation.id) == invitation.id, col(Invitation.status) == status]
+    if owner is not None:
+        conditions.append(col(Invitation.claimed_by) == owner)
     with session_scope(engine) as session:
-        session.execute(
-            update(Invitation).where(col(Invitation.id) == invitation.id).values(**values)
-        )
+        session.execute(update(Invitation).where(*conditions).values(**values))
 
 
 # --- reminders and closing ---------------------------------------------------------------

@@ -123,6 +123,8 @@ class PulseRun(SQLModel, table=True):
     # "pending" (claimed, fan-out not started) | "open" | "closed" | "missed" | "failed"
     status: str = Field(default="pending", max_length=16, index=True)
     delivery_mode: str = Field(default="channel", max_length=16)
+    # Sent by an admin's `pulse now`: everyone gets it at once, whatever their time zone.
+    manual: bool = False
     opened_at: datetime | None = None
     closes_at: datetime
     closed_at: datetime | None = None
