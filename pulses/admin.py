@@ -15,6 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from pulses.cadence import (
@@ -858,7 +859,17 @@ def apply_questions(
         lines.append(f"added statement '{new_key}': \"{new_text}\"")
     if not lines:
         return Change(group_id=None, lines=("nothing changed",), changed=False)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another admin saved a version of the same question at the same moment.
+        field = question_field(next(iter(changed))) if changed else QUESTION_NEW_KEY
+        raise InvalidChange(
+            {
+                field: "Someone else changed the questions just now. Close this and run "
+                "/coherence questions again to see their change."
+            }
+        ) from None
     return _audited(session, workspace_id, None, user_id, lines, now)
 
 

@@ -74,12 +74,14 @@ class Caller:
     timezone: str
 
 
-def prompt_client(client: WebClient) -> WebClient:
+def prompt_client(client: WebClient, *, timeout: int = 2) -> WebClient:
     """A client for calls made before an acknowledgement: it fails fast instead of waiting.
 
     The app's client waits out 429s, which could outlast the 3 seconds Slack gives an ack.
     """
-    return WebClient(token=client.token, base_url=client.base_url, timeout=2, retry_handlers=[])
+    return WebClient(
+        token=client.token, base_url=client.base_url, timeout=timeout, retry_handlers=[]
+    )
 
 
 def look_up_caller(client: WebClient, user_id: str, admin_ids: list[str]) -> Caller | None:
@@ -293,7 +295,8 @@ def submit_setup(
 def _bot_is_in_channel(client: WebClient, channel_id: str) -> bool:
     """Whether the bot can post in the channel; True when Slack cannot tell us right now."""
     try:
-        channel = prompt_client(client).conversations_info(channel=channel_id)["channel"]
+        # One second at most: with the admin check before it, the ack stays inside 3 seconds.
+        channel = prompt_client(client, timeout=1).conversations_info(channel=channel_id)["channel"]
     except SlackApiError as error:
         return bool(error.response.get("error") != "channel_not_found")
     except (SlackClientError, OSError):

@@ -499,3 +499,36 @@ def test_open_pulses_are_delivered_unanswered_and_still_open(engine: Engine) -> 
     assert alice[0].closes_at == WEDNESDAY + timedelta(hours=1)
     assert ben == []
     assert later == []
+
+
+def test_two_admins_saving_the_same_question_at_once_get_a_clear_message(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.models import Question
+
+    with session_scope(engine) as session:
+        workspace_id = _workspace(session)
+    # The other admin's version 2 is committed between this admin's read and write
+    # (possible on PostgreSQL; SQLite's write lock serialises the two).
+    with session_scope(engine) as session:
+        session.add(
+            Question(workspace_id=workspace_id, key="signal", kind="likert", text="B", version=2)
+        )
+    monkeypatch.setattr(admin, "_latest_version", lambda *_args: 1)
+    with pytest.raises(InvalidChange) as raised, session_scope(engine) as session:
+        admin.apply_questions(
+            session=session,
+            workspace_id=workspace_id,
+            edits=QuestionEdits(texts={"signal": "A new wording"}),
+            user_id="U0ADMIN",
+            now=WEDNESDAY,
+        )
+    assert (
+        "Someone else changed the questions"
+        in raised.value.problems[admin.question_field("signal")]
+    )
+    with session_scope(engine) as session:
+        texts = session.exec(
+            select(Question.text).where(Question.key == "signal").order_by(col(Question.version))
+        ).all()
+    assert texts[-1] == "B"  # the other admin's change stands; nothing half-written
