@@ -15,6 +15,8 @@ from pulses.reports import GroupDigest, OrgDigest
 
 logger = logging.getLogger(__name__)
 
+METADATA_EVENT = "coherence_digest"
+
 
 class SlackDigestPoster:
     """Renders digests with `bot.views` and posts them; the chart goes in the message's thread."""
@@ -44,8 +46,18 @@ class SlackDigestPoster:
         blocks: list[dict[str, Any]],
         chart_png: bytes | None,
         filename: str,
+        *,
+        marker: str | None = None,
     ) -> str:
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        # The marker lets a restarted bot find out whether a post it lost track of got there.
+        metadata = (
+            {"event_type": METADATA_EVENT, "event_payload": {"marker": marker}}
+            if marker is not None
+            else None
+        )
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, metadata=metadata
+        )
         ts = str(response["ts"])
         if chart_png is not None:
             try:
@@ -60,3 +72,16 @@ class SlackDigestPoster:
                 # The digest itself is posted; raising would make the caller post it again.
                 logger.exception("Failed to upload the digest's trend chart")
         return ts
+
+    def find_posted(self, channel: str, marker: str) -> str | None:
+        # Only the latest 100 messages, as for pulses (`SlackMessenger.find_delivered`): the
+        # digest looked for is one a bot lost track of since its last tick.
+        response = self.client.conversations_history(
+            channel=channel, include_all_metadata=True, limit=100
+        )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("marker") == marker:
+                return str(message["ts"])
+        return None

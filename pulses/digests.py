@@ -1,8 +1,11 @@
 """The weekly digest: when it is due, and posting it exactly once per group and run.
 
-A digest is claimed by inserting its `DigestDelivery` row before anything reaches Slack; the
-row's unique key makes a second tick, process or thread skip it. Rendering and posting are
-the bot's job, reached through the `DigestPoster` protocol (the domain imports no Slack).
+A digest is rendered, then claimed by inserting its `DigestDelivery` row before anything
+reaches Slack; the row's unique key makes a second tick, process or thread skip it. A claim
+whose post failed, or that was left in ``posting`` by a process that died, is taken over
+later, once Slack has been asked whether the digest got there after all. Rendering, posting
+and asking are the bot's job, reached through the `DigestPoster` protocol (the domain
+imports no Slack).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ logger = logging.getLogger(__name__)
 # A digest due longer ago than this is not posted any more (a bot that was down for weeks).
 LOOKBACK = timedelta(days=8)
 MAX_ATTEMPTS = 3
+# A claim still ``posting`` after this long belongs to a process that died: no post takes
+# nearly that long, since every Slack call gives up within a minute or so.
+STALE_CLAIM = timedelta(minutes=20)
 
 
 @dataclass(frozen=True)
@@ -58,13 +64,45 @@ class DigestPoster(Protocol):
         blocks: list[dict[str, Any]],
         chart_png: bytes | None,
         filename: str,
+        *,
+        marker: str | None = None,
     ) -> str:
-        """Post the message (and the chart in its thread); returns the message's ts."""
+        """Post the message (and the chart in its thread); returns the message's ts.
+
+        ``marker`` (see `digest_marker`) goes in the message's metadata for `find_posted`.
+        """
         ...
+
+    def find_posted(self, channel: str, marker: str) -> str | None:
+        """The ts of the channel's recent message posted with ``marker``, or None.
+
+        Raises when Slack cannot be asked, so that the caller never takes "unknown" for "no".
+        """
+        ...
+
+
+def digest_marker(delivery_id: int) -> str:
+    """What a digest message carries in its metadata to be found again by its delivery."""
+    return f"digest:{delivery_id}"
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _wall_clock() -> datetime:
+    # Claims are stamped and judged stale by the real time, not by the tick's ``now``: a tick
+    # that took long would otherwise stamp a fresh claim as already old.
+    return datetime.now(UTC)
+
+
+def _retryable(delivery: DigestDelivery, wall: datetime) -> bool:
+    """A failed attempt, or a claim left ``posting`` past `STALE_CLAIM`, with attempts left."""
+    if delivery.attempts >= MAX_ATTEMPTS:
+        return False
+    if delivery.status == "failed":
+        return True
+    return delivery.status == "posting" and _aware(delivery.claimed_at) <= wall - STALE_CLAIM
 
 
 def _digest_time(group: LeadershipGroup) -> time:
@@ -100,6 +138,7 @@ class _Due:
 def due_digests(*, engine: Engine, now: datetime, lookback: timedelta = LOOKBACK) -> list[_Due]:
     """Each active group's latest closed run whose digest is due and not posted yet."""
     due: list[_Due] = []
+    wall = _wall_clock()
     with session_scope(engine) as session:
         groups = session.exec(
             select(LeadershipGroup).where(col(LeadershipGroup.active).is_(True))
@@ -117,14 +156,12 @@ def due_digests(*, engine: Engine, now: datetime, lookback: timedelta = LOOKBACK
             at = digest_due_at(group, run)
             if not now - lookback <= at <= now:
                 continue
-            delivered = session.exec(
+            delivery = session.exec(
                 select(DigestDelivery).where(
-                    DigestDelivery.group_id == group.id,
-                    DigestDelivery.run_id == run.id,
-                    col(DigestDelivery.status) != "failed",
+                    DigestDelivery.group_id == group.id, DigestDelivery.run_id == run.id
                 )
             ).first()
-            if delivered is None:
+            if delivery is None or _retryable(delivery, wall):
                 due.append(
                     _Due(
                         group_id=group.id,
@@ -136,8 +173,27 @@ def due_digests(*, engine: Engine, now: datetime, lookback: timedelta = LOOKBACK
     return due
 
 
-def _claim(engine: Engine, row: DigestDelivery, now: datetime) -> int | None:
-    """Insert the delivery row, or take back a failed one; the row's id if this caller won."""
+def _key(row: DigestDelivery) -> tuple[Any, ...]:
+    if row.group_id is not None:
+        return (
+            col(DigestDelivery.group_id) == row.group_id,
+            col(DigestDelivery.run_id) == row.run_id,
+        )
+    return (
+        col(DigestDelivery.workspace_id) == row.workspace_id,
+        col(DigestDelivery.period) == row.period,
+    )
+
+
+def _claim(engine: Engine, poster: DigestPoster, row: DigestDelivery, now: datetime) -> int | None:
+    """Insert the delivery row, or take over a failed or stale one; the row's id if this
+    caller won.
+
+    An earlier attempt may have reached Slack before it failed or its process died, so Slack
+    is asked first (by the marker in the message's metadata). Found, the delivery is settled
+    as posted; if Slack cannot be asked, the claim is left for a later tick: a digest late by
+    a tick is better than one posted twice.
+    """
     try:
         with session_scope(engine) as session:
             session.add(row)
@@ -145,29 +201,41 @@ def _claim(engine: Engine, row: DigestDelivery, now: datetime) -> int | None:
             return row.id
     except IntegrityError:
         pass
-    # Someone holds the key. Only a failed attempt may be taken over, by one caller.
     with session_scope(engine) as session:
-        key = (
-            (col(DigestDelivery.group_id) == row.group_id, col(DigestDelivery.run_id) == row.run_id)
-            if row.group_id is not None
-            else (
-                col(DigestDelivery.workspace_id) == row.workspace_id,
-                col(DigestDelivery.period) == row.period,
+        existing = session.exec(select(DigestDelivery).where(*_key(row))).first()
+        if existing is None or existing.id is None or not _retryable(existing, _wall_clock()):
+            return None
+        delivery_id, status, attempts = existing.id, existing.status, existing.attempts
+        posted_to = existing.channel
+    try:
+        ts = poster.find_posted(posted_to, digest_marker(delivery_id))
+    except Exception:
+        logger.exception("Could not ask Slack whether digest %s was posted", delivery_id)
+        return None
+    unchanged = (
+        col(DigestDelivery.id) == delivery_id,
+        col(DigestDelivery.status) == status,
+        col(DigestDelivery.attempts) == attempts,
+    )
+    with session_scope(engine) as session:
+        if ts is not None:
+            session.execute(
+                update(DigestDelivery)
+                .where(*unchanged)
+                .values(status="posted", ts=ts, posted_at=now, failure_reason=None)
             )
-        )
-        existing = session.exec(select(DigestDelivery).where(*key)).first()
-        if existing is None or existing.status != "failed" or existing.attempts >= MAX_ATTEMPTS:
             return None
         result = session.execute(
             update(DigestDelivery)
-            .where(
-                col(DigestDelivery.id) == existing.id,
-                col(DigestDelivery.status) == "failed",
-                col(DigestDelivery.attempts) == existing.attempts,
+            .where(*unchanged)
+            .values(
+                status="posting",
+                attempts=attempts + 1,
+                claimed_at=_wall_clock(),
+                channel=row.channel,
             )
-            .values(status="posting", attempts=existing.attempts + 1, claimed_at=now)
         )
-        return existing.id if getattr(result, "rowcount", 0) == 1 else None
+        return delivery_id if getattr(result, "rowcount", 0) == 1 else None
 
 
 def _settle(engine: Engine, delivery_id: int, **values: object) -> None:
@@ -187,7 +255,12 @@ def _post(
 ) -> bool:
     try:
         ts = poster.post_digest(
-            channel, message.text, message.blocks, message.chart_png, message.filename
+            channel,
+            message.text,
+            message.blocks,
+            message.chart_png,
+            message.filename,
+            marker=digest_marker(delivery_id),
         )
     except Exception as error:
         logger.exception("Failed to post a digest to %s", channel)
@@ -225,9 +298,9 @@ def post_digest_now(
         group_id=group_id,
         run_id=latest.run_id,
         channel=channel,
-        claimed_at=now,
+        claimed_at=_wall_clock(),
     )
-    delivery_id = _claim(engine, claim, now)
+    delivery_id = _claim(engine, poster, claim, now)
     if delivery_id is not None:
         return _post(engine, poster, delivery_id, channel, message, now)
     poster.post_digest(channel, message.text, message.blocks, message.chart_png, message.filename)
@@ -238,6 +311,20 @@ def org_period(now: datetime) -> str:
     """The organisation digest's key: one per ISO week (UTC)."""
     year, week, _ = now.astimezone(UTC).isocalendar()
     return f"org:{year}-W{week:02d}"
+
+
+def _org_digest_due(engine: Engine, workspace_id: int, period: str, *, group_posted: bool) -> bool:
+    """Whether to try the workspace's org digest of ``period``: for the first time after one
+    of its group digests went out, or again when that try failed or was left stale."""
+    with session_scope(engine) as session:
+        delivery = session.exec(
+            select(DigestDelivery).where(
+                DigestDelivery.workspace_id == workspace_id, DigestDelivery.period == period
+            )
+        ).first()
+        if delivery is None:
+            return group_posted
+        return _retryable(delivery, _wall_clock())
 
 
 def send_due_digests(
@@ -251,41 +338,54 @@ def send_due_digests(
     """Post every group digest now due, each exactly once; returns how many were posted.
 
     ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
-    workspace goes out, the organisation digest is posted there, at most once per ISO week.
+    workspace goes out, the organisation digest is posted there, at most once per ISO week,
+    and a failed or stale one of the current week is retried on every tick.
     Safe to run concurrently: the delivery row is claimed before anything is posted.
     """
     posted = 0
     workspaces: set[int] = set()
     for due in due_digests(engine=engine, now=now):
+        # Rendered before the claim, so that a failure here leaves nothing claimed.
+        try:
+            with session_scope(engine) as session:
+                digest = group_digest(
+                    session=session, group_id=due.group_id, now=now, thresholds=thresholds
+                )
+            message = poster.render_group_digest(digest)
+        except Exception:
+            logger.exception("Failed to render the digest of group %s", due.group_id)
+            continue
         claim = DigestDelivery(
             workspace_id=due.workspace_id,
             group_id=due.group_id,
             run_id=due.run_id,
             channel=due.channel,
-            claimed_at=now,
+            claimed_at=_wall_clock(),
         )
-        delivery_id = _claim(engine, claim, now)
+        delivery_id = _claim(engine, poster, claim, now)
         if delivery_id is None:
             continue
-        with session_scope(engine) as session:
-            digest = group_digest(
-                session=session, group_id=due.group_id, now=now, thresholds=thresholds
-            )
-        if _post(engine, poster, delivery_id, due.channel, poster.render_group_digest(digest), now):
+        if _post(engine, poster, delivery_id, due.channel, message, now):
             posted += 1
             workspaces.add(due.workspace_id)
-    for workspace_id in sorted(workspaces):
-        channel = (org_channels or {}).get(workspace_id)
-        if channel is None:
+    period = org_period(now)
+    for workspace_id, channel in sorted((org_channels or {}).items()):
+        group_posted = workspace_id in workspaces
+        if not _org_digest_due(engine, workspace_id, period, group_posted=group_posted):
+            continue
+        try:
+            with session_scope(engine) as session:
+                org = org_digest(session=session, workspace_id=workspace_id, thresholds=thresholds)
+            message = poster.render_org_digest(org)
+        except Exception:
+            logger.exception("Failed to render the organisation digest of %s", workspace_id)
             continue
         claim = DigestDelivery(
-            workspace_id=workspace_id, period=org_period(now), channel=channel, claimed_at=now
+            workspace_id=workspace_id, period=period, channel=channel, claimed_at=_wall_clock()
         )
-        delivery_id = _claim(engine, claim, now)
+        delivery_id = _claim(engine, poster, claim, now)
         if delivery_id is None:
             continue
-        with session_scope(engine) as session:
-            org = org_digest(session=session, workspace_id=workspace_id, thresholds=thresholds)
-        if _post(engine, poster, delivery_id, channel, poster.render_org_digest(org), now):
+        if _post(engine, poster, delivery_id, channel, message, now):
             posted += 1
     return posted

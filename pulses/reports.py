@@ -17,12 +17,10 @@ from sqlmodel import Session, col, select
 
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds, compute_flags, layer_flags
 from pulses.metrics import (
-    DEFAULT_ANONYMITY_THRESHOLD,
     OTHER,
     RunInput,
     RunMetrics,
     Suppressed,
-    complementary_suppression,
     compute_run_metrics,
     declared_distribution,
     effective_threshold,
@@ -45,7 +43,7 @@ OTHER_NAME = "Something else"
 NO_LAYER = "No layer"
 
 RunSelector = Literal["latest"] | date
-HiddenReason = Literal["too_few", "complementary"]
+HiddenReason = Literal["too_few"]
 
 
 @dataclass(frozen=True)
@@ -183,11 +181,20 @@ class GroupColumn:
 
 @dataclass(frozen=True)
 class LayerSummary:
-    """A layer's groups pooled as one (`metrics.layer_profile`), made anonymous like a run."""
+    """A layer's groups pooled as one (`metrics.layer_profile`), made anonymous like a run.
+
+    Of the layer's ``groups`` with a closed run, only the ``included`` ones, those whose run is
+    shown on its own, are pooled; the ``hidden`` rest (too few answers) add nothing to it.
+    """
 
     name: str
     groups: int
+    included: int
     metrics: RunMetrics | Suppressed
+
+    @property
+    def hidden(self) -> int:
+        return self.groups - self.included
 
 
 @dataclass(frozen=True)
@@ -527,16 +534,15 @@ def group_digest(
 # --- the organisation view ----------------------------------------------------------------------
 
 
-def _hide(report: RunReport, reason: HiddenReason, threshold: int) -> RunReport:
-    return RunReport(
-        run_id=report.run_id,
-        occurrence_day=report.occurrence_day,
-        metrics=Suppressed(threshold=threshold),
-        priority_names=report.priority_names,
-        declared=report.declared,
-        wording_changed=report.wording_changed,
-        hidden_reason=reason,
-    )
+def _as_shown(data: RunInput, threshold: int) -> RunInput:
+    """The run's input without the items its own report drops (answered by too few leaders)."""
+    minimum = effective_threshold(threshold)
+    items = {
+        key: counts
+        for key, counts in data.item_counts.items()
+        if not 0 < sum(counts.values()) < minimum
+    }
+    return replace(data, item_counts=items)
 
 
 def org_digest(
@@ -547,9 +553,8 @@ def org_digest(
 ) -> OrgDigest:
     """Every active group's latest closed run, and each layer pooled and compared.
 
-    A layer's pooled figures are a total over its groups, so within a layer the groups are
-    hidden with `metrics.complementary_suppression`: a hidden group can never be worked out
-    as the layer total minus the groups shown.
+    A group is judged under the same threshold as in its own reports (the stricter of its
+    run's and its own), and a layer pools only the groups shown (see `LayerSummary`).
     """
     groups = list(
         session.exec(
@@ -562,7 +567,7 @@ def org_digest(
         )
     )
     columns: list[GroupColumn] = []
-    latest_inputs: dict[int, tuple[RunInput, int]] = {}
+    shown_inputs: dict[int, tuple[RunInput, int]] = {}
     names: dict[str, str] = {}
     for group in groups:
         assert group.id is not None
@@ -571,38 +576,40 @@ def org_digest(
         latest = reports[0] if reports else None
         if latest is not None:
             names.update(latest.priority_names)
-            run = window.runs[0]
-            latest_inputs[group.id] = (window.inputs[latest.run_id], _threshold(group, run))
             if latest.shown is None:
                 latest = replace(latest, hidden_reason="too_few")
+            else:
+                threshold = _threshold(group, window.runs[0])
+                data = _as_shown(window.inputs[latest.run_id], threshold)
+                shown_inputs[group.id] = (data, threshold)
         columns.append(GroupColumn(group=group_info(group), latest=latest))
 
-    threshold = max(
-        [effective_threshold(g.anonymity_threshold) for g in groups]
-        or [effective_threshold(DEFAULT_ANONYMITY_THRESHOLD)]
-    )
     layers: dict[str, list[GroupColumn]] = {}
     for column in columns:
         if column.latest is not None and column.group.layer:
             layers.setdefault(column.group.layer, []).append(column)
-    hidden: set[int] = set()
-    for members in layers.values():
-        respondents = {
-            str(c.group.group_id): latest_inputs[c.group.group_id][0].n_responded for c in members
-        }
-        hidden |= {int(key) for key in complementary_suppression(respondents, threshold)}
-    columns = [
-        GroupColumn(group=c.group, latest=_hide(c.latest, "complementary", threshold))
-        if c.latest is not None and c.latest.shown is not None and c.group.group_id in hidden
-        else c
-        for c in columns
-    ]
-
+    # Why a layer pools only the groups shown on their own, with only the items they show:
+    # hiding the next-smallest group too (`metrics.complementary_suppression`) protects a
+    # hidden group only inside the view that hides it, while the group hidden alongside is
+    # still shown in its own digest, /coherence, App Home and the export, so the subtraction
+    # works anyway. Pooled this way, a layer total minus any groups shown is a sum of figures
+    # already shown and nothing hidden can be worked out, so no total here includes a hidden
+    # group and none needs complementary suppression; a total that ever does must use it.
     summaries: list[LayerSummary] = []
     for name, members in layers.items():
-        pooled = layer_profile([latest_inputs[c.group.group_id][0] for c in members])
+        pooled = [
+            shown_inputs[c.group.group_id] for c in members if c.group.group_id in shown_inputs
+        ]
+        metrics: RunMetrics | Suppressed
+        if pooled:
+            # Each pooled group has at least its own threshold of respondents, so the pool
+            # passes the strictest of them; `reportable` still drops thinly answered items.
+            profile = layer_profile([data for data, _ in pooled])
+            metrics = reportable(profile, max(threshold for _, threshold in pooled))
+        else:
+            metrics = Suppressed(threshold=max(c.latest.threshold for c in members if c.latest))
         summaries.append(
-            LayerSummary(name=name, groups=len(members), metrics=reportable(pooled, threshold))
+            LayerSummary(name=name, groups=len(members), included=len(pooled), metrics=metrics)
         )
     found: list[Flag] = []
     shown_layers = [s for s in summaries if isinstance(s.metrics, RunMetrics)]

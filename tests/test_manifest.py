@@ -41,3 +41,5 @@ def test_manifest_declares_what_the_bot_uses() -> None:
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "users:read", "im:write", "files:write"} <= scopes
+    # Recovery after a crash reads history in DMs, public and private channels.
+    assert {"im:history", "channels:history", "groups:history"} <= scopes

@@ -31,9 +31,6 @@ from pulses.reports import (
 )
 
 SUPPRESSED = "Fewer than {k} leaders answered, so results stay hidden to protect anonymity."
-COMPLEMENTARY = (
-    "Hidden so that a smaller group's results cannot be worked out from the layer's totals."
-)
 NO_RUN = "No pulse has closed yet, so there is nothing to report."
 SPARKS = "▁▂▃▄▅▆▇█"
 GAP = "·"
@@ -328,10 +325,7 @@ def _group_line(group: GroupInfo, report: RunReport | None) -> str:
         return f"{name} — no pulse has closed yet"
     metrics = report.shown
     if metrics is None:
-        reason = COMPLEMENTARY if report.hidden_reason == "complementary" else "hidden"
-        if report.hidden_reason != "complementary":
-            reason = suppressed_text(report.threshold)
-        return f"{name} — {reason}"
+        return f"{name} — {suppressed_text(report.threshold)}"
     return (
         f"{name} — index {index_text(metrics.coherence_index)} · level {number(metrics.level)}"
         f" · agreement {number(metrics.agreement)} · {percent(metrics.response_rate)} answered"
@@ -339,9 +333,18 @@ def _group_line(group: GroupInfo, report: RunReport | None) -> str:
     )
 
 
-def _layer_line(layer: LayerSummary) -> str:
+def layer_groups_text(layer: LayerSummary) -> str:
+    """How many of the layer's groups its figures pool, e.g. "2 of 3 groups; 1 hidden: …"."""
     groups = "1 group" if layer.groups == 1 else f"{layer.groups} groups"
-    name = f"*{_escape(_clip(layer.name, 80))}* ({groups})"
+    if not layer.hidden:
+        return groups
+    return f"{layer.included} of {groups}; {layer.hidden} hidden: too few answers"
+
+
+def _layer_line(layer: LayerSummary) -> str:
+    name = f"*{_escape(_clip(layer.name, 80))}* ({layer_groups_text(layer)})"
+    if not layer.included:
+        return f"{name} — no figures, since every group of the layer is hidden"
     if not isinstance(layer.metrics, RunMetrics):
         return f"{name} — {suppressed_text(layer.metrics.threshold)}"
     m = layer.metrics
@@ -394,8 +397,8 @@ def org_digest_blocks(digest: OrgDigest) -> tuple[str, list[Block]]:
         blocks.append(_section("Layers see things alike this week: no divergence stands out."))
     blocks.append(
         _context(
-            "Groups with too few answers are hidden, and so is the next-smallest group of their "
-            "layer, so no hidden group can be worked out from a total."
+            "Groups with too few answers are hidden, and a layer pools only the groups shown, "
+            "so no hidden group can be worked out from a layer's figures."
         )
     )
     shown = sum(1 for c in digest.groups if c.latest is not None and c.latest.shown is not None)

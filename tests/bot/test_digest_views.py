@@ -17,13 +17,21 @@ from bot.views.digest import (
     MAX_BLOCKS,
     blocks_as_dicts,
     digest_blocks,
+    layer_groups_text,
     org_digest_blocks,
     sparkline,
     status_blocks,
     trend_blocks,
 )
 from pulses.metrics import Suppressed
-from pulses.reports import GroupDigest, OrgDigest, group_digest, group_status, org_digest
+from pulses.reports import (
+    GroupDigest,
+    LayerSummary,
+    OrgDigest,
+    group_digest,
+    group_status,
+    org_digest,
+)
 from sandbox import SlackSandbox
 from sandbox.blockkit import validate_message_blocks, validate_message_text
 from storage.db import session_scope
@@ -152,3 +160,21 @@ def test_the_trend_chart_is_a_png(engine: Engine, runs: int) -> None:
     digest = _huge_digest(engine)
     png = trend_chart_png(list(digest.history)[-runs:])
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize(
+    ("groups", "included", "expected"),
+    [
+        (1, 1, "1 group"),
+        (3, 3, "3 groups"),
+        (3, 2, "2 of 3 groups; 1 hidden: too few answers"),
+        (2, 0, "0 of 2 groups; 2 hidden: too few answers"),
+    ],
+)
+def test_a_layer_says_how_many_of_its_groups_it_pools(
+    groups: int, included: int, expected: str
+) -> None:
+    layer = LayerSummary(
+        name="Directors", groups=groups, included=included, metrics=Suppressed(threshold=5)
+    )
+    assert layer_groups_text(layer) == expected

@@ -323,6 +323,7 @@ def test_a_stop_request_ends_the_fan_out_between_sends_and_the_next_tick_finishe
     # SIGTERM arrives while the third DM is on its way.
     sandbox.faults.inject("chat.postMessage", "slow", times=2, delay=0.01)
     sandbox.faults.inject("chat.postMessage", "slow", times=1, delay=0.3)
+
     def sigterm_during_the_third_send() -> None:
         sandbox.wait_for(lambda s: len(s.calls_to("chat.postMessage")) >= 2)
         worker.stop_requested.set()

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import freezegun
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.digest_poster import SlackDigestPoster
 from pulses.digests import RenderedDigest, digest_due_at, send_due_digests
@@ -25,15 +26,34 @@ from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform
 CLOSED = datetime(2026, 3, 4, 10, tzinfo=UTC)
 
 
+class Killed(BaseException):
+    """The process dies: nothing after it runs, not even the ``except Exception`` handlers."""
+
+
 @dataclass
 class RecordingPoster:
-    """Renders like the bot does and records every post instead of calling Slack."""
+    """Renders like the bot does and records every post instead of calling Slack.
+
+    ``fail_next`` posts raise before reaching Slack (``failures``, ``kills``: the next posts to
+    a channel raise or kill the process), ``die_after_next`` posts reach Slack and then kill
+    the process, ``fail_render`` renders raise, and lookups raise while ``find_fails``.
+    """
 
     posts: list[tuple[str, str]] = field(default_factory=list)
+    markers: dict[tuple[str, str], str] = field(default_factory=dict)
+    lookups: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    kills: dict[str, int] = field(default_factory=dict)
+    die_after_next: int = 0
+    fail_render: int = 0
+    find_fails: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def render_group_digest(self, digest: GroupDigest) -> RenderedDigest:
+        if self.fail_render:
+            self.fail_render -= 1
+            raise MemoryError("rendering failed")
         return SlackDigestPoster(WebClient()).render_group_digest(digest)
 
     def render_org_digest(self, digest: OrgDigest) -> RenderedDigest:
@@ -46,13 +66,34 @@ class RecordingPoster:
         blocks: list[dict[str, Any]],
         chart_png: bytes | None,
         filename: str,
+        *,
+        marker: str | None = None,
     ) -> str:
         with self.lock:
             if self.fail_next:
                 self.fail_next -= 1
                 raise ConnectionError("Slack is unreachable")
+            if self.failures.get(channel):
+                self.failures[channel] -= 1
+                raise ConnectionError("Slack answered 500")
+            if self.kills.get(channel):
+                self.kills[channel] -= 1
+                raise Killed
             self.posts.append((channel, text))
-            return f"{len(self.posts)}.000"
+            ts = f"{len(self.posts)}.000"
+            if marker is not None:
+                self.markers[(channel, marker)] = ts
+            if self.die_after_next:
+                self.die_after_next -= 1
+                raise Killed
+            return ts
+
+    def find_posted(self, channel: str, marker: str) -> str | None:
+        with self.lock:
+            self.lookups.append((channel, marker))
+            if self.find_fails:
+                raise ConnectionError("Slack is unreachable")
+            return self.markers.get((channel, marker))
 
 
 def _seed(engine: Engine, **group_settings: Any) -> int:
@@ -224,3 +265,161 @@ def test_digest_now_without_a_closed_run_posts_nothing(engine: Engine) -> None:
     poster = RecordingPoster()
     assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is False
     assert poster.posts == []
+
+
+# --- claims that never settled ----------------------------------------------------------------
+
+DUE = datetime(2026, 3, 5, 12, tzinfo=UTC)
+
+
+def _deliveries(engine: Engine) -> list[tuple[str | None, str, int, str | None]]:
+    with session_scope(engine) as session:
+        rows = session.exec(select(DigestDelivery).order_by(col(DigestDelivery.id))).all()
+        return [(row.period, row.status, row.attempts, row.ts) for row in rows]
+
+
+def _leave_claim_posting(engine: Engine, *, claimed_at: datetime) -> int:
+    """A claim a dead process left behind: its digest did not reach Slack."""
+    with session_scope(engine) as session:
+        run = session.exec(select(PulseRun)).one()
+        group = session.get(LeadershipGroup, run.group_id)
+        assert group is not None
+        row = DigestDelivery(
+            workspace_id=group.workspace_id,
+            group_id=group.id,
+            run_id=run.id,
+            channel=group.channel_id,
+            claimed_at=claimed_at,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+
+def test_a_failed_render_leaves_no_claim_and_the_next_tick_posts(engine: Engine) -> None:
+    _seed(engine)
+    poster = RecordingPoster(fail_render=1)
+    assert send_due_digests(engine=engine, poster=poster, now=DUE) == 0
+    assert _deliveries(engine) == []
+    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=1)) == 1
+    assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
+    assert _deliveries(engine) == [(None, "posted", 1, "1.000")]
+
+
+def test_a_claim_left_posting_is_taken_over_once_stale_after_asking_slack(
+    engine: Engine,
+) -> None:
+    _seed(engine)
+    wall = datetime.now(UTC)
+    delivery_id = _leave_claim_posting(engine, claimed_at=wall - timedelta(minutes=19))
+    poster = RecordingPoster()
+    # Nineteen minutes old: its process may still be posting it.
+    assert send_due_digests(engine=engine, poster=poster, now=DUE) == 0
+    assert (poster.posts, poster.lookups) == ([], [])
+    with session_scope(engine) as session:
+        row = session.get(DigestDelivery, delivery_id)
+        assert row is not None
+        row.claimed_at = wall - timedelta(minutes=21)
+    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=1)) == 1
+    assert poster.lookups == [("C0EXEC", f"digest:{delivery_id}")]
+    assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
+    assert poster.markers == {("C0EXEC", f"digest:{delivery_id}"): "1.000"}
+    assert _deliveries(engine) == [(None, "posted", 2, "1.000")]
+    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=2)) == 0
+    assert len(poster.posts) == 1
+
+
+def test_a_digest_that_reached_slack_before_its_process_died_is_not_posted_again(
+    engine: Engine,
+) -> None:
+    _seed(engine)
+    poster = RecordingPoster(die_after_next=1)
+    with freezegun.freeze_time(DUE, tick=True), pytest.raises(Killed):
+        send_due_digests(engine=engine, poster=poster, now=DUE)
+    assert _deliveries(engine) == [(None, "posting", 1, None)]
+    with freezegun.freeze_time(DUE + timedelta(minutes=30)):
+        assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(minutes=30)) == 0
+    assert len(poster.posts) == 1
+    assert _deliveries(engine) == [(None, "posted", 1, "1.000")]
+
+
+def test_a_stale_claim_is_left_alone_while_slack_cannot_be_asked(engine: Engine) -> None:
+    _seed(engine)
+    _leave_claim_posting(engine, claimed_at=datetime.now(UTC) - timedelta(hours=1))
+    poster = RecordingPoster(find_fails=True)
+    for tick in range(3):
+        assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=tick)) == 0
+    assert len(poster.lookups) == 3
+    assert poster.posts == []
+    assert _deliveries(engine) == [(None, "posting", 1, None)]
+    poster.find_fails = False
+    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=4)) == 1
+    assert _deliveries(engine) == [(None, "posted", 2, "1.000")]
+
+
+def test_a_claim_is_stamped_with_the_wall_clock_not_the_ticks_start(engine: Engine) -> None:
+    _seed(engine)
+    poster = RecordingPoster(die_after_next=1)
+    claimed = DUE + timedelta(minutes=30)
+    # A tick that started at DUE reaches this digest half an hour later, and dies posting it.
+    with freezegun.freeze_time(claimed), pytest.raises(Killed):
+        send_due_digests(engine=engine, poster=poster, now=DUE)
+    with session_scope(engine) as session:
+        stamped = session.exec(select(DigestDelivery)).one().claimed_at
+    assert stamped.replace(tzinfo=stamped.tzinfo or UTC) == claimed
+    # A minute later the claim is fresh: nobody asks Slack, nobody posts it again.
+    with freezegun.freeze_time(claimed + timedelta(minutes=1)):
+        send_due_digests(engine=engine, poster=poster, now=claimed + timedelta(minutes=1))
+    assert poster.lookups == []
+    assert len(poster.posts) == 1
+
+
+def test_a_failed_org_digest_is_retried_without_another_group_digest(engine: Engine) -> None:
+    _seed(engine)
+    with session_scope(engine) as session:
+        workspace_id = session.exec(select(LeadershipGroup.workspace_id)).one()
+    poster = RecordingPoster(failures={"C0ADMIN": 1})
+    channels = {workspace_id: "C0ADMIN"}
+    assert send_due_digests(engine=engine, poster=poster, now=DUE, org_channels=channels) == 1
+    assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
+    # No group digest is due any more; the org digest goes out on the next tick all the same,
+    # and only once.
+    for hour in range(1, 48):
+        now = DUE + timedelta(hours=hour)
+        send_due_digests(engine=engine, poster=poster, now=now, org_channels=channels)
+    assert [channel for channel, _ in poster.posts] == ["C0EXEC", "C0ADMIN"]
+    assert [(p, s, a) for p, s, a, _ in _deliveries(engine)] == [
+        (None, "posted", 1),
+        ("org:2026-W10", "posted", 2),
+    ]
+
+
+def test_a_stale_org_digest_is_taken_over_on_a_later_tick(engine: Engine) -> None:
+    _seed(engine)
+    with session_scope(engine) as session:
+        workspace_id = session.exec(select(LeadershipGroup.workspace_id)).one()
+    poster = RecordingPoster(kills={"C0ADMIN": 1})
+    channels = {workspace_id: "C0ADMIN"}
+    with freezegun.freeze_time(DUE), pytest.raises(Killed):
+        send_due_digests(engine=engine, poster=poster, now=DUE, org_channels=channels)
+    for minutes in (5, 25, 60):
+        now = DUE + timedelta(minutes=minutes)
+        with freezegun.freeze_time(now):
+            send_due_digests(engine=engine, poster=poster, now=now, org_channels=channels)
+        if minutes == 5:  # still fresh: its process may be posting it
+            assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
+            assert poster.lookups == []
+    assert [channel for channel, _ in poster.posts] == ["C0EXEC", "C0ADMIN"]
+    assert [(p, s, a) for p, s, a, _ in _deliveries(engine)] == [
+        (None, "posted", 1),
+        ("org:2026-W10", "posted", 2),
+    ]
+
+
+def test_slack_digest_poster_finds_a_digest_by_its_marker(sandbox: SlackSandbox) -> None:
+    poster = SlackDigestPoster(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
+    ts = poster.post_digest("C0EXEC", "digest", [], None, "x.png", marker="digest:7")
+    poster.post_digest("C0EXEC", "another message", [], None, "x.png")
+    assert poster.find_posted("C0EXEC", "digest:7") == ts
+    assert poster.find_posted("C0EXEC", "digest:8") is None

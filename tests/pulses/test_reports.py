@@ -18,7 +18,14 @@ from sqlmodel import Session
 
 from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks, status_blocks
 from pulses.flags import FlagThresholds
-from pulses.metrics import OTHER, RunInput, compute_run_metrics, reportable
+from pulses.metrics import (
+    OTHER,
+    RunInput,
+    RunMetrics,
+    Suppressed,
+    compute_run_metrics,
+    reportable,
+)
 from pulses.reports import (
     group_digest,
     group_history,
@@ -212,28 +219,175 @@ def test_a_run_below_the_threshold_shows_no_statistic_anywhere(
         assert "index" in exec_row
 
 
-def test_org_digest_hides_the_next_smallest_group_of_a_layer(engine: Engine) -> None:
+def test_a_layer_pools_only_the_groups_shown_on_their_own(engine: Engine) -> None:
     with session_scope(engine) as session:
         org = seed_org(session)
         sizes = {"C1": 4, "C2": 6, "C3": 9, "C4": 12}
-        ids = {}
         for channel, size in sizes.items():
             group = seed_group(
                 session, org, channel_id=channel, name=f"team-{channel}", layer="Directors"
             )
             seed_run(session, org, group, START, [Seeded(uniform(4), "Hiring")] * size)
-            ids[channel] = group.id
         workspace_id = org.workspace_id
     with session_scope(engine) as session:
         digest = org_digest(session=session, workspace_id=workspace_id)
     shown = {c.group.channel_id: c.latest.shown is not None for c in digest.groups if c.latest}
-    # C1 is below 5; alone it would be layer total − C2 − C3 − C4, so C2 is hidden too.
-    assert shown == {"C1": False, "C2": False, "C3": True, "C4": True}
-    hidden = next(c for c in digest.groups if c.group.channel_id == "C2")
-    assert hidden.latest is not None
-    assert hidden.latest.hidden_reason == "complementary"
+    # Only C1 is below 5; C2 is shown in its own digest anyway, so hiding it here protects nothing.
+    assert shown == {"C1": False, "C2": True, "C3": True, "C4": True}
+    (layer,) = digest.layers
+    assert (layer.groups, layer.included, layer.hidden) == (4, 3, 1)
+    assert isinstance(layer.metrics, RunMetrics)
+    assert layer.metrics.n_responded == 6 + 9 + 12
     text = _all_text(blocks_as_dicts(org_digest_blocks(digest)[1]))
-    assert "cannot be worked out" in text
+    assert "(3 of 4 groups; 1 hidden: too few answers)" in text
+
+
+def _hidden_beside_shown(engine: Engine) -> tuple[int, int]:
+    """Layer Directors: a-team, 2 leaders (hidden), all on Hiring, scoring 1 and 2; b-team, 10
+    leaders (shown), all on Billing revamp, scoring 4. Returns b-team's and the workspace's id."""
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        a = seed_group(session, org, channel_id="CA", name="a-team", layer="Directors")
+        b = seed_group(session, org, channel_id="CB", name="b-team", layer="Directors")
+        hidden = [Seeded(uniform(1), "Hiring"), Seeded(uniform(2), "Hiring")]
+        seed_run(session, org, a, START, hidden)
+        seed_run(session, org, b, START, [Seeded(uniform(4), "Billing revamp")] * 10)
+        assert b.id is not None
+        return b.id, org.workspace_id
+
+
+def test_a_hidden_group_cannot_be_subtracted_out_of_its_layer(engine: Engine) -> None:
+    b_id, workspace_id = _hidden_beside_shown(engine)
+    with session_scope(engine) as session:
+        org = org_digest(session=session, workspace_id=workspace_id)
+        b_digest = group_digest(session=session, group_id=b_id, now=NOW)
+    b = b_digest.latest.shown if b_digest.latest else None
+    assert b is not None  # b-team's figures are public in its own digest
+    (layer,) = org.layers
+    assert isinstance(layer.metrics, RunMetrics)
+    # Layer minus b-team must leave nothing: every pooled figure is b-team's own.
+    assert layer.metrics.n_responded == b.n_responded == 10
+    assert layer.metrics.n_invited == b.n_invited
+    assert layer.metrics.level == pytest.approx(b.level)
+    for key, stats in layer.metrics.items.items():
+        assert (stats.n, stats.mean, stats.sd) == (
+            b.items[key].n,
+            b.items[key].mean,
+            b.items[key].sd,
+        )
+    # Focus shares and alignment say nothing of a-team's two leaders on Hiring.
+    assert layer.metrics.focus_distribution == b.focus_distribution
+    assert layer.metrics.focus_alignment == b.focus_alignment == 1.0
+    # b-team is not hidden in the org digest either, since it is public elsewhere.
+    assert [c.latest.shown is not None for c in org.groups if c.latest] == [False, True]
+    text = _all_text(blocks_as_dicts(org_digest_blocks(org)[1]))
+    assert "(1 of 2 groups; 1 hidden: too few answers)" in text
+
+
+def test_a_layer_of_hidden_groups_shows_no_figures(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        for channel in ("CA", "CB"):
+            group = seed_group(session, org, channel_id=channel, name=channel, layer="Execs")
+            seed_run(session, org, group, START, [Seeded(uniform(4), "Hiring")] * 3)
+        workspace_id = org.workspace_id
+    with session_scope(engine) as session:
+        digest = org_digest(session=session, workspace_id=workspace_id)
+    (layer,) = digest.layers
+    # Six answers together would pass the threshold of 5, but each group alone does not.
+    assert layer.metrics == Suppressed(threshold=5)
+    assert (layer.groups, layer.included) == (2, 0)
+    row = next(
+        line
+        for line in _all_text(blocks_as_dicts(org_digest_blocks(digest)[1])).split("\\n")
+        if line.startswith("*Execs*")
+    )
+    assert "0 of 2 groups; 2 hidden: too few answers" in row
+    for leak in ("index", "level", "agreement", "%"):
+        assert leak not in row, row
+
+
+def test_a_layer_drops_an_item_its_groups_own_report_drops(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        a = seed_group(session, org, channel_id="CA", name="a-team", layer="Directors")
+        b = seed_group(session, org, channel_id="CB", name="b-team", layer="Directors")
+        # Only 3 of a-team's 10 leaders answered "stability" (below 5): a-team's report drops it.
+        no_stability = {key: 3 for key in DIMENSIONS if key != "stability"}
+        answers = [Seeded(uniform(1), "Hiring")] * 3 + [Seeded(no_stability, "Hiring")] * 7
+        seed_run(session, org, a, START, answers)
+        seed_run(session, org, b, START, [Seeded(uniform(4), "Hiring")] * 10)
+        assert a.id is not None
+        a_id, workspace_id = a.id, org.workspace_id
+    with session_scope(engine) as session:
+        a_report = run_report(session=session, group_id=a_id)
+        digest = org_digest(session=session, workspace_id=workspace_id)
+    assert a_report is not None
+    assert a_report.shown is not None
+    assert "stability" not in a_report.shown.items
+    (layer,) = digest.layers
+    assert isinstance(layer.metrics, RunMetrics)
+    # Pooled, the item has b-team's ten answers only: a-team's three cannot be subtracted out.
+    assert layer.metrics.items["stability"].n == 10
+    assert layer.metrics.items["stability"].mean == pytest.approx(4.0)
+
+
+def test_the_org_digest_uses_the_threshold_the_run_was_collected_under(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        group = seed_group(session, org, channel_id="CA", name="a-team", layer="Execs", threshold=7)
+        answers = [Seeded(uniform(2), "Hiring")] * 5 + [Seeded(uniform(5), "Hiring")]
+        seed_run(session, org, group, START, answers)
+        group.anonymity_threshold = 5  # lowered after the run: six answers stay hidden
+        session.add(group)
+        assert group.id is not None
+        group_id, workspace_id = group.id, org.workspace_id
+    with session_scope(engine) as session:
+        own = run_report(session=session, group_id=group_id)
+        digest = org_digest(session=session, workspace_id=workspace_id)
+    assert own is not None
+    assert own.shown is None
+    (column,) = digest.groups
+    assert column.latest is not None
+    assert column.latest.shown is None
+    assert column.latest.threshold == 7
+    (layer,) = digest.layers
+    assert layer.metrics == Suppressed(threshold=7)
+    text = _all_text(blocks_as_dicts(org_digest_blocks(digest)[1]))
+    assert "Fewer than 7 leaders answered" in text
+    for leak in ("index", "level", "agreement", "focus alignment"):
+        assert leak not in text, leak
+
+
+def test_a_layer_is_held_to_the_strictest_threshold_its_groups_were_collected_under(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        a = seed_group(session, org, channel_id="CA", name="a-team", layer="Execs", threshold=7)
+        b = seed_group(session, org, channel_id="CB", name="b-team", layer="Execs")
+        # a-team: 8 leaders, 6 of them answered "signal": shown under 7, but without "signal".
+        no_signal = {key: 4 for key in DIMENSIONS if key != "signal"}
+        seed_run(
+            session,
+            org,
+            a,
+            START,
+            [Seeded(uniform(1), "Hiring")] * 6 + [Seeded(no_signal, "Hiring")] * 2,
+        )
+        seed_run(session, org, b, START, [Seeded(uniform(4), "Hiring")] * 5)
+        for group in (a, b):
+            group.anonymity_threshold = 5
+            session.add(group)
+        workspace_id = org.workspace_id
+    with session_scope(engine) as session:
+        digest = org_digest(session=session, workspace_id=workspace_id)
+    (layer,) = digest.layers
+    assert isinstance(layer.metrics, RunMetrics)
+    # a-team's six "signal" answers stay out, and b-team's five alone are fewer than 7.
+    assert "signal" not in layer.metrics.items
+    assert layer.metrics.n_responded == 13
+    assert layer.included == 2
 
 
 def _history(

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import select
 
@@ -61,11 +62,7 @@ def test_database_errors_do_not_carry_answers_or_user_ids(migrated_url: str) -> 
         connection.exec_driver_sql(
             "CREATE TRIGGER fail BEFORE INSERT ON workspaces BEGIN SELECT RAISE(ABORT, 'io'); END"
         )
-    try:
-        with session_scope(engine) as session:
-            session.add(Workspace(team_id="T-secret-answer"))
-    except SQLAlchemyError as error:
-        assert "T-secret-answer" not in str(error)
-        assert "io" in str(error)
-    else:
-        raise AssertionError("the trigger should have refused the insert")
+    with pytest.raises(SQLAlchemyError) as refused, session_scope(engine) as session:
+        session.add(Workspace(team_id="T-secret-answer"))
+    assert "T-secret-answer" not in str(refused.value)
+    assert "io" in str(refused.value)
