@@ -419,119 +419,65 @@ def submit_questions(
 # --- text forms -----------------------------------------------------------------------------
 
 
-GroupChange = Callable[[Session, LeadershipGroup, datetime], Change]
+# What a text form does to the channel's group, given the parsed command and the caller.
+GroupChange = Callable[[Session, LeadershipGroup, datetime, Any, Caller], Change]
 
 
-def _change_group(
-    ack: Ack,
-    command: dict[str, Any],
-    context: BoltContext,
-    caller: Caller,
-    apply: GroupChange,
-    usage: str,
-) -> None:
-    """Apply one change to the channel's group and answer with what changed and the next send."""
-    services = services_of(context)
-    try:
-        with session_scope(services.engine) as session:
-            group = _group(session, command)
-            if group is None or group.id is None:
-                ack(text=NOT_A_GROUP)
-                return
-            change = apply(session, group, services.clock())
-            group_id = group.id
-    except InvalidChange as invalid:
-        ack(text=problems_text(invalid, usage))
-        return
-    ack(text=change_text(change, extra=_next_send_line(services, group_id, caller)))
+def group_change(apply: GroupChange, usage: str) -> AdminHandler:
+    """A handler that applies one change to the channel's group and answers with what
+    changed and the next send (or the problem and the usage, changing nothing)."""
+
+    def handle(
+        *,
+        ack: Ack,
+        parsed: Any,
+        command: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        logger: Logger,
+        caller: Caller,
+    ) -> None:
+        services = services_of(context)
+        try:
+            with session_scope(services.engine) as session:
+                group = _group(session, command)
+                if group is None or group.id is None:
+                    ack(text=NOT_A_GROUP)
+                    return
+                change = apply(session, group, services.clock(), parsed, caller)
+                group_id = group.id
+        except InvalidChange as invalid:
+            ack(text=problems_text(invalid, usage))
+            return
+        ack(text=change_text(change, extra=_next_send_line(services, group_id, caller)))
+
+    return handle
 
 
-def change_cadence(
-    *,
-    ack: Ack,
-    parsed: CadenceChange,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    logger: Logger,
-    caller: Caller,
-) -> None:
-    _change_group(
-        ack,
-        command,
-        context,
-        caller,
-        lambda session, group, now: admin.change_cadence(
-            session=session, group=group, change=parsed, user_id=caller.user_id, now=now
-        ),
-        USAGE["cadence"] + " (the answer window and reminder are in `/coherence setup`)",
-    )
-
-
-def pause(
-    *,
-    ack: Ack,
-    parsed: Pause,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    logger: Logger,
-    caller: Caller,
-) -> None:
-    _change_group(
-        ack,
-        command,
-        context,
-        caller,
-        lambda session, group, now: admin.pause(
-            session=session, group=group, user_id=caller.user_id, now=now
-        ),
-        USAGE["pause"],
-    )
-
-
-def resume(
-    *,
-    ack: Ack,
-    parsed: Resume,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    logger: Logger,
-    caller: Caller,
-) -> None:
-    _change_group(
-        ack,
-        command,
-        context,
-        caller,
-        lambda session, group, now: admin.resume(
-            session=session, group=group, user_id=caller.user_id, now=now
-        ),
-        USAGE["resume"],
-    )
-
-
-def skip(
-    *,
-    ack: Ack,
-    parsed: Skip,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    logger: Logger,
-    caller: Caller,
-) -> None:
-    _change_group(
-        ack,
-        command,
-        context,
-        caller,
-        lambda session, group, now: admin.skip(
-            session=session, group=group, day=parsed.day, user_id=caller.user_id, now=now
-        ),
-        USAGE["skip"],
-    )
+change_cadence = group_change(
+    lambda session, group, now, parsed, caller: admin.change_cadence(
+        session=session, group=group, change=parsed, user_id=caller.user_id, now=now
+    ),
+    USAGE["cadence"] + " (the answer window and reminder are in `/coherence setup`)",
+)
+pause = group_change(
+    lambda session, group, now, parsed, caller: admin.pause(
+        session=session, group=group, user_id=caller.user_id, now=now
+    ),
+    USAGE["pause"],
+)
+resume = group_change(
+    lambda session, group, now, parsed, caller: admin.resume(
+        session=session, group=group, user_id=caller.user_id, now=now
+    ),
+    USAGE["resume"],
+)
+skip = group_change(
+    lambda session, group, now, parsed, caller: admin.skip(
+        session=session, group=group, day=parsed.day, user_id=caller.user_id, now=now
+    ),
+    USAGE["skip"],
+)
 
 
 def pulse_now(
