@@ -254,6 +254,13 @@ def validate_settings(settings: GroupSettings) -> None:
         problems[LAYER] = f"Keep the layer label under {MAX_LAYER_LENGTH + 1} characters."
     if settings.delivery_mode not in DELIVERY_MODES:
         problems[DELIVERY_MODE] = "Choose the channel or a direct message."
+    elif settings.per_member_time and settings.delivery_mode != "dm":
+        # One channel message goes out once, at the group's time; only DMs can follow each
+        # member's clock (pulses.dispatch.per_member).
+        problems[PER_MEMBER_TIME] = (
+            "Members' local time needs the pulse by direct message: a channel message goes "
+            "out once, at the group's time."
+        )
     if settings.anonymity_threshold < ANONYMITY_MINIMUM:
         problems[THRESHOLD] = (
             f"The anonymity threshold can't be below {ANONYMITY_MINIMUM}: with fewer answers "

@@ -287,7 +287,7 @@ def test_a_cadence_change_moves_the_next_occurrence_at_once(
 
 def test_cadence_in_members_local_time_says_so(bot: RunningBot, sandbox: SlackSandbox) -> None:
     bot.clock.now = WEDNESDAY
-    make_group(bot.engine, timezone=BERLIN)
+    make_group(bot.engine, timezone=BERLIN, delivery_mode="dm")
     answer = reply(command(sandbox, ADMIN, "cadence monthly first-mon 08:00 local"))
     assert "monthly on the first Mon at 08:00 in each member's time zone" in answer
     assert "Next pulse: Mon 7 Dec, 08:00 CET (your time)" in answer
