@@ -683,3 +683,15 @@ def test_a_rate_limited_admin_check_answers_in_time_and_changes_nothing(
     assert response.elapsed < 3.0  # not waiting out a 30-second Retry-After before the ack
     assert "couldn't check your admin rights" in reply(response)
     assert snapshot(bot.engine) == before
+
+
+def test_members_local_time_for_a_channel_group_is_refused_and_changes_nothing(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    bot.clock.now = WEDNESDAY
+    make_group(bot.engine, timezone=BERLIN)
+    before = snapshot(bot.engine)
+    answer = reply(command(sandbox, ADMIN, "cadence weekly mon 09:00 local"))
+    assert "needs the pulse by direct message" in answer
+    assert "/coherence cadence" in answer  # the usage
+    assert snapshot(bot.engine) == before
