@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from freezegun import freeze_time
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pulses.cadence import (
@@ -480,11 +480,18 @@ def test_occurrences_are_strictly_increasing_and_inside_the_window(
 
 @PROPERTY_SETTINGS
 @given(cadence=cadences, after=instants)
+# Found by hypothesis: a time carrying fold=1 on Dublin's spring-forward night (01:00 → 02:00).
+@example(
+    cadence=Cadence(weekdays=(0, 1, 2, 6), local_time=time(1, 0, fold=1), timezone="Europe/Dublin"),
+    after=datetime(2000, 2, 1, tzinfo=UTC),
+)
 def test_send_time_is_the_local_time_except_in_a_gap(cadence: Cadence, after: datetime) -> None:
     zone = ZoneInfo(cadence.timezone)
     for occurrence in due_occurrences(cadence, after=after, until=after + timedelta(days=60)):
         wall = occurrence.send_at.astimezone(zone)
-        wanted = datetime.combine(occurrence.day, cadence.local_time)
+        # local_send_time ignores a time's fold (it reads wall clocks, as HH:MM does); so must
+        # the oracle, or in a gap fold=1 yields the post-transition offset on both sides.
+        wanted = datetime.combine(occurrence.day, cadence.local_time.replace(fold=0))
         if wall.replace(tzinfo=None) != wanted:
             # Only a wall time that did not exist may move, and by exactly the gap.
             before_gap = wanted.replace(tzinfo=zone).utcoffset()
