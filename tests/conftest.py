@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import freezegun
 import pytest
+from hypothesis import settings as hypothesis_settings
 from pydantic import SecretStr
 from slack_bolt import App
 from sqlalchemy.engine import Engine
@@ -24,6 +26,12 @@ from storage.migrate import upgrade
 
 # The sandbox plays Slack, which lives in real time; frozen test time applies to the bot only.
 freezegun.configure(extend_ignore_list=["sandbox", "waitress"])
+
+# CI runs a fixed set of property-test examples, so a landing never hinges on a lucky draw;
+# local runs keep exploring new ones (and a case they find becomes an @example).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 BOT_TOKEN = "xoxb-sandbox-token"
 SIGNING_SECRET = "sandbox-signing-secret"
