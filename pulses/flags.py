@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pulses.dimensions import dimension_name
 from pulses.metrics import OTHER, Drift, RunMetrics, group_divergence
 
 FlagKind = Literal[
@@ -24,13 +25,6 @@ FlagKind = Literal[
 Severity = Literal["high", "medium", "low"]
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2}
 
-DIMENSION_NAMES: dict[str, str] = {
-    "reinforcement": "Reinforcement",
-    "translation": "Translation",
-    "stability": "Stability",
-    "signal": "Signal",
-    "decision_flow": "Decision flow",
-}
 
 # Threshold comparisons are made with this slack so that a move of exactly 15 points or a drop
 # of exactly 0.10 is flagged despite binary floating point (0.75 − 0.65 < 0.10 in floats).
@@ -114,10 +108,6 @@ def _priority_name(key: str, names: Mapping[str, str]) -> str:
     if key in names:
         return names[key]
     return "something else" if key == OTHER else key
-
-
-def _dimension_name(key: str) -> str:
-    return DIMENSION_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
 def _history_phrase(runs: int) -> str:
@@ -214,7 +204,7 @@ def _level_flags(
                 severity="high" if _at_least(drop, 2 * thresholds.level_drop) else "medium",
                 subject=key,
                 message=(
-                    f"*{_dimension_name(key)}* fell: leaders rate it {stats.mean:.1f} / 5, "
+                    f"*{dimension_name(key)}* fell: leaders rate it {stats.mean:.1f} / 5, "
                     f"down from {previous_mean:.1f} over {_history_phrase(len(before))}."
                 ),
                 numbers={
@@ -243,7 +233,7 @@ def _fragmented_flags(
         previous_rwg = math.fsum(before) / len(before) if before else None
         if previous_rwg is not None and _below(previous_rwg, limit):
             continue  # already fragmented: reported when it fell, not every week
-        name = _dimension_name(key)
+        name = dimension_name(key)
         numbers = {"rwg": stats.rwg}
         if previous_rwg is None:
             message = (
@@ -374,7 +364,7 @@ def layer_flags(
                 message=(
                     f"*{a_name}* and *{b_name}* rate coherence differently: their averages "
                     f"differ by {distance:.1f} points on a 1–5 scale, most on "
-                    f"*{_dimension_name(widest)}* ({a_mean:.1f} vs {b_mean:.1f})."
+                    f"*{dimension_name(widest)}* ({a_mean:.1f} vs {b_mean:.1f})."
                 ),
                 numbers={
                     "item_mean_distance": distance,

@@ -1,4 +1,5 @@
-"""The default question set (PRODUCT.md) and the versions a workspace currently asks."""
+"""The default question set (one statement per dimension, then focus and friction) and the
+versions a workspace currently asks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from pulses import dimensions
 from storage.models import Question
 
 FOCUS = "focus"
@@ -19,35 +21,19 @@ class DefaultQuestion:
     text: str
 
 
-DEFAULT_QUESTIONS: tuple[DefaultQuestion, ...] = (
-    DefaultQuestion(
-        "reinforcement",
-        "likert",
-        "This week, other leaders' decisions reinforced mine rather than cutting across them.",
-    ),
-    DefaultQuestion(
-        "translation",
-        "likert",
-        "This week, our strategy turned into my team's work without getting distorted on the way.",
-    ),
-    DefaultQuestion(
-        "stability",
-        "likert",
-        "This week, our priorities held steady enough for work to build on itself.",
-    ),
-    DefaultQuestion(
-        "signal", "likert", "This week, what leaders did matched what our strategy says matters."
-    ),
-    DefaultQuestion(
-        "decision_flow",
-        "likert",
-        "This week, the decisions I needed got made without waiting on escalation.",
-    ),
-    DefaultQuestion(
-        FOCUS, "focus", "Which priority took most of your leadership attention this week?"
-    ),
-    DefaultQuestion(FRICTION, "friction", "Where did you feel friction this week?"),
-)
+def default_questions() -> tuple[DefaultQuestion, ...]:
+    """A new workspace's questions: each dimension's statement, then focus and friction.
+
+    Read from the registry at call time, so a dimension added there is asked at once.
+    """
+    return (
+        *(DefaultQuestion(d.key, "likert", d.statement) for d in dimensions.DIMENSIONS),
+        DefaultQuestion(
+            FOCUS, "focus", "Which priority took most of your leadership attention this week?"
+        ),
+        DefaultQuestion(FRICTION, "friction", "Where did you feel friction this week?"),
+    )
+
 
 LIKERT_LABELS = {
     1: "Strongly disagree",
@@ -61,7 +47,7 @@ LIKERT_LABELS = {
 def seed_default_questions(*, session: Session, workspace_id: int) -> None:
     """Give a new workspace version 1 of every default question (idempotent)."""
     existing = session.exec(select(Question.key).where(Question.workspace_id == workspace_id)).all()
-    for position, question in enumerate(DEFAULT_QUESTIONS):
+    for position, question in enumerate(default_questions()):
         if question.key not in existing:
             session.add(
                 Question(

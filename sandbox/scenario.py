@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
+from pulses.dimensions import dimension_keys
 from sandbox.ratelimits import RateLimits
 from sandbox.records import SandboxEvent, View
 from sandbox.render import render_event
@@ -194,10 +195,7 @@ def director_answers(week: int, rng: random.Random) -> dict[str, Answer]:
     responders = DIRECTOR_IDS[:4] if week == 3 else DIRECTOR_IDS[:7]
     return {
         user: Answer(
-            {
-                key: rng.choice((3, 4, 4))
-                for key in ("reinforcement", "translation", "stability", "signal", "decision_flow")
-            },
+            {key: rng.choice((3, 4, 4)) for key in dimension_keys()},
             "Platform reliability" if n < 5 else "Enterprise expansion",
             "Release trains are crowded." if n == 1 else None,
         )
@@ -251,9 +249,9 @@ class Scenario:
         self.slack.flush_events()
 
     def set_up(self, first_monday: datetime) -> None:
-        from pulses.questions import DEFAULT_QUESTIONS
+        from pulses.questions import default_questions
 
-        self.question_keys = {q.text: q.key for q in DEFAULT_QUESTIONS}
+        self.question_keys = {q.text: q.key for q in default_questions()}
         self.clock.now = (first_monday - timedelta(days=3)).astimezone(UTC)
         self.say("Friday: Dana, a workspace admin, runs `/coherence setup` in #exec-team")
         modal = self.admin_modal("setup", EXEC)

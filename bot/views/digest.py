@@ -19,7 +19,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from pulses.flags import DIMENSION_NAMES, Flag
+from pulses.dimensions import dimension_name
+from pulses.flags import Flag
 from pulses.metrics import RunMetrics
 from pulses.reports import (
     GroupDigest,
@@ -54,10 +55,6 @@ MAX_DIMENSIONS = 20
 
 def suppressed_text(threshold: int) -> str:
     return SUPPRESSED.format(k=threshold)
-
-
-def dimension_name(key: str) -> str:
-    return DIMENSION_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
 def percent(share: float | None) -> str:
