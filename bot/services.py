@@ -33,6 +33,11 @@ class Services:
     clock: Callable[[], datetime] = field(default=utc_now)
     worker: Worker = field(default_factory=Worker.for_this_process)
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Services:
+        # Bolt deep-copies the context for each lazy listener; the services (engine, client,
+        # worker) are process-wide and shared, so the copy is the same bundle.
+        return self
+
 
 def services_of(context: BoltContext) -> Services:
     """The Services bundle injected by the app factory's middleware."""
