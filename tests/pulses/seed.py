@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, select
 
+from pulses.dimensions import dimension_keys
 from pulses.metrics import OTHER
 from pulses.questions import current_questions, seed_default_questions
 from storage.models import (
@@ -21,7 +22,7 @@ from storage.models import (
     Workspace,
 )
 
-DIMENSIONS = ("reinforcement", "translation", "stability", "signal", "decision_flow")
+DIMENSIONS = dimension_keys()
 
 
 @dataclass(frozen=True)
