@@ -2,18 +2,138 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
+
+logger = logging.getLogger(__name__)
 
 # Milliseconds a writer waits for another process's lock before SQLite reports "database is
 # locked"; two bot processes on one file must queue, not fail.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+DATABASE_URL_VARIABLE = "DATABASE_URL"
+URL_EXAMPLES = "sqlite:///path/to/coherence.db or postgresql://user:password@host:5432/coherence"
+# The PostgreSQL driver each URL spelling needs: hosts hand out postgres:// (Heroku's legacy
+# scheme SQLAlchemy dropped) and postgresql://, which SQLAlchemy maps to psycopg2; psycopg 3 is
+# the driver the `postgres` extra installs.
+_POSTGRES_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+}
+_DRIVER_MODULES = {"psycopg": "psycopg", "psycopg2": "psycopg2", "pysqlite": "sqlite3"}
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot work; the message says what to change."""
+
+
+def default_database_url() -> str:
+    """A SQLite file coherence.db in the working directory."""
+    return f"sqlite:///{Path.cwd() / 'coherence.db'}"
+
+
+def database_url_from_environment() -> str:
+    """DATABASE_URL from the environment (empty means unset), normalised."""
+    return normalize_database_url(os.environ.get(DATABASE_URL_VARIABLE) or default_database_url())
+
+
+def normalize_database_url(url: str) -> str:
+    """`url` with the driver spelled out, or DatabaseUrlError saying what is wrong with it.
+
+    Only SQLite and PostgreSQL are supported; a SQLite file's folder must exist, and the
+    driver must be installed.
+    """
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise DatabaseUrlError(f"is not a database URL; use e.g. {URL_EXAMPLES}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in _POSTGRES_DRIVERS and not driver:
+        parsed = parsed.set(drivername=_POSTGRES_DRIVERS[backend])
+        backend, driver = "postgresql", "psycopg"
+    if backend == "postgres":
+        parsed = parsed.set(drivername=f"postgresql+{driver}")
+        backend = "postgresql"
+    if backend not in {"sqlite", "postgresql"}:
+        raise DatabaseUrlError(
+            f"uses {backend}, which Coherence does not support; use SQLite or PostgreSQL, "
+            f"e.g. {URL_EXAMPLES}"
+        )
+    module = _DRIVER_MODULES.get(driver or "pysqlite", driver)
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        hint = " (pip install 'coherence[postgres]')" if module == "psycopg" else ""
+        raise DatabaseUrlError(f"needs the {module} driver, which is not installed{hint}") from None
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise DatabaseUrlError(
+                f"points to a SQLite file in {folder}, which does not exist; create the folder "
+                "or point DATABASE_URL elsewhere"
+            )
+    return parsed.render_as_string(hide_password=False)
+
+
+def describe_database(url: str) -> str:
+    """Where `url` points, without its password, for log lines and errors."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def wait_for_database(
+    engine: Engine,
+    *,
+    budget_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Connect, retrying with exponential backoff for at most `budget_seconds`.
+
+    A database that starts alongside the bot (compose, a platform's add-on) is often not
+    accepting connections yet; the last failure is re-raised once the budget is spent.
+    """
+    deadline = monotonic() + budget_seconds
+    delay = 0.5
+    attempt = 1
+    while True:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return
+        except OperationalError as error:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                raise
+            wait = min(delay, remaining)
+            logger.warning(
+                "Database %s not reachable (attempt %d: %s); retrying in %.1fs",
+                describe_database(str(engine.url)),
+                attempt,
+                first_line(error),
+                wait,
+            )
+            sleep(wait)
+            delay = min(delay * 2, 10.0)
+            attempt += 1
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's own reason for a database error, without SQLAlchemy's background link."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

@@ -1,4 +1,4 @@
-"""Alembic environment: the models' metadata, the URL from settings or the caller."""
+"""Alembic environment: the models' metadata, the URL from the caller or DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from storage.db import database_url_from_environment
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
 def _database_url() -> str:
-    # storage.migrate passes the URL explicitly; a bare `alembic` command falls back to settings.
-    url = config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
-    from bot.settings import get_settings
-
-    return get_settings().database_url
+    # storage.migrate passes the URL explicitly; a bare `alembic` command reads the environment.
+    return config.get_main_option("sqlalchemy.url") or database_url_from_environment()
 
 
 def run_migrations_offline() -> None:
