@@ -1,7 +1,7 @@
 """The export for people analytics: one CSV row per shown run, with anonymity applied.
 
 Rows come from `pulses.reports.group_history`, whose metrics went through
-`metrics.reportable`: a run below its anonymity threshold has no row at all (not a row of
+`pulses.privacy.reportable`: a run below its anonymity threshold has no row at all (not a row of
 blanks, which would still tell that few answered), and nothing identifies a person.
 Friction comments are left out: free text can identify its author even without a name.
 """

@@ -1,6 +1,6 @@
 """Plain-language findings that the weekly digest leads with, each with the numbers behind it.
 
-Flags are computed from metrics that have already passed `pulses.metrics.reportable`.
+Flags are computed from metrics that have already passed `pulses.privacy.reportable`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pulses.dimensions import dimension_name
-from pulses.metrics import OTHER, Drift, RunMetrics, group_divergence
+from pulses.focus import OTHER, Drift
+from pulses.layers import group_divergence
+from pulses.metrics import RunMetrics
 
 FlagKind = Literal[
     "drift_gain",

@@ -1,46 +1,35 @@
-"""A group's pulse runs as reports: database aggregates fed to `pulses.metrics`, made anonymous.
+"""A group's pulse runs as reports: database aggregates turned into metrics, made anonymous.
 
 Every figure that leaves the product starts here as a `RunReport`, whose metrics have passed
-`metrics.reportable`. Queries aggregate in the database (``GROUP BY``) over a bounded window of
-runs, so a report costs the same number of queries whatever the length of a group's history.
+`pulses.privacy.reportable`. The aggregates come from `storage.queries.closed_run_window`
+(``GROUP BY`` over a bounded window of runs), so a report costs the same number of queries
+whatever the length of a group's history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds, compute_flags, layer_flags
-from pulses.metrics import (
-    OTHER,
-    RunInput,
-    RunMetrics,
-    Suppressed,
-    compute_run_metrics,
-    declared_distribution,
-    effective_threshold,
-    layer_profile,
-    reportable,
+from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds, compute_flags
+from pulses.focus import OTHER, declared_distribution
+from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
+from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable
+from storage.models import LeadershipGroup, PulseRun
+from storage.queries import (
+    closed_run_window,
+    friction_texts,
+    latest_unclosed_run,
+    run_progress,
+    stored_ids,
 )
-from storage.models import (
-    Answer,
-    AnswerScore,
-    Invitation,
-    LeadershipGroup,
-    Priority,
-    PulseRun,
-    Question,
-)
-from storage.queries import run_progress
 
 TREND_RUNS = 12
 OTHER_NAME = "Something else"
-NO_LAYER = "No layer"
 
 RunSelector = Literal["latest"] | date
 HiddenReason = Literal["too_few"]
@@ -171,53 +160,12 @@ class GroupDigest:
         return _index_change(self.history)
 
 
-@dataclass(frozen=True)
-class GroupColumn:
-    """One group in the organisation digest; ``latest`` is None before its first closed run."""
-
-    group: GroupInfo
-    latest: RunReport | None
-
-
-@dataclass(frozen=True)
-class LayerSummary:
-    """A layer's groups pooled as one (`metrics.layer_profile`), made anonymous like a run.
-
-    Of the layer's ``groups`` with a closed run, only the ``included`` ones, those whose run is
-    shown on its own, are pooled; the ``hidden`` rest (too few answers) add nothing to it.
-    """
-
-    name: str
-    groups: int
-    included: int
-    metrics: RunMetrics | Suppressed
-
-    @property
-    def hidden(self) -> int:
-        return self.groups - self.included
-
-
-@dataclass(frozen=True)
-class OrgDigest:
-    """Every group's latest closed run side by side, and layers compared."""
-
-    workspace_id: int
-    groups: tuple[GroupColumn, ...]
-    layers: tuple[LayerSummary, ...]
-    flags: tuple[Flag, ...]
-    priority_names: Mapping[str, str] = field(default_factory=dict)
-
-
 # --- the aggregation ------------------------------------------------------------------------
-
-
-def _ids(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
 
 
 @dataclass
 class _Window:
-    """The aggregates of a window of closed runs, most recent first, from a fixed set of queries."""
+    """A window of closed runs, most recent first, as metric inputs."""
 
     runs: list[PulseRun]
     inputs: dict[int, RunInput]
@@ -226,96 +174,53 @@ class _Window:
     likert_ids: dict[int, dict[str, int]]  # run id → dimension key → question id
 
 
+def _focus_key(priority_id: int | None) -> str:
+    return OTHER if priority_id is None else str(priority_id)
+
+
 def _load_window(
     session: Session, group: LeadershipGroup, *, until: date | None, count: int
 ) -> _Window:
-    query = select(PulseRun).where(PulseRun.group_id == group.id, PulseRun.status == "closed")
-    if until is not None:
-        query = query.where(col(PulseRun.occurrence_day) <= until)
-    runs = list(session.exec(query.order_by(col(PulseRun.occurrence_day).desc()).limit(count)))
-    run_ids = [run.id for run in runs if run.id is not None]
-    if not run_ids:
-        return _Window(runs=[], inputs={}, names={}, declared={}, likert_ids={})
-
-    question_ids = {qid for run in runs for qid in _ids(run.question_ids)}
-    questions = {
-        q.id: q
-        for q in session.exec(select(Question).where(col(Question.id).in_(question_ids)))
-        if q.id is not None
-    }
-    histograms: dict[int, dict[str, dict[int, int]]] = {}
-    for run_id, key, score, count_ in session.exec(
-        select(AnswerScore.run_id, Question.key, AnswerScore.score, func.count())
-        .join(Question, col(Question.id) == AnswerScore.question_id)
-        .where(col(AnswerScore.run_id).in_(run_ids))
-        .group_by(col(AnswerScore.run_id), col(Question.key), col(AnswerScore.score))
-    ):
-        histograms.setdefault(run_id, {}).setdefault(key, {})[score] = count_
-    focus: dict[int, dict[str, int]] = {}
-    named_other = col(Answer.focus_other).is_not(None)
-    for run_id, priority_id, other, count_ in session.exec(
-        select(Answer.run_id, Answer.focus_priority_id, named_other, func.count())
-        .where(col(Answer.run_id).in_(run_ids))
-        .group_by(col(Answer.run_id), col(Answer.focus_priority_id), named_other)
-    ):
-        if priority_id is not None:
-            key = str(priority_id)
-        elif other:
-            key = OTHER
-        else:
-            continue  # the run asked no focus question
-        counts = focus.setdefault(run_id, {})
-        counts[key] = counts.get(key, 0) + count_
-    invited = dict(
-        session.exec(
-            select(Invitation.run_id, func.count())
-            .where(col(Invitation.run_id).in_(run_ids), col(Invitation.status) != "failed")
-            .group_by(col(Invitation.run_id))
-        ).all()
-    )
-    responded = dict(
-        session.exec(
-            select(Answer.run_id, func.count())
-            .where(col(Answer.run_id).in_(run_ids))
-            .group_by(col(Answer.run_id))
-        ).all()
-    )
-    priority_ids = {pid for run in runs for pid in _ids(run.priority_ids)}
-    priority_ids |= {int(key) for counts in focus.values() for key in counts if key != OTHER}
-    priorities = {
-        p.id: p
-        for p in session.exec(select(Priority).where(col(Priority.id).in_(priority_ids)))
-        if p.id is not None
-    }
-
-    names = {str(pid): p.name for pid, p in priorities.items()}
+    assert group.id is not None
+    window = closed_run_window(session=session, group_id=group.id, until=until, count=count)
+    names = {str(pid): p.name for pid, p in window.priorities.items()}
     names[OTHER] = OTHER_NAME
     inputs: dict[int, RunInput] = {}
     declared: dict[int, dict[str, float]] = {}
     likert_ids: dict[int, dict[str, int]] = {}
-    for run in runs:
+    for tally in window.tallies:
+        run = tally.run
         assert run.id is not None
-        asked = [questions[q] for q in _ids(run.question_ids) if q in questions]
-        likert = sorted((q for q in asked if q.kind == "likert"), key=lambda q: (q.position, q.key))
+        likert = sorted(
+            (q for q in tally.asked if q.kind == "likert"), key=lambda q: (q.position, q.key)
+        )
         likert_ids[run.id] = {q.key: q.id for q in likert if q.id is not None}
-        run_histograms = histograms.get(run.id, {})
         # Items in the order they were asked; keys answered but no longer listed come last.
-        item_keys = list(dict.fromkeys([q.key for q in likert] + sorted(run_histograms)))
+        item_keys = list(dict.fromkeys([q.key for q in likert] + sorted(tally.histograms)))
         weights: dict[str, float | None] = {
-            str(pid): priorities[pid].weight for pid in _ids(run.priority_ids) if pid in priorities
+            str(pid): window.priorities[pid].weight
+            for pid in stored_ids(run.priority_ids)
+            if pid in window.priorities
         }
         declared[run.id] = declared_distribution(weights)
+        named = {_focus_key(pid): count_ for pid, count_ in tally.focus.items()}
         # Declared priorities nobody named stay in the distribution with share 0.
-        focus_counts = {key: 0 for key in weights} | focus.get(run.id, {})
+        focus_counts = {key: 0 for key in weights} | named
         inputs[run.id] = RunInput(
-            n_invited=int(invited.get(run.id, 0)),
-            item_counts={key: run_histograms.get(key, {}) for key in item_keys},
-            focus_counts=focus_counts if focus.get(run.id) else {},
+            n_invited=tally.invited,
+            item_counts={key: tally.histograms.get(key, {}) for key in item_keys},
+            focus_counts=focus_counts if named else {},
             priority_weights=weights,
             previous_focus_counts=(),
-            n_responded=int(responded.get(run.id, 0)),
+            n_responded=tally.responded,
         )
-    return _Window(runs=runs, inputs=inputs, names=names, declared=declared, likert_ids=likert_ids)
+    return _Window(
+        runs=[tally.run for tally in window.tallies],
+        inputs=inputs,
+        names=names,
+        declared=declared,
+        likert_ids=likert_ids,
+    )
 
 
 def _threshold(group: LeadershipGroup, run: PulseRun) -> int:
@@ -334,7 +239,7 @@ def _build_reports(
     runs = window.runs
     ids = [run.id for run in runs if run.id is not None]
     shown = {
-        run_id: _input_is_shown(window.inputs[run_id], _threshold(group, run))
+        run_id: is_reportable(window.inputs[run_id].n_responded, _threshold(group, run))
         for run_id, run in zip(ids, runs, strict=True)
     }
     # Computed oldest first so each run's flags can use the metrics of the runs before it.
@@ -356,10 +261,6 @@ def _build_reports(
     reportable_ids = [r.run_id for r in reports if r.shown is not None]
     comments = _friction(session, reportable_ids)
     return [replace(r, friction=comments.get(r.run_id, ())) if r.shown else r for r in reports]
-
-
-def _input_is_shown(data: RunInput, threshold: int) -> bool:
-    return data.n_responded >= effective_threshold(threshold)
 
 
 def _report(
@@ -409,21 +310,12 @@ def _report(
     )
 
 
-def _friction(session: Session, run_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+def _friction(session: Session, run_ids: list[int]) -> dict[int, tuple[str, ...]]:
     """Friction comments of runs that may be shown, in alphabetical order.
 
     Never in submission order: that order could be matched with who answered when.
     """
-    if not run_ids:
-        return {}
-    found: dict[int, list[str]] = {}
-    for run_id, text in session.exec(
-        select(Answer.run_id, Answer.friction).where(
-            col(Answer.run_id).in_(run_ids), col(Answer.friction).is_not(None)
-        )
-    ):
-        if text and text.strip():
-            found.setdefault(run_id, []).append(text.strip())
+    found = friction_texts(session=session, run_ids=run_ids)
     return {run_id: tuple(sorted(texts, key=str.casefold)) for run_id, texts in found.items()}
 
 
@@ -480,13 +372,37 @@ def run_report(
     return reports[0]
 
 
+@dataclass(frozen=True)
+class LatestRun:
+    """A group's latest closed run: its report, and what pooling it with other groups needs.
+
+    ``data`` is the run's aggregates before anonymity is applied; never show it as such.
+    """
+
+    report: RunReport
+    data: RunInput
+    threshold: int  # the one the report was judged under
+
+
+def latest_run(
+    *, session: Session, group: LeadershipGroup, thresholds: FlagThresholds = DEFAULT_THRESHOLDS
+) -> LatestRun | None:
+    """The report of the group's latest closed run with its aggregates; None before the first."""
+    # The extra runs are the drift and flag baseline of the run reported.
+    window = _load_window(session, group, until=None, count=1 + thresholds.history_runs)
+    reports = _build_reports(session, group, window, 1, thresholds)
+    if not reports:
+        return None
+    report = reports[0]
+    return LatestRun(
+        report=report,
+        data=window.inputs[report.run_id],
+        threshold=_threshold(group, window.runs[0]),
+    )
+
+
 def _open_run(session: Session, group_id: int) -> OpenRun | None:
-    run = session.exec(
-        select(PulseRun)
-        .where(PulseRun.group_id == group_id, col(PulseRun.status).in_(("open", "pending")))
-        .order_by(col(PulseRun.occurrence_day).desc())
-        .limit(1)
-    ).first()
+    run = latest_unclosed_run(session=session, group_id=group_id)
     if run is None or run.id is None:
         return None
     answered, invited = run_progress(session=session, run_id=run.id)
@@ -531,109 +447,6 @@ def group_digest(
     return GroupDigest(group=group_info(group), generated_at=now, history=tuple(history))
 
 
-# --- the organisation view ----------------------------------------------------------------------
-
-
-def _as_shown(data: RunInput, threshold: int) -> RunInput:
-    """The run's input without the items its own report drops (answered by too few leaders)."""
-    minimum = effective_threshold(threshold)
-    items = {
-        key: counts
-        for key, counts in data.item_counts.items()
-        if not 0 < sum(counts.values()) < minimum
-    }
-    return replace(data, item_counts=items)
-
-
-def org_digest(
-    *,
-    session: Session,
-    workspace_id: int,
-    thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
-) -> OrgDigest:
-    """Every active group's latest closed run, and each layer pooled and compared.
-
-    A group is judged under the same threshold as in its own reports (the stricter of its
-    run's and its own), and a layer pools only the groups shown (see `LayerSummary`).
-    """
-    groups = list(
-        session.exec(
-            select(LeadershipGroup)
-            .where(
-                LeadershipGroup.workspace_id == workspace_id,
-                col(LeadershipGroup.active).is_(True),
-            )
-            .order_by(col(LeadershipGroup.layer), col(LeadershipGroup.channel_name))
-        )
-    )
-    columns: list[GroupColumn] = []
-    shown_inputs: dict[int, tuple[RunInput, int]] = {}
-    names: dict[str, str] = {}
-    for group in groups:
-        assert group.id is not None
-        window = _load_window(session, group, until=None, count=1 + thresholds.history_runs)
-        reports = _build_reports(session, group, window, 1, thresholds)
-        latest = reports[0] if reports else None
-        if latest is not None:
-            names.update(latest.priority_names)
-            if latest.shown is None:
-                latest = replace(latest, hidden_reason="too_few")
-            else:
-                threshold = _threshold(group, window.runs[0])
-                data = _as_shown(window.inputs[latest.run_id], threshold)
-                shown_inputs[group.id] = (data, threshold)
-        columns.append(GroupColumn(group=group_info(group), latest=latest))
-
-    layers: dict[str, list[GroupColumn]] = {}
-    for column in columns:
-        if column.latest is not None and column.group.layer:
-            layers.setdefault(column.group.layer, []).append(column)
-    # Why a layer pools only the groups shown on their own, with only the items they show:
-    # hiding the next-smallest group too (`metrics.complementary_suppression`) protects a
-    # hidden group only inside the view that hides it, while the group hidden alongside is
-    # still shown in its own digest, /coherence, App Home and the export, so the subtraction
-    # works anyway. Pooled this way, a layer total minus any groups shown is a sum of figures
-    # already shown and nothing hidden can be worked out, so no total here includes a hidden
-    # group and none needs complementary suppression; a total that ever does must use it.
-    summaries: list[LayerSummary] = []
-    for name, members in layers.items():
-        pooled = [
-            shown_inputs[c.group.group_id] for c in members if c.group.group_id in shown_inputs
-        ]
-        metrics: RunMetrics | Suppressed
-        if pooled:
-            # Each pooled group has at least its own threshold of respondents, so the pool
-            # passes the strictest of them; `reportable` still drops thinly answered items.
-            profile = layer_profile([data for data, _ in pooled])
-            metrics = reportable(profile, max(threshold for _, threshold in pooled))
-        else:
-            metrics = Suppressed(threshold=max(c.latest.threshold for c in members if c.latest))
-        summaries.append(
-            LayerSummary(name=name, groups=len(members), included=len(pooled), metrics=metrics)
-        )
-    found: list[Flag] = []
-    shown_layers = [s for s in summaries if isinstance(s.metrics, RunMetrics)]
-    for i, first in enumerate(shown_layers):
-        for second in shown_layers[i + 1 :]:
-            assert isinstance(first.metrics, RunMetrics)
-            assert isinstance(second.metrics, RunMetrics)
-            found += layer_flags(
-                first.name,
-                first.metrics,
-                second.name,
-                second.metrics,
-                thresholds,
-                priority_names=names,
-            )
-    return OrgDigest(
-        workspace_id=workspace_id,
-        groups=tuple(columns),
-        layers=tuple(summaries),
-        flags=tuple(found),
-        priority_names=names,
-    )
-
-
 # --- JSON ----------------------------------------------------------------------------------------
 
 
@@ -664,6 +477,12 @@ def report_json(report: RunReport) -> dict[str, Any]:
     }
 
 
-def history_json(reports: Iterable[RunReport]) -> list[dict[str, Any]]:
-    """`report_json` of each report, in the order given."""
-    return [report_json(report) for report in reports]
+def __getattr__(name: str) -> Any:
+    # TEMPORARY bridge while other files of issue 14 are reshaped in parallel: pulses/digests.py
+    # and bot/digest_poster.py still import these from here. Delete once they import
+    # pulses.organisation.
+    if name in ("OrgDigest", "org_digest"):
+        from pulses import organisation
+
+        return getattr(organisation, name)
+    raise AttributeError(name)

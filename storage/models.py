@@ -51,7 +51,7 @@ class LeadershipGroup(SQLModel, table=True):
     anchor: date | None = None
     answer_window_minutes: int = 48 * 60
     reminder_after_minutes: int | None = 24 * 60
-    # None: half the answer window (PRODUCT.md); how late a missed send may still go out.
+    # How late a missed send may still go out; None means half the answer window.
     grace_minutes: int | None = None
     paused: bool = False
     anonymity_threshold: int = 5

@@ -1,11 +1,22 @@
-"""Query functions shared by the domain's modules."""
+"""Named reads shared by the domain: aggregates computed in the database, rows in a set order."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import Answer, Invitation
+from storage.models import (
+    Answer,
+    AnswerScore,
+    Invitation,
+    LeadershipGroup,
+    Priority,
+    PulseRun,
+    Question,
+)
 
 
 def run_progress(*, session: Session, run_id: int) -> tuple[int, int]:
@@ -19,3 +30,157 @@ def run_progress(*, session: Session, run_id: int) -> tuple[int, int]:
         select(func.count()).select_from(Answer).where(Answer.run_id == run_id)
     ).one()
     return int(answered), int(invited)
+
+
+def stored_ids(text: str) -> list[int]:
+    """The ids in a comma-separated column such as `PulseRun.question_ids`, in stored order."""
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class RunTally:
+    """One closed run's answers counted in the database, with the versions it asked.
+
+    ``focus`` maps a priority id to how many named it, and None to how many named something
+    else, in the order the database returned them; answers without a focus are not counted.
+    """
+
+    run: PulseRun
+    asked: list[Question]  # the question versions the run asked that still exist
+    histograms: dict[str, dict[int, int]]  # dimension key → score → count
+    focus: dict[int | None, int]
+    invited: int  # members whose delivery did not fail
+    responded: int
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """A window of a group's closed runs, most recent first, and every priority they mention."""
+
+    tallies: list[RunTally]
+    priorities: dict[int, Priority]
+
+
+def closed_run_window(
+    *, session: Session, group_id: int, until: date | None, count: int
+) -> RunWindow:
+    """The last ``count`` closed runs up to ``until``, tallied in a fixed number of queries."""
+    query = select(PulseRun).where(PulseRun.group_id == group_id, PulseRun.status == "closed")
+    if until is not None:
+        query = query.where(col(PulseRun.occurrence_day) <= until)
+    runs = list(session.exec(query.order_by(col(PulseRun.occurrence_day).desc()).limit(count)))
+    run_ids = [run.id for run in runs if run.id is not None]
+    if not run_ids:
+        return RunWindow(tallies=[], priorities={})
+
+    question_ids = {qid for run in runs for qid in stored_ids(run.question_ids)}
+    questions = {
+        q.id: q
+        for q in session.exec(select(Question).where(col(Question.id).in_(question_ids)))
+        if q.id is not None
+    }
+    histograms: dict[int, dict[str, dict[int, int]]] = {}
+    for run_id, key, score, count_ in session.exec(
+        select(AnswerScore.run_id, Question.key, AnswerScore.score, func.count())
+        .join(Question, col(Question.id) == AnswerScore.question_id)
+        .where(col(AnswerScore.run_id).in_(run_ids))
+        .group_by(col(AnswerScore.run_id), col(Question.key), col(AnswerScore.score))
+    ):
+        histograms.setdefault(run_id, {}).setdefault(key, {})[score] = count_
+    focus: dict[int, dict[int | None, int]] = {}
+    named_other = col(Answer.focus_other).is_not(None)
+    for run_id, priority_id, other, count_ in session.exec(
+        select(Answer.run_id, Answer.focus_priority_id, named_other, func.count())
+        .where(col(Answer.run_id).in_(run_ids))
+        .group_by(col(Answer.run_id), col(Answer.focus_priority_id), named_other)
+    ):
+        if priority_id is None and not other:
+            continue  # the run asked no focus question
+        counts = focus.setdefault(run_id, {})
+        counts[priority_id] = counts.get(priority_id, 0) + count_
+    invited = dict(
+        session.exec(
+            select(Invitation.run_id, func.count())
+            .where(col(Invitation.run_id).in_(run_ids), col(Invitation.status) != "failed")
+            .group_by(col(Invitation.run_id))
+        ).all()
+    )
+    responded = dict(
+        session.exec(
+            select(Answer.run_id, func.count())
+            .where(col(Answer.run_id).in_(run_ids))
+            .group_by(col(Answer.run_id))
+        ).all()
+    )
+    priority_ids = {pid for run in runs for pid in stored_ids(run.priority_ids)}
+    priority_ids |= {pid for counts in focus.values() for pid in counts if pid is not None}
+    priorities = {
+        p.id: p
+        for p in session.exec(select(Priority).where(col(Priority.id).in_(priority_ids)))
+        if p.id is not None
+    }
+    tallies = []
+    for run in runs:
+        assert run.id is not None
+        tallies.append(
+            RunTally(
+                run=run,
+                asked=[questions[q] for q in stored_ids(run.question_ids) if q in questions],
+                histograms=histograms.get(run.id, {}),
+                focus=focus.get(run.id, {}),
+                invited=int(invited.get(run.id, 0)),
+                responded=int(responded.get(run.id, 0)),
+            )
+        )
+    return RunWindow(tallies=tallies, priorities=priorities)
+
+
+def friction_texts(*, session: Session, run_ids: list[int]) -> dict[int, list[str]]:
+    """Each run's non-blank friction comments, stripped, in no meaningful order."""
+    if not run_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    for run_id, text in session.exec(
+        select(Answer.run_id, Answer.friction).where(
+            col(Answer.run_id).in_(run_ids), col(Answer.friction).is_not(None)
+        )
+    ):
+        if text and text.strip():
+            found.setdefault(run_id, []).append(text.strip())
+    return found
+
+
+def latest_unclosed_run(*, session: Session, group_id: int) -> PulseRun | None:
+    """The group's most recent run that is still pending or collecting answers."""
+    return session.exec(
+        select(PulseRun)
+        .where(PulseRun.group_id == group_id, col(PulseRun.status).in_(("open", "pending")))
+        .order_by(col(PulseRun.occurrence_day).desc())
+        .limit(1)
+    ).first()
+
+
+def active_groups_by_layer(*, session: Session, workspace_id: int) -> list[LeadershipGroup]:
+    """The workspace's active groups, by layer then channel name."""
+    return list(
+        session.exec(
+            select(LeadershipGroup)
+            .where(
+                LeadershipGroup.workspace_id == workspace_id,
+                col(LeadershipGroup.active).is_(True),
+            )
+            .order_by(col(LeadershipGroup.layer), col(LeadershipGroup.channel_name))
+        )
+    )
+
+
+def groups_by_name(
+    *, session: Session, workspace_id: int, group_id: int | None = None
+) -> list[LeadershipGroup]:
+    """The workspace's groups (or just ``group_id``), active or not, by channel name then id."""
+    query = select(LeadershipGroup).where(LeadershipGroup.workspace_id == workspace_id)
+    if group_id is not None:
+        query = query.where(LeadershipGroup.id == group_id)
+    return list(
+        session.exec(query.order_by(col(LeadershipGroup.channel_name), col(LeadershipGroup.id)))
+    )

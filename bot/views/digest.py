@@ -22,21 +22,16 @@ from slack_sdk.models.blocks import (
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag
 from pulses.metrics import RunMetrics
-from pulses.reports import (
-    GroupDigest,
-    GroupInfo,
-    GroupStatus,
-    LayerSummary,
-    OrgDigest,
-    RunReport,
-)
+from pulses.organisation import LayerSummary, OrgDigest
+from pulses.reports import GroupDigest, GroupInfo, GroupStatus, RunReport
 
 SUPPRESSED = "Fewer than {k} leaders answered, so results stay hidden to protect anonymity."
 NO_RUN = "No pulse has closed yet, so there is nothing to report."
 SPARKS = "▁▂▃▄▅▆▇█"
 GAP = "·"
 
-# Slack's limits (PRODUCT.md) with the margins this module keeps.
+# Block Kit's limits per message (50 blocks, 3000-character sections, 150-character headers,
+# ten fields of 2000) with the margins this module keeps.
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
 HEADER_TEXT = 150

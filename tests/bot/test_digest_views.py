@@ -23,15 +23,9 @@ from bot.views.digest import (
     status_blocks,
     trend_blocks,
 )
-from pulses.metrics import Suppressed
-from pulses.reports import (
-    GroupDigest,
-    LayerSummary,
-    OrgDigest,
-    group_digest,
-    group_status,
-    org_digest,
-)
+from pulses.organisation import LayerSummary, OrgDigest, org_digest
+from pulses.privacy import Suppressed
+from pulses.reports import GroupDigest, group_digest, group_status
 from sandbox import SlackSandbox
 from sandbox.blockkit import validate_message_blocks, validate_message_text
 from storage.db import session_scope

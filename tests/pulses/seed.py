@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session, select
 
 from pulses.dimensions import dimension_keys
-from pulses.metrics import OTHER
+from pulses.focus import OTHER
 from pulses.questions import current_questions, seed_default_questions
 from storage.models import (
     Answer,

@@ -15,7 +15,8 @@ from sqlmodel import col, select
 
 from bot.digest_poster import SlackDigestPoster
 from pulses.digests import RenderedDigest, digest_due_at, send_due_digests
-from pulses.reports import GroupDigest, OrgDigest
+from pulses.organisation import OrgDigest
+from pulses.reports import GroupDigest
 from sandbox import SlackSandbox
 from storage.db import session_scope
 from storage.models import DigestDelivery, LeadershipGroup, PulseRun

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from pulses.export import RUN_COLUMNS, export_csv
-from pulses.metrics import OTHER
+from pulses.focus import OTHER
 from storage.db import session_scope
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform
 

@@ -12,35 +12,35 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pulses.metrics import (
-    ANONYMITY_MINIMUM,
-    DEFAULT_ANONYMITY_THRESHOLD,
-    OTHER,
-    Drift,
+from pulses.agreement import (
     ItemStats,
-    Mover,
-    RunInput,
-    RunMetrics,
-    Suppressed,
     agreement,
     coherence_index,
-    complementary_suppression,
-    compute_run_metrics,
+    item_stats,
+    level,
+    null_variance,
+    rwg_j,
+)
+from pulses.focus import (
+    OTHER,
+    Drift,
+    Mover,
     declared_distribution,
     focus_alignment,
     focus_distribution,
-    group_divergence,
     intent_gap,
-    is_reportable,
-    item_stats,
-    item_stats_from_scores,
     js_divergence,
-    layer_profile,
-    level,
-    null_variance,
     priority_drift,
+)
+from pulses.layers import group_divergence, layer_profile
+from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
+from pulses.privacy import (
+    ANONYMITY_MINIMUM,
+    DEFAULT_ANONYMITY_THRESHOLD,
+    Suppressed,
+    complementary_suppression,
+    is_reportable,
     reportable,
-    rwg_j,
 )
 
 scores_st = st.lists(st.integers(min_value=1, max_value=5), max_size=40)
@@ -83,7 +83,7 @@ def test_item_stats_hand_example() -> None:
     # scores 4, 4, 5, 3: mean 16/4 = 4; deviations 0, 0, 1, −1
     # s² = (0 + 0 + 1 + 1) / (4 − 1) = 2/3; sd = √(2/3) ≈ 0.8165
     # rwg = 1 − (2/3) / 2 = 2/3; ad_m = (0 + 0 + 1 + 1) / 4 = 0.5
-    stats = item_stats_from_scores([4, 4, 5, 3])
+    stats = item_stats(Counter([4, 4, 5, 3]))
     assert stats.n == 4
     assert stats.mean == 4.0
     assert stats.sd == pytest.approx(math.sqrt(2 / 3))
@@ -468,7 +468,7 @@ def test_layer_profile_pools_histograms_and_focus_counts() -> None:
 
 @given(scores_st)
 def test_rwg_is_between_zero_and_one(scores: list[int]) -> None:
-    stats = item_stats_from_scores(scores)
+    stats = item_stats(Counter(scores))
     if len(scores) < 2:
         assert stats.rwg is None
     else:
@@ -478,7 +478,7 @@ def test_rwg_is_between_zero_and_one(scores: list[int]) -> None:
 
 @given(st.integers(1, 5), st.integers(2, 50))
 def test_rwg_is_exactly_one_when_everyone_agrees(score: int, n: int) -> None:
-    stats = item_stats_from_scores([score] * n)
+    stats = item_stats(Counter([score] * n))
     assert stats.rwg == 1.0
     assert stats.sd == 0.0
     assert stats.ad_m == 0.0
@@ -508,7 +508,7 @@ def test_js_divergence_of_identical_distributions_is_zero(p: dict[str, float]) -
 def test_item_stats_do_not_depend_on_answer_order(scores: list[int], rnd: random.Random) -> None:
     shuffled = list(scores)
     rnd.shuffle(shuffled)
-    assert item_stats_from_scores(scores) == item_stats_from_scores(shuffled)
+    assert item_stats(Counter(scores)) == item_stats(Counter(shuffled))
 
 
 @given(distribution_st, distribution_st)
@@ -521,12 +521,12 @@ def test_js_divergence_does_not_depend_on_key_order(
 @given(histogram_st)
 def test_item_stats_from_counts_equal_stats_from_scores(counts: dict[int, int]) -> None:
     scores = [score for score, count in counts.items() for _ in range(count)]
-    assert item_stats(counts) == item_stats_from_scores(scores)
+    assert item_stats(counts) == item_stats(Counter(scores))
 
 
 @given(st.lists(st.integers(1, 5), min_size=2, max_size=40))
 def test_item_stats_agree_with_the_statistics_module(scores: list[int]) -> None:
-    stats = item_stats_from_scores(scores)
+    stats = item_stats(Counter(scores))
     mean = statistics.fmean(scores)
     assert stats.mean == pytest.approx(mean)
     assert stats.sd == pytest.approx(statistics.stdev(scores), abs=1e-12)

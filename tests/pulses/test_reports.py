@@ -18,22 +18,11 @@ from sqlmodel import Session
 
 from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks, status_blocks
 from pulses.flags import FlagThresholds
-from pulses.metrics import (
-    OTHER,
-    RunInput,
-    RunMetrics,
-    Suppressed,
-    compute_run_metrics,
-    reportable,
-)
-from pulses.reports import (
-    group_digest,
-    group_history,
-    group_status,
-    org_digest,
-    report_json,
-    run_report,
-)
+from pulses.focus import OTHER
+from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
+from pulses.organisation import org_digest
+from pulses.privacy import Suppressed, reportable
+from pulses.reports import group_digest, group_history, group_status, report_json, run_report
 from storage.db import session_scope
 from storage.models import Question
 from tests.pulses.seed import DIMENSIONS, Org, Seeded, seed_group, seed_org, seed_run, uniform
