@@ -1,74 +1,260 @@
-"""The `coherence` command: run the bot, migrate, and the operator's reports."""
+"""The coherence command: serve Slack, migrate the database, print a group's report or digest."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Any, Literal
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bot.settings import Settings, SettingsError, get_settings
 
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+    from sqlalchemy.engine import Engine
+
 logger = logging.getLogger("coherence")
+
+# Commands other installed packages add (the sandbox adds `sandbox`), so bot/ names none of them.
+COMMANDS_GROUP = "coherence.commands"
+# Text renderers of Block Kit (the sandbox's terminal renderer), for `digest --preview`.
+RENDERERS_GROUP = "coherence.renderers"
+SANDBOX_COMMAND = "sandbox"
+
+DESCRIPTION = """\
+Coherence asks a leadership team a short weekly pulse in Slack and posts a digest of
+whether they pull in one direction.
+
+Without a subcommand, coherence prints this help and exits with status 2."""
+
+EPILOG = """\
+environment variables (also read from a .env file in the working directory; an empty
+value means unset):
+  SLACK_BOT_TOKEN            Bot User OAuth Token (xoxb-...). Without it, run plays the sandbox.
+  SLACK_SIGNING_SECRET       verifies every request from Slack (Basic Information).
+  SLACK_APP_TOKEN            app-level token (xapp-...): Socket Mode. Empty: serve HTTP on PORT.
+  SLACK_API_URL              Web API base URL (default https://slack.com/api/).
+  DATABASE_URL               sqlite:///path/coherence.db (default: ./coherence.db) or
+                             postgresql://user:password@host:5432/coherence (postgres:// too).
+  DATABASE_WAIT_SECONDS      how long start-up retries an unreachable database (default 60).
+  HOST, PORT                 where HTTP mode listens (default 0.0.0.0:3000); /slack/events,
+                             /healthz and /metrics (Socket Mode serves the last two).
+  LOG_LEVEL                  DEBUG, INFO (default), WARNING or ERROR.
+  LOG_FORMAT                 text (default) or json: one object per line with request_id
+                             and workspace.
+  COHERENCE_ADMIN_IDS        comma-separated user IDs who may administer besides Slack admins.
+  COHERENCE_ADMIN_CHANNEL    channel ID for the weekly organisation digest.
+  COHERENCE_FLAG_THRESHOLDS  JSON overrides of the digest's flag thresholds.
+  SCHEDULER_TICK_SECONDS     seconds between looks for due sends (default 30, at least 1).
+  SLACK_POSTS_PER_MINUTE     pacing of chat.postMessage (default 300; 0: only Retry-After).
+
+exit status: 0 success, 1 nothing found (report, digest), 2 configuration or usage error."""
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": (
+        "serve Slack when tokens are set, otherwise play the local sandbox",
+        "What `make run` does: with SLACK_BOT_TOKEN set, the same as serve; without it, the\n"
+        "scripted sandbox story.\n\nexample:\n  coherence run",
+    ),
+    "serve": (
+        "migrate the database, then serve Slack until SIGTERM",
+        "Serves HTTP on HOST:PORT (/slack/events, /healthz, /metrics), or Socket Mode when\n"
+        "SLACK_APP_TOKEN is set. Configuration mistakes stop it with one line and status 2.\n\n"
+        "example:\n  SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... coherence serve",
+    ),
+    "migrate": (
+        "upgrade or downgrade the database schema",
+        "Moves DATABASE_URL's schema to --revision: head (the default), base (empty) or a\n"
+        "revision ID, up or down as needed. serve migrates to head by itself.\n\n"
+        "examples:\n  coherence migrate\n  coherence migrate --revision base",
+    ),
+    "report": (
+        "print a closed pulse's metrics",
+        "The latest closed pulse of a group (or the one of --run's date): readable text, or\n"
+        "JSON with --json.\n\n"
+        "examples:\n  coherence report --group '#exec-team'\n"
+        "  coherence report --group C0123ABCD --run 2026-03-02 --json",
+    ),
+    "digest": (
+        "print a group's weekly digest",
+        "The digest as it would be posted now: Block Kit JSON (paste it into Slack's Block\n"
+        "Kit Builder), or drawn as terminal text with --preview.\n\n"
+        "examples:\n  coherence digest --group '#exec-team' --preview\n"
+        "  coherence digest --group C0123ABCD > digest.json",
+    ),
+}
+
+
+class Command(Protocol):
+    """A subcommand another package registers under the coherence.commands entry points."""
+
+    help: str
+    description: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="coherence", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="serve with Slack tokens, or play the sandbox without them")
-    commands.add_parser("serve", help="serve Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
-    commands.add_parser("migrate", help="upgrade the database to the latest schema")
-    commands.add_parser("sandbox", help="play the scripted scenario in a local Slack sandbox")
-    report = commands.add_parser("report", help="print a run's metrics")
-    report.add_argument("--group", required=True, help="the group's channel id or #name")
-    report.add_argument("--run", default="latest", help="latest (default) or YYYY-MM-DD")
-    report.add_argument("--json", action="store_true", help="print JSON (the only format yet)")
-    digest = commands.add_parser("digest", help="show a group's weekly digest")
-    digest.add_argument("--group", required=True, help="the group's channel id or #name")
-    digest.add_argument("--preview", action="store_true", help="print it to the terminal")
+    plugins = installed_commands()
+    parser = build_parser(plugins)
     args = parser.parse_args(argv)
-
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.command in plugins:
+        return plugins[args.command].run(args)
     try:
         settings = get_settings()
         from bot.logs import configure_logging
 
-        configure_logging(settings.log_level)
-        command = args.command or "run"
-        if command == "run":
-            return serve(settings) if settings.has_slack_credentials else play_sandbox()
-        if command == "serve":
-            return serve(settings)
-        if command == "migrate":
-            from storage.migrate import upgrade
-
-            upgrade(settings.database_url)
-            return 0
-        if command == "sandbox":
-            return play_sandbox()
-        if command == "report":
-            return print_report(settings, group=args.group, run=args.run)
-        if command == "digest":
-            return print_digest(settings, group=args.group)
+        configure_logging(settings.log_level, settings.log_format)
+        return run_command(args, settings, plugins)
     except SettingsError as error:
         print(f"coherence: {error}", file=sys.stderr)
         return 2
-    parser.print_help()
-    return 2
+
+
+def build_parser(plugins: dict[str, Command]) -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="coherence", description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter
+    )
+    parser.add_argument("--version", action="version", version=f"coherence {_version()}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    parsers = {
+        name: commands.add_parser(
+            name, help=help_, description=description, formatter_class=formatter
+        )
+        for name, (help_, description) in SUBCOMMANDS.items()
+    }
+    parsers["migrate"].add_argument(
+        "--revision", default="head", help="head (default), base, or a revision ID such as 0003"
+    )
+    for name in ("report", "digest"):
+        parsers[name].add_argument(
+            "--group", required=True, help="the group's channel: an ID or #name"
+        )
+    parsers["report"].add_argument("--run", default="latest", help="latest (default) or YYYY-MM-DD")
+    parsers["report"].add_argument("--json", action="store_true", help="print JSON, not text")
+    parsers["digest"].add_argument(
+        "--preview", action="store_true", help="draw it as terminal text, not Block Kit JSON"
+    )
+    for name, plugin in sorted(plugins.items()):
+        plugin.configure(
+            commands.add_parser(
+                name, help=plugin.help, description=plugin.description, formatter_class=formatter
+            )
+        )
+    return parser
+
+
+def installed_commands() -> dict[str, Command]:
+    """Subcommands registered by installed packages, by name."""
+    return {
+        entry.name: entry.load()
+        for entry in importlib.metadata.entry_points(group=COMMANDS_GROUP)
+        if entry.name not in SUBCOMMANDS
+    }
+
+
+def run_command(args: argparse.Namespace, settings: Settings, plugins: dict[str, Command]) -> int:
+    if args.command == "run":
+        if settings.has_slack_credentials:
+            return serve(settings)
+        if SANDBOX_COMMAND not in plugins:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is not set and the sandbox is not installed; set "
+                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see .env.example)"
+            )
+        return plugins[SANDBOX_COMMAND].run(args)
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "migrate":
+        return migrate(settings, revision=args.revision)
+    if args.command == "report":
+        return print_report(settings, group=args.group, run=args.run, as_json=args.json)
+    return print_digest(settings, group=args.group, preview=args.preview)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("coherence")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine for DATABASE_URL once the database answers (retried for a bounded time)."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import describe_database, first_line, make_engine, wait_for_database
+
+    engine = make_engine(settings.database_url)
+    try:
+        wait_for_database(engine, budget_seconds=settings.database_wait_seconds)
+    except OperationalError as error:
+        raise SettingsError(
+            f"DATABASE_URL: cannot connect to {describe_database(settings.database_url)} "
+            f"({first_line(error)}); check that the database is running and the URL is right"
+        ) from None
+    return engine
+
+
+def migrate(settings: Settings, *, revision: str) -> int:
+    """`coherence migrate [--revision REV]`."""
+    from alembic.util import CommandError
+
+    from storage.migrate import UnknownRevision, known_revisions, migrate_to
+
+    open_database(settings).dispose()
+    try:
+        before, after = migrate_to(settings.database_url, revision)
+    except UnknownRevision:
+        known = ", ".join(["head", "base", *known_revisions()])
+        raise SettingsError(
+            f"--revision {revision} is not a migration; use one of {known}"
+        ) from None
+    except CommandError as error:
+        raise SettingsError(f"DATABASE_URL: migrating failed ({error})") from None
+    print(f"Database schema: {before or 'empty'} → {after or 'empty'}")
+    return 0
 
 
 def serve(settings: Settings) -> int:
-    """Migrate, then serve Slack until stopped."""
+    """Check the configuration, migrate, then serve Slack until stopped."""
     settings.require_slack_credentials()
-    from bot.app import build_app, build_services
+    from bot.app import build_app, build_client, build_services
+    from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
-    from storage.db import make_engine
+    from bot.server import listen, serve_forever
     from storage.migrate import upgrade
 
+    engine = open_database(settings)
     upgrade(settings.database_url)
-    services = build_services(settings, engine=make_engine(settings.database_url))
+    client = build_client(settings)
+    check_bot_token(client, settings)
+    count_slack_retries(client)
+    services = build_services(settings, engine=engine, client=client)
     app = build_app(services)
+    try:
+        # Bound before the scheduler starts, so a port in use stops a process that sent nothing.
+        server = listen(
+            None if settings.socket_mode else app, host=settings.host, port=settings.port
+        )
+    except OSError as error:
+        raise SettingsError(
+            f"PORT {settings.port} on HOST {settings.host} cannot be used ({error.strerror}); "
+            "choose a free PORT or stop what is listening there"
+        ) from None
     scheduler = start_scheduler(services)
 
     def stop(signum: int, _frame: object) -> None:
@@ -81,17 +267,48 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        assert settings.slack_app_token is not None
-        logger.info("Connecting to Slack in Socket Mode")
-        handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        handler.start()  # type: ignore[no-untyped-call]
-        return 0
-    from bot.server import serve_forever
-
-    serve_forever(app, host=settings.host, port=settings.port)
+        # Events come over the websocket; /healthz and /metrics still answer on HOST:PORT.
+        threading.Thread(target=server.run, name="probes-http", daemon=True).start()
+        return serve_socket_mode(app, settings)
+    serve_forever(server)
     return 0
+
+
+def serve_socket_mode(app: App, settings: Settings) -> int:
+    """Connect to Slack over a websocket and wait for a signal."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    assert settings.slack_app_token is not None
+    logger.info("Connecting to Slack in Socket Mode")
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as error:
+        raise SettingsError(
+            f"SLACK_APP_TOKEN was refused by Slack ({error.response.get('error')}); create an "
+            "app-level token with connections:write under Basic Information"
+        ) from None
+    signal.pause()
+    return 0
+
+
+def check_bot_token(client: WebClient, settings: Settings) -> None:
+    """auth.test once at start: a revoked token or an unreachable Slack is a configuration error."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        client.auth_test()
+    except SlackApiError as error:
+        raise SettingsError(
+            f"SLACK_BOT_TOKEN was refused by Slack ({error.response.get('error')}); reinstall "
+            "the app and copy the Bot User OAuth Token from OAuth & Permissions"
+        ) from None
+    except (SlackClientError, OSError) as error:
+        raise SettingsError(
+            f"SLACK_API_URL {settings.slack_api_url} cannot be reached ({error}); check the URL "
+            "and the network"
+        ) from None
 
 
 def _find_group(session: Any, channel: str) -> Any:
@@ -110,13 +327,12 @@ def _find_group(session: Any, channel: str) -> Any:
     ).first()
 
 
-def print_report(settings: Settings, *, group: str, run: str) -> int:
-    """`coherence report --group CHANNEL [--run latest|YYYY-MM-DD] --json`."""
-    import json
-    from datetime import date
+def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> int:
+    """`coherence report --group CHANNEL [--run latest|YYYY-MM-DD] [--json]`."""
+    import yaml
 
     from pulses.reports import report_json, run_report
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
 
     try:
         selector: Literal["latest"] | date = (
@@ -125,7 +341,7 @@ def print_report(settings: Settings, *, group: str, run: str) -> int:
     except ValueError:
         print(f"coherence: --run must be 'latest' or YYYY-MM-DD, got {run!r}", file=sys.stderr)
         return 2
-    with session_scope(make_engine(settings.database_url)) as session:
+    with session_scope(open_database(settings)) as session:
         found = _find_group(session, group)
         if found is None:
             print(f"coherence: no leadership group for {group}", file=sys.stderr)
@@ -139,20 +355,22 @@ def print_report(settings: Settings, *, group: str, run: str) -> int:
     if report is None:
         print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
         return 1
-    print(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+    content = report_json(report)
+    if as_json:
+        print(json.dumps(content, indent=2, ensure_ascii=False))
+    else:
+        print(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), end="")
     return 0
 
 
-def print_digest(settings: Settings, *, group: str) -> int:
-    """`coherence digest --group CHANNEL --preview`: the digest as Slack would lay it out."""
-    from datetime import UTC, datetime
-
+def print_digest(settings: Settings, *, group: str, preview: bool) -> int:
+    """`coherence digest --group CHANNEL [--preview]`: the digest as Slack would lay it out."""
     from bot.views.digest import blocks_as_dicts, digest_blocks
     from pulses.reports import group_digest
-    from sandbox.render import render_blocks
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
 
-    with session_scope(make_engine(settings.database_url)) as session:
+    render = _block_renderer() if preview else None
+    with session_scope(open_database(settings)) as session:
         found = _find_group(session, group)
         if found is None:
             print(f"coherence: no leadership group for {group}", file=sys.stderr)
@@ -163,15 +381,22 @@ def print_digest(settings: Settings, *, group: str) -> int:
             now=datetime.now(UTC),
             thresholds=settings.flag_thresholds,
         )
-    _, blocks = digest_blocks(digest)
-    print(render_blocks(blocks_as_dicts(blocks)))
+    text, blocks = digest_blocks(digest)
+    if render is not None:
+        print(render(blocks_as_dicts(blocks)))
+    else:
+        print(json.dumps({"text": text, "blocks": blocks_as_dicts(blocks)}, indent=2))
     return 0
 
 
-def play_sandbox() -> int:
-    from sandbox.scenario import play
-
-    return play()
+def _block_renderer() -> Callable[[list[dict[str, Any]]], str]:
+    for entry in importlib.metadata.entry_points(group=RENDERERS_GROUP, name="text"):
+        renderer: Callable[[list[dict[str, Any]]], str] = entry.load()
+        return renderer
+    raise SettingsError(
+        "--preview needs the sandbox's text renderer, which is not installed; "
+        "leave out --preview for Block Kit JSON"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,39 @@
-"""Logging set-up with a last line of defence against secrets in log output."""
+"""Logging set-up: quiet INFO, text or JSON lines, request context, and no secrets."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 # Slack tokens and signatures have recognisable shapes; mask them wherever they slip in.
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|v0=[0-9a-f]{16,})")
+# Slack user IDs identify people; structured logs leave the building (log pipelines,
+# vendors), so they carry none.
+_USER_ID = re.compile(r"\b[UW][A-Z0-9]{8,}\b")
+
+# Libraries whose INFO lines repeat on every tick or start (APScheduler's "Running job" and
+# "executed successfully", Alembic's context and plugin lines): shown only at DEBUG.
+_CHATTY = ("apscheduler", "alembic")
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_workspace: ContextVar[str | None] = ContextVar("workspace", default=None)
+
+
+@contextmanager
+def request_context(*, request_id: str, workspace: str | None) -> Iterator[None]:
+    """Tag every log line written while handling one request."""
+    request_token = _request_id.set(request_id)
+    workspace_token = _workspace.set(workspace)
+    try:
+        yield
+    finally:
+        _request_id.reset(request_token)
+        _workspace.reset(workspace_token)
 
 
 class RedactSecrets(logging.Filter):
@@ -18,10 +45,46 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, workspace."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _USER_ID.sub("[user]", record.getMessage()),
+        }
+        request_id, workspace = _request_id.get(), _workspace.get()
+        if request_id:
+            entry["request_id"] = request_id
+        if workspace:
+            entry["workspace"] = workspace
+        if record.exc_info:
+            entry["exception"] = _USER_ID.sub("[user]", self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """Timestamp, level, logger and message, with the request id when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = _request_id.get()
+        return f"{line} [request {request_id}]" if request_id else line
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+        )

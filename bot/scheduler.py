@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlmodel import select
+from sqlmodel import col, func, select
 
+from bot import metrics
 from bot.digest_poster import SlackDigestPoster
 from bot.services import Services
 from pulses.digests import send_due_digests
 from pulses.dispatch import tick
 from storage.db import session_scope
-from storage.models import Workspace
+from storage.models import PulseRun, Workspace
 
 logger = logging.getLogger(__name__)
 
 
 def run_tick(services: Services) -> None:
-    """One pass over everything due now; a failure is logged and retried next tick."""
+    """One pass over everything due now; a failure is logged and retried next tick.
+
+    Logs one INFO line when the tick did something and nothing when it did not: an idle
+    process ticks thousands of times a day.
+    """
+    started = time.monotonic()
     now = services.clock()
     try:
         report = tick(
@@ -28,8 +36,9 @@ def run_tick(services: Services) -> None:
     except Exception:
         logger.exception("Scheduler tick failed; the next tick will retry")
         return
+    digests = 0
     try:
-        send_due_digests(
+        digests = send_due_digests(
             engine=services.engine,
             poster=SlackDigestPoster(services.client),
             now=now,
@@ -38,17 +47,39 @@ def run_tick(services: Services) -> None:
         )
     except Exception:
         logger.exception("Sending digests failed; the next tick will retry")
-    if report.created or report.sent or report.reminded or report.closed or report.failed:
+    metrics.record_tick(
+        report,
+        digests=digests,
+        open_runs=open_run_count(services),
+        seconds=time.monotonic() - started,
+    )
+    if (
+        report.created
+        or report.sent
+        or report.reminded
+        or report.closed
+        or report.failed
+        or digests
+    ):
         logger.info(
-            "tick: %d runs claimed, %d sent, %d failed, %d reminded, %d closed",
+            "tick: %d runs claimed, %d sent, %d failed, %d reminded, %d closed, %d digests",
             report.created,
             report.sent,
             report.failed,
             report.reminded,
             report.closed,
+            digests,
         )
     for error in report.errors:
         logger.warning("will retry: %s", error)
+
+
+def open_run_count(services: Services) -> int:
+    """Pulse runs currently open for answers."""
+    with session_scope(services.engine) as session:
+        return session.exec(
+            select(func.count()).select_from(PulseRun).where(col(PulseRun.status) == "open")
+        ).one()
 
 
 def org_digest_channels(services: Services) -> dict[int, str]:
@@ -79,5 +110,12 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         id="coherence-tick",
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_listener(_record_lag, EVENT_JOB_SUBMITTED)
     scheduler.start()
     return scheduler
+
+
+def _record_lag(event: JobSubmissionEvent) -> None:
+    # A tick that starts late (a long previous tick, a stalled process) delays every send.
+    due = max(event.scheduled_run_times)
+    metrics.TICK_LAG.set(max(0.0, (datetime.now(UTC) - due).total_seconds()))

@@ -1,43 +1,89 @@
-"""HTTP mode: Bolt behind a production WSGI server (waitress), with a health check."""
+"""HTTP mode: Bolt behind a production WSGI server (waitress), with health and metrics."""
 
 from __future__ import annotations
 
-import logging
+import io
+import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
-import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.logs import request_context
+from bot.metrics import METRICS_CONTENT_TYPE, exposition
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
-logger = logging.getLogger(__name__)
-
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+THREADS = 8
+
+WsgiApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
 
-def make_wsgi_app(app: App) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """`POST /slack/events` to Bolt, `GET /healthz` for the platform's probes."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+def make_wsgi_app(app: App | None) -> WsgiApp:
+    """`POST /slack/events` to Bolt (in HTTP mode), `GET /healthz` and `GET /metrics`."""
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == HEALTH_PATH and method == "GET":
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
-        return bolt(environ, start_response)
+        if path == METRICS_PATH and method == "GET":
+            start_response("200 OK", [("Content-Type", METRICS_CONTENT_TYPE)])
+            return [exposition()]
+        if bolt is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"Socket Mode: Slack events arrive over the websocket\n"]
+        workspace = _workspace_of(environ)
+        with request_context(request_id=uuid.uuid4().hex[:16], workspace=workspace):
+            return bolt(environ, start_response)
 
     return wsgi
 
 
+def _workspace_of(environ: WSGIEnvironment) -> str | None:
+    """The team ID a Slack request comes from (for log lines), leaving the body readable."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    text = body.decode("utf-8", errors="replace")
+    try:
+        if environ.get("CONTENT_TYPE", "").startswith("application/json"):
+            return _team(json.loads(text))  # Events API
+        form = parse_qs(text)
+        if "payload" in form:  # interactivity: a JSON payload in a form field
+            return _team(json.loads(form["payload"][0]))
+        teams = form.get("team_id")  # slash commands
+        return teams[0] if teams else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _team(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    team = payload.get("team_id") or payload.get("team")
+    if isinstance(team, dict):
+        team = team.get("id")
+    return team if isinstance(team, str) else None
+
+
 @dataclass
 class RunningServer:
-    """A server started on a background thread (tests, the sandbox run)."""
+    """A server started on a background thread (tests, the sandbox run, Socket Mode's probes)."""
 
     url: str
     _server: Any
@@ -52,16 +98,25 @@ class RunningServer:
         self._thread.join(timeout=5)
 
 
-def start_in_background(app: App, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Serve `app` on a free loopback port without blocking the caller."""
-    server = create_server(make_wsgi_app(app), host=host, port=port, threads=8)
+def start_in_background(
+    app: App | None, *, host: str = "127.0.0.1", port: int = 0
+) -> RunningServer:
+    """Serve `app` on `host:port` (a free port by default) without blocking the caller."""
+    server = listen(app, host=host, port=port)
     thread = threading.Thread(target=server.run, name="bot-http", daemon=True)
     thread.start()
-    port = server.effective_port  # type: ignore[union-attr]  # single socket: BaseWSGIServer
+    port = server.effective_port
     return RunningServer(f"http://{host}:{port}", server, thread)
 
 
-def serve_forever(app: App, *, host: str, port: int) -> None:
-    """Serve `app` in the foreground until the process is stopped."""
-    logger.info("Listening on http://%s:%s%s", host, port, EVENTS_PATH)
-    waitress.serve(make_wsgi_app(app), host=host, port=port, threads=8, ident="coherence")
+def listen(app: App | None, *, host: str, port: int) -> Any:
+    """A waitress server bound to `host:port`, not yet serving (OSError when it cannot bind)."""
+    return create_server(
+        make_wsgi_app(app), host=host, port=port, threads=THREADS, ident="coherence"
+    )
+
+
+def serve_forever(server: Any) -> None:
+    """Serve a bound server in the foreground until the process is stopped."""
+    server.print_listen("Serving on http://{}:{}")
+    server.run()

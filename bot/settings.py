@@ -1,18 +1,23 @@
-"""Typed configuration read once from the environment and `.env`."""
+"""Typed configuration read once from the environment and `.env`, refused early and clearly."""
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pulses.flags import FlagThresholds
+from storage.db import DatabaseUrlError, default_database_url, normalize_database_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 # Values copied from `.env.example` or tutorials that must never reach Slack as credentials.
 _PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "your-secret"}
@@ -23,28 +28,35 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value means unset: `.env.example` ships `SLACK_APP_TOKEN=` for HTTP mode.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_API_DEFAULT
-    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'coherence.db'}")
-    port: int = 3000
+    database_url: str = Field(default_factory=default_database_url)
+    # How long start-up waits for an unreachable database (it may be starting alongside).
+    database_wait_seconds: float = Field(default=60.0, ge=0)
+    port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"
     log_level: str = "INFO"
+    # "text" for people, "json" for a log pipeline (one object per line).
+    log_format: str = "text"
     # Workspace members who may administer Coherence besides Slack's owners and admins.
     coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Overrides of the digest's flag thresholds (pulses/flags.py FlagThresholds documents
     # each), as JSON, e.g. {"drift_divergence": 0.15, "low_response_rate": 0.5}.
-    coherence_flag_thresholds: dict[str, float] = Field(default_factory=dict)
+    coherence_flag_thresholds: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     # Channel (ID) where the weekly organisation digest goes: every group side by side.
     coherence_admin_channel: str | None = None
     # How often the alarm clock looks for due sends, reminders and closes, in seconds.
-    scheduler_tick_seconds: int = 30
+    scheduler_tick_seconds: int = Field(default=30, ge=1)
     # Client-side pacing of chat.postMessage across the workspace (Slack allows "several
     # hundred per minute"); 0 turns pacing off and leaves only Retry-After.
-    slack_posts_per_minute: int = 300
+    slack_posts_per_minute: int = Field(default=300, ge=0)
 
     @field_validator("coherence_admin_ids", mode="before")
     @classmethod
@@ -52,6 +64,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("coherence_flag_thresholds", mode="before")
+    @classmethod
+    def _parse_thresholds(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(
+                'is not valid JSON; write an object such as {"drift_divergence": 0.15}'
+            ) from None
 
     @field_validator("coherence_flag_thresholds")
     @classmethod
@@ -73,8 +97,55 @@ class Settings(BaseSettings):
 
     @field_validator("slack_api_url")
     @classmethod
-    def _trailing_slash(cls, value: str) -> str:
+    def _http_url_with_trailing_slash(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"must be an http(s) URL such as {SLACK_API_DEFAULT}, not {value!r}")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            return normalize_database_url(value)
+        except DatabaseUrlError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"must be text or json, not {value!r}")
+        return value.lower()
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().startswith("xapp-"):
+            raise ValueError(
+                "holds an app-level token (xapp-…); use the Bot User OAuth Token (xoxb-…) "
+                "from OAuth & Permissions"
+            )
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not _is_set(value):
+            return value
+        if not value.get_secret_value().strip().startswith("xapp-"):
+            raise ValueError(
+                "must be an app-level token (xapp-…, Basic Information → App-Level Tokens); "
+                "leave it empty to serve HTTP"
+            )
+        return value
 
     @property
     def socket_mode(self) -> bool:
@@ -93,16 +164,34 @@ class Settings(BaseSettings):
                     "Copy .env.example to .env and fill it in from your Slack app's settings."
                 )
         if self.slack_app_token is not None and not _is_set(self.slack_app_token):
-            raise SettingsError("SLACK_APP_TOKEN is a placeholder; set it or remove it.")
+            raise SettingsError("SLACK_APP_TOKEN is a placeholder; set it or leave it empty.")
 
     @property
     def has_slack_credentials(self) -> bool:
         return self.slack_bot_token is not None and _is_set(self.slack_bot_token)
 
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
 
 def _is_set(secret: SecretStr) -> bool:
     value = secret.get_secret_value().strip()
     return value.lower() not in _PLACEHOLDERS and "..." not in value
+
+
+def settings_error(error: ValidationError) -> SettingsError:
+    """One line naming each variable pydantic refused and what is wrong with it.
+
+    pydantic's own rendering echoes the input value; for secrets that would leak them, so
+    only the messages (which our validators word without secrets) are kept.
+    """
+    problems = []
+    for detail in error.errors():
+        name = str(detail["loc"][0]).upper() if detail["loc"] else "configuration"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}: {message[:1].lower()}{message[1:]}")
+    return SettingsError("; ".join(problems))
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +200,4 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        # pydantic's message echoes the input value; for secrets that would leak them.
-        names = ", ".join(str(err["loc"][0]).upper() for err in error.errors())
-        raise SettingsError(f"Invalid configuration in {names}") from None
+        raise settings_error(error) from None
