@@ -6,60 +6,33 @@ import base64
 import binascii
 import contextlib
 import json
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from zoneinfo import ZoneInfo
 
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
 from sandbox.faults import Fault, Faults
 from sandbox.ratelimits import RateLimiter, RateLimits
 from sandbox.records import (
-    Ephemeral,
     Message,
-    RecordedCall,
     SandboxEvent,
     UploadedFile,
     View,
 )
-from sandbox.workspace import Channel, User, Workspace
-
-if TYPE_CHECKING:
-    from sandbox.users import VirtualUser
+from sandbox.state import SandboxState, SlackError
+from sandbox.users import VirtualUser
+from sandbox.workspace import Channel, Workspace
 
 # Captured once so freezegun (told to ignore this package) cannot bend the sandbox's clocks.
 _monotonic = time.monotonic
-_wallclock = time.time
 _sleep = time.sleep
 
 _JSON_FIELDS = ("blocks", "view", "files", "attachments", "metadata")
-# Slack lets a response_url be used five times (within 30 minutes; only uses are counted here).
-_RESPONSE_URL_USES = 5
-
-
-class SlackError(Exception):
-    """A Slack-style `{"ok": false, "error": ...}` answer."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-
-@dataclass
-class _ResponseTarget:
-    user: str
-    channel: str
-    message_ts: str | None
-    is_ephemeral: bool
-    uses_left: int = _RESPONSE_URL_USES
 
 
 @dataclass
@@ -69,7 +42,7 @@ class _PendingUpload:
     content: bytes | None = None
 
 
-class SlackSandbox:
+class SlackSandbox(SandboxState):
     """Serve `/api/<method>`, `/upload/<file_id>` and `/response/<token>` on 127.0.0.1."""
 
     def __init__(
@@ -80,35 +53,14 @@ class SlackSandbox:
         signing_secret: str,
         rate_limits: RateLimits | None = None,
     ) -> None:
-        self.workspace = workspace
+        super().__init__(workspace, signing_secret=signing_secret)
         self.bot_token = bot_token
-        self.signing_secret = signing_secret
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.faults = Faults()
-        self.bot_url: str | None = None
-        self.verification_token = "sandbox-verification-token"
-        # Wall clock for timestamps sent to the bot; tests that freeze time point it at their
-        # frozen clock so Bolt's five-minute signature window still accepts virtual users.
-        self.clock: Callable[[], float] = _wallclock
         self.trigger_ttl = 3.0
-        self.calls: list[RecordedCall] = []
-        self.ephemerals: list[Ephemeral] = []
-        self.views: dict[str, View] = {}
-        self.home_tabs: dict[str, dict[str, Any]] = {}
         self.files: list[UploadedFile] = []
-        self._messages: list[Message] = []
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self._limiter = RateLimiter(self.rate_limits)
-        self._subscribers: list[Callable[[SandboxEvent], None]] = []
-        self._pending_events: list[SandboxEvent] = []
-        self._dispatch_lock = threading.Lock()
-        self._triggers: dict[str, tuple[str, float]] = {}
-        self._response_urls: dict[str, _ResponseTarget] = {}
         self._uploads: dict[str, _PendingUpload] = {}
-        self._dms: dict[str, str] = {}
-        self._serial = 0
-        self._last_ts = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -138,8 +90,10 @@ class SlackSandbox:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        self._address = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
+        self._address = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -160,55 +114,9 @@ class SlackSandbox:
     ) -> None:
         self.stop()
 
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("SlackSandbox is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.base_url}/api/"
-
-    # -- reading state -----------------------------------------------------------------------
-
-    def messages(self, channel: str | None = None) -> list[Message]:
-        """Messages in post order; `channel` may be a channel id, `#name` or a user's id (DM)."""
-        with self._lock:
-            if channel is None:
-                return list(self._messages)
-            wanted = self._lookup_channel_id(channel)
-            return [m for m in self._messages if m.channel == wanted]
-
-    def calls_to(self, method: str) -> list[RecordedCall]:
-        with self._lock:
-            return [c for c in self.calls if c.method == method]
-
-    def dm_channel(self, user_id: str) -> str:
-        """The stable id of the bot's DM with this user (what conversations.open returns)."""
-        with self._lock:
-            if user_id not in self._dms:
-                self._dms[user_id] = "D" + user_id[1:]
-            return self._dms[user_id]
-
-    def wait_for(self, predicate: Callable[[SlackSandbox], bool], timeout: float = 30.0) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: predicate(self), timeout):
-                recent = ", ".join(c.method for c in self.calls[-10:]) or "none"
-                raise TimeoutError(
-                    f"sandbox condition not met within {timeout}s; "
-                    f"{len(self.calls)} calls so far, last: {recent}; "
-                    f"{len(self._messages)} messages, {len(self.ephemerals)} ephemerals, "
-                    f"{len(self.views)} views"
-                )
-
-    def subscribe(self, callback: Callable[[SandboxEvent], None]) -> None:
-        with self._lock:
-            self._subscribers.append(callback)
+    # -- virtual users -----------------------------------------------------------------------
 
     def user(self, user_id: str) -> VirtualUser:
-        from sandbox.users import VirtualUser
-
         found = self.workspace.user(user_id)
         if found is None:
             raise KeyError(f"no user {user_id} in the sandbox workspace")
@@ -236,7 +144,7 @@ class SlackSandbox:
         elif token != self.bot_token:
             response = {"ok": False, "error": "invalid_auth"}
         else:
-            with self._lock:
+            with self.lock:
                 wait = self._limiter.check(method, self._rate_key_channel(method, args))
                 if wait is not None:
                     status, headers = 429, {"Retry-After": str(wait)}
@@ -252,7 +160,7 @@ class SlackSandbox:
     def handle_upload(
         self, file_id: str, content: bytes, *, fault: str | None = None
     ) -> tuple[int, str]:
-        with self._lock:
+        with self.lock:
             pending = self._uploads.get(file_id)
             if pending is None:
                 status, body = 404, "file_not_found"
@@ -266,160 +174,10 @@ class SlackSandbox:
     def handle_response_url(
         self, token: str, payload: dict[str, Any], *, fault: str | None = None
     ) -> tuple[int, dict[str, Any]]:
-        with self._lock:
+        with self.lock:
             status, response = self._apply_response_url(token, payload)
         self.record("response_url", payload, response, status, fault=fault)
         return status, response
-
-    def record(
-        self,
-        method: str,
-        args: dict[str, Any],
-        response: dict[str, Any],
-        status: int,
-        *,
-        fault: str | None = None,
-    ) -> None:
-        with self._changed:
-            call = RecordedCall(method, args, response, status, _monotonic(), fault)
-            self.calls.append(call)
-            self._changed.notify_all()
-        self.flush_events()
-
-    def flush_events(self) -> None:
-        """Deliver pending events to subscribers outside the state lock, in order."""
-        with self._dispatch_lock:
-            with self._lock:
-                events, self._pending_events = self._pending_events, []
-                subscribers = list(self._subscribers)
-            for event in events:
-                for callback in subscribers:
-                    callback(event)
-
-    # -- helpers shared with virtual users ----------------------------------------------------
-
-    def _emit(self, event: SandboxEvent) -> None:
-        with self._changed:
-            self._pending_events.append(event)
-            self._changed.notify_all()
-
-    def _next_serial(self) -> int:
-        with self._lock:
-            self._serial += 1
-            return self._serial
-
-    def _next_ts(self) -> str:
-        with self._lock:
-            # Slack's ts doubles as a message id, so it must never repeat within a channel.
-            self._last_ts = max(self.clock(), self._last_ts + 0.000001)
-            return f"{self._last_ts:.6f}"
-
-    def _issue_trigger(self, user_id: str) -> str:
-        with self._lock:
-            trigger_id = f"{self._next_serial()}.{self.workspace.team_id}.{secrets.token_hex(8)}"
-            self._triggers[trigger_id] = (user_id, _monotonic())
-            return trigger_id
-
-    def _issue_response_url(
-        self,
-        user_id: str,
-        channel: str,
-        *,
-        message_ts: str | None = None,
-        is_ephemeral: bool = False,
-    ) -> str:
-        with self._lock:
-            token = secrets.token_hex(12)
-            self._response_urls[token] = _ResponseTarget(user_id, channel, message_ts, is_ephemeral)
-            return f"{self.base_url}/response/{token}"
-
-    def _add_message(
-        self, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None
-    ) -> Message:
-        message = Message(
-            channel, self._next_ts(), self.workspace.bot_user_id, text, blocks, thread_ts
-        )
-        self._messages.append(message)
-        self._emit(SandboxEvent("message", channel, message.user, text, blocks, ts=message.ts))
-        return message
-
-    def _add_ephemeral(
-        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]], source: Any
-    ) -> Ephemeral:
-        ephemeral = Ephemeral(channel, user, text, blocks, source, self._next_ts())
-        self.ephemerals.append(ephemeral)
-        self._emit(SandboxEvent("ephemeral", channel, user, text, blocks, ts=ephemeral.ts))
-        return ephemeral
-
-    def _close_view(self, view: View) -> None:
-        if view.open:
-            view.open = False
-            self._emit(SandboxEvent("view_closed", user=view.user_id, view=view.view))
-
-    def _replace_view(self, view: View, new: dict[str, Any]) -> None:
-        view.view = self._view_object(new, view.id, view.user_id, external_id=None)
-        view.type = str(new.get("type"))
-        view.errors = {}
-        self._emit(SandboxEvent("view_updated", user=view.user_id, view=view.view))
-
-    def message_payload(self, message: Message) -> dict[str, Any]:
-        """The message object Slack embeds in API answers and interaction payloads."""
-        payload: dict[str, Any] = {
-            "type": "message",
-            "text": message.text,
-            "user": message.user,
-            "ts": message.ts,
-            "bot_id": self.workspace.bot_id,
-            "app_id": self.workspace.app_id,
-            "team": self.workspace.team_id,
-            "blocks": message.blocks,
-        }
-        if message.thread_ts:
-            payload["thread_ts"] = message.thread_ts
-        if message.updated:
-            payload["edited"] = {"user": message.user, "ts": message.ts}
-        return payload
-
-    def user_payload(self, user: User) -> dict[str, Any]:
-        zone = ZoneInfo(user.tz)
-        now = datetime.fromtimestamp(_wallclock(), zone)
-        offset = now.utcoffset()
-        return {
-            "id": user.id,
-            "team_id": self.workspace.team_id,
-            "name": user.name,
-            "deleted": user.deleted,
-            "real_name": user.real_name or user.name,
-            "tz": user.tz,
-            "tz_label": now.tzname() or user.tz,
-            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
-            "is_admin": user.is_admin,
-            "is_owner": user.is_owner,
-            "is_primary_owner": user.is_owner,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
-            "is_bot": user.is_bot,
-            "is_app_user": False,
-            "updated": 0,
-            "profile": {
-                "real_name": user.real_name or user.name,
-                "real_name_normalized": user.real_name or user.name,
-                "display_name": user.name,
-                "display_name_normalized": user.name,
-                "team": self.workspace.team_id,
-            },
-        }
-
-    def channel_name(self, channel_id: str) -> str:
-        channel = self.workspace.channel(channel_id)
-        return channel.name if channel is not None else "directmessage"
-
-    def channel_members(self, channel_id: str) -> list[str]:
-        channel = self.workspace.channel(channel_id)
-        if channel is not None:
-            return self.workspace.channel_members(channel)
-        user_id = self._dm_user(channel_id)
-        return [user_id, self.workspace.bot_user_id] if user_id else []
 
     # -- API methods ---------------------------------------------------------------------------
 
@@ -440,7 +198,7 @@ class SlackSandbox:
         channel = self._postable_channel(args.get("channel"))
         text, blocks = self._message_content(args, require=True)
         thread_ts = args.get("thread_ts") or None
-        message = self._add_message(channel, text, blocks, thread_ts)
+        message = self.add_message(channel, text, blocks, thread_ts)
         metadata = args.get("metadata")
         if isinstance(metadata, str) and metadata:
             metadata = json.loads(metadata)
@@ -466,7 +224,7 @@ class SlackSandbox:
         return {"messages": page, "has_more": len(newest_first) > limit}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._lookup_channel_id(str(args.get("channel", "")))
+        channel = self.lookup_channel_id(str(args.get("channel", "")))
         message = self._find_message(channel, str(args.get("ts", "")))
         if message is None:
             raise SlackError("message_not_found")
@@ -488,7 +246,7 @@ class SlackSandbox:
         if user_id not in self.channel_members(channel):
             raise SlackError("user_not_in_channel")
         text, blocks = self._message_content(args, require=True)
-        ephemeral = self._add_ephemeral(channel, user_id, text, blocks, "api")
+        ephemeral = self.add_ephemeral(channel, user_id, text, blocks, "api")
         return {"message_ts": ephemeral.ts}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -537,7 +295,7 @@ class SlackSandbox:
                 "channel": {
                     "id": channel_id,
                     "is_im": True,
-                    "user": self._dm_user(channel_id),
+                    "user": self.dm_user(channel_id),
                     "created": 0,
                     "is_open": True,
                 }
@@ -576,11 +334,11 @@ class SlackSandbox:
             raise SlackError("expired_trigger_id")
         view = self._checked_view(args.get("view"))
         del self._triggers[trigger_id]
-        view_id = f"V{self._next_serial():010d}"
+        view_id = f"V{self.next_serial():010d}"
         stored = View(view_id, user_id, str(view["type"]), {})
-        stored.view = self._view_object(view, view_id, user_id, view.get("external_id"))
+        stored.view = self.view_object(view, view_id, user_id, view.get("external_id"))
         self.views[view_id] = stored
-        self._emit(SandboxEvent("view_opened", user=user_id, view=stored.view))
+        self.emit(SandboxEvent("view_opened", user=user_id, view=stored.view))
         return {"view": stored.view}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -593,13 +351,13 @@ class SlackSandbox:
         if args.get("hash") and args["hash"] != found.hash:
             raise SlackError("hash_conflict")
         view = self._checked_view(args.get("view"))
-        found.view = self._view_object(
+        found.view = self.view_object(
             view, found.id, found.user_id, view.get("external_id", found.view.get("external_id"))
         )
         found.type = str(view["type"])
         if found.type == "home":
             self.home_tabs[found.user_id] = found.view
-        self._emit(SandboxEvent("view_updated", user=found.user_id, view=found.view))
+        self.emit(SandboxEvent("view_updated", user=found.user_id, view=found.view))
         return {"view": found.view}
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -615,11 +373,11 @@ class SlackSandbox:
         )
         if existing is not None and args.get("hash") and args["hash"] != existing.hash:
             raise SlackError("hash_conflict")
-        view_id = existing.id if existing is not None else f"V{self._next_serial():010d}"
-        stored = View(view_id, user_id, "home", self._view_object(view, view_id, user_id, None))
+        view_id = existing.id if existing is not None else f"V{self.next_serial():010d}"
+        stored = View(view_id, user_id, "home", self.view_object(view, view_id, user_id, None))
         self.views[view_id] = stored
         self.home_tabs[user_id] = stored.view
-        self._emit(SandboxEvent("home_published", user=user_id, view=stored.view))
+        self.emit(SandboxEvent("home_published", user=user_id, view=stored.view))
         return {"view": stored.view}
 
     def _files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -627,7 +385,7 @@ class SlackSandbox:
         length = _int_arg(args.get("length"), -1)
         if not filename or length < 0:
             raise SlackError("invalid_arguments")
-        file_id = f"F{self._next_serial():010d}"
+        file_id = f"F{self.next_serial():010d}"
         self._uploads[file_id] = _PendingUpload(str(filename), length)
         return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
@@ -657,7 +415,7 @@ class SlackSandbox:
         for file in uploaded:
             del self._uploads[file.id]
             self.files.append(file)
-            self._emit(
+            self.emit(
                 SandboxEvent(
                     "file_uploaded",
                     channel,
@@ -670,7 +428,7 @@ class SlackSandbox:
             # Sharing files posts one message carrying them, as Slack shows it in the channel.
             message = Message(
                 channel,
-                self._next_ts(),
+                self.next_ts(),
                 self.workspace.bot_user_id,
                 str(args.get("initial_comment") or ""),
                 [],
@@ -698,29 +456,16 @@ class SlackSandbox:
         if method != "chat.postMessage":
             return None
         try:
-            return self._lookup_channel_id(str(args.get("channel", "")))
+            return self.lookup_channel_id(str(args.get("channel", "")))
         except SlackError:
             return None
 
-    def _lookup_channel_id(self, channel: str) -> str:
-        if channel.startswith("#"):
-            found = self.workspace.channel_by_name(channel)
-            if found is None:
-                raise SlackError("channel_not_found")
-            return found.id
-        if channel[:1] in ("U", "W"):
-            return self.dm_channel(channel)
-        return channel
-
-    def _dm_user(self, channel_id: str) -> str | None:
-        return next((u for u, d in self._dms.items() if d == channel_id), None)
-
     def _visible_channel(self, raw: Any) -> str:
         """A channel the bot can see: public ones, private ones it is in, its own DMs."""
-        channel_id = self._lookup_channel_id(str(raw or ""))
+        channel_id = self.lookup_channel_id(str(raw or ""))
         channel = self.workspace.channel(channel_id)
         if channel is None:
-            if self._dm_user(channel_id) is None:
+            if self.dm_user(channel_id) is None:
                 raise SlackError("channel_not_found")
             return channel_id
         if channel.is_private and not channel.bot_is_member:
@@ -771,7 +516,7 @@ class SlackSandbox:
         if blocks is not None:
             message.blocks = blocks
         message.updated += 1
-        self._emit(
+        self.emit(
             SandboxEvent(
                 "message_updated",
                 message.channel,
@@ -794,32 +539,6 @@ class SlackSandbox:
             (v for v in self.views.values() if v.view.get("external_id") == external_id), None
         )
 
-    def _view_object(
-        self, view: dict[str, Any], view_id: str, user_id: str, external_id: Any
-    ) -> dict[str, Any]:
-        ws = self.workspace
-        return {
-            "id": view_id,
-            "team_id": ws.team_id,
-            "type": view["type"],
-            "blocks": view.get("blocks", []),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": f"{int(self.clock())}.{secrets.token_hex(4)}",
-            "title": view.get("title"),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "close": view.get("close"),
-            "submit": view.get("submit"),
-            "previous_view_id": None,
-            "root_view_id": view_id,
-            "app_id": ws.app_id,
-            "external_id": external_id or "",
-            "app_installed_team_id": ws.team_id,
-            "bot_id": ws.bot_id,
-        }
-
     def _apply_response_url(
         self, token: str, payload: dict[str, Any], *, fault: str | None = None
     ) -> tuple[int, dict[str, Any]]:
@@ -837,7 +556,7 @@ class SlackSandbox:
         if _truthy(payload.get("delete_original")):
             if original is not None:
                 self._messages.remove(original)
-                self._emit(
+                self.emit(
                     SandboxEvent("message_deleted", original.channel, original.user, ts=original.ts)
                 )
             return 200, {"ok": True}
@@ -850,9 +569,9 @@ class SlackSandbox:
                 if old is not None:
                     self.ephemerals.remove(old)
         if payload.get("response_type") == "in_channel":
-            self._add_message(target.channel, text, blocks, payload.get("thread_ts"))
+            self.add_message(target.channel, text, blocks, payload.get("thread_ts"))
         else:
-            self._add_ephemeral(target.channel, target.user, text, blocks, "response_url")
+            self.add_ephemeral(target.channel, target.user, text, blocks, "response_url")
         return 200, {"ok": True}
 
 

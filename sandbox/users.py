@@ -13,15 +13,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.blockkit import validate_message_blocks, validate_view
 from sandbox.records import Ephemeral, Message, SandboxEvent, View
+from sandbox.state import SandboxState
 from sandbox.workspace import User
-
-if TYPE_CHECKING:
-    from sandbox.server import SlackSandbox
 
 _monotonic = time.monotonic
 # Slack gives up on an app that has not answered within three seconds.
@@ -59,7 +57,7 @@ class BotResponse:
 class VirtualUser:
     """One workspace member acting through Slack's client; get one with `sandbox.user(id)`."""
 
-    def __init__(self, sandbox: SlackSandbox, user: User) -> None:
+    def __init__(self, sandbox: SandboxState, user: User) -> None:
         self.sandbox = sandbox
         self.profile = user
 
@@ -71,7 +69,7 @@ class VirtualUser:
 
     def run_command(self, command: str, text: str = "", *, channel: str) -> BotResponse:
         sandbox, ws = self.sandbox, self.sandbox.workspace
-        channel_id = sandbox._lookup_channel_id(channel)
+        channel_id = sandbox.lookup_channel_id(channel)
         fields = {
             "token": sandbox.verification_token,
             "team_id": ws.team_id,
@@ -84,8 +82,8 @@ class VirtualUser:
             "text": text,
             "api_app_id": ws.app_id,
             "is_enterprise_install": "false",
-            "response_url": sandbox._issue_response_url(self.id, channel_id),
-            "trigger_id": sandbox._issue_trigger(self.id),
+            "response_url": sandbox.issue_response_url(self.id, channel_id),
+            "trigger_id": sandbox.issue_trigger(self.id),
         }
         response = self.send_raw(urlencode(fields).encode(), _FORM)
         self._show_ack(response, command, channel_id)
@@ -93,12 +91,12 @@ class VirtualUser:
 
     def _show_ack(self, response: BotResponse, command: str, channel: str) -> None:
         sandbox = self.sandbox
-        with sandbox._lock:
+        with sandbox.lock:
             if response.timed_out or response.status != 200:
                 # What Slack's client shows in place of the missing acknowledgement.
                 reason = "operation_timeout" if response.timed_out else "dispatch_failed"
                 text = f'{command} failed with the error "{reason}"'
-                sandbox._add_ephemeral(channel, self.id, text, [], "ack")
+                sandbox.add_ephemeral(channel, self.id, text, [], "ack")
             elif response.json is not None:
                 text = str(response.json.get("text") or "")
                 blocks = response.json.get("blocks") or []
@@ -106,11 +104,11 @@ class VirtualUser:
                     text = f'{command} failed with the error "invalid_blocks"'
                     blocks = []
                 if response.json.get("response_type") == "in_channel":
-                    sandbox._add_message(channel, text, blocks)
+                    sandbox.add_message(channel, text, blocks)
                 else:
-                    sandbox._add_ephemeral(channel, self.id, text, blocks, "ack")
+                    sandbox.add_ephemeral(channel, self.id, text, blocks, "ack")
             elif response.body.strip():
-                sandbox._add_ephemeral(channel, self.id, response.body, [], "ack")
+                sandbox.add_ephemeral(channel, self.id, response.body, [], "ack")
         sandbox.flush_events()
 
     # -- block actions -------------------------------------------------------------------------
@@ -133,7 +131,7 @@ class VirtualUser:
                 },
                 "channel": {"id": message.channel, "name": sandbox.channel_name(message.channel)},
                 "state": {"values": {}},
-                "response_url": sandbox._issue_response_url(
+                "response_url": sandbox.issue_response_url(
                     self.id, message.channel, message_ts=message.ts, is_ephemeral=is_ephemeral
                 ),
                 "actions": [self._action(block, element, value)],
@@ -147,7 +145,7 @@ class VirtualUser:
     def click_in_view(
         self, view_id: str, action_id: str, *, value: str | None = None
     ) -> BotResponse:
-        with self.sandbox._lock:
+        with self.sandbox.lock:
             view = self.sandbox.views.get(view_id)
         if view is None or not view.open:
             raise LookupError(f"no open view {view_id}")
@@ -155,7 +153,7 @@ class VirtualUser:
         return self._click_view(view, action_id, value)
 
     def click_in_home(self, action_id: str, value: str | None = None) -> BotResponse:
-        with self.sandbox._lock:
+        with self.sandbox.lock:
             view = next(
                 (
                     v
@@ -205,7 +203,7 @@ class VirtualUser:
     def submit(self, view_id: str, values: Mapping[str, object] | None = None) -> BotResponse:
         """Submit a modal; `values` maps block_id or action_id to plain Python values."""
         sandbox = self.sandbox
-        with sandbox._lock:
+        with sandbox.lock:
             view = sandbox.views.get(view_id)
             if view is None or not view.open or view.type != "modal":
                 raise LookupError(f"no open modal {view_id}")
@@ -220,7 +218,7 @@ class VirtualUser:
         self, view: View, submitted: dict[str, Any], response: BotResponse
     ) -> None:
         sandbox = self.sandbox
-        with sandbox._lock:
+        with sandbox.lock:
             view.view["state"] = submitted["state"]
             # Slack keeps the modal open (with a connection error) when the app fails or is late.
             if response.timed_out or response.status != 200:
@@ -228,23 +226,23 @@ class VirtualUser:
             body = response.json
             action = body.get("response_action") if body else None
             if not response.body.strip() or body is None or action is None:
-                sandbox._close_view(view)
+                sandbox.close_view(view)
             elif action == "errors":
                 view.errors = dict(body.get("errors") or {})
             elif action == "update" and not validate_view(body.get("view")):
-                sandbox._replace_view(view, body["view"])
+                sandbox.replace_view(view, body["view"])
             elif action == "push" and not validate_view(body.get("view")):
-                pushed_id = f"V{sandbox._next_serial():010d}"
+                pushed_id = f"V{sandbox.next_serial():010d}"
                 pushed = View(pushed_id, self.id, "modal", {})
-                pushed.view = sandbox._view_object(body["view"], pushed_id, self.id, None)
+                pushed.view = sandbox.view_object(body["view"], pushed_id, self.id, None)
                 pushed.view["previous_view_id"] = view.id
                 pushed.view["root_view_id"] = view.view.get("root_view_id", view.id)
                 sandbox.views[pushed_id] = pushed
-                sandbox._emit(SandboxEvent("view_opened", user=self.id, view=pushed.view))
+                sandbox.emit(SandboxEvent("view_opened", user=self.id, view=pushed.view))
             elif action == "clear":
                 for other in sandbox.views.values():
                     if other.user_id == self.id and other.type == "modal":
-                        sandbox._close_view(other)
+                        sandbox.close_view(other)
         sandbox.flush_events()
 
     def _view_with_state(
@@ -268,7 +266,7 @@ class VirtualUser:
             "tab": "home",
             "event_ts": f"{now:.6f}",
         }
-        with sandbox._lock:
+        with sandbox.lock:
             if self.id in sandbox.home_tabs:
                 event["view"] = copy.deepcopy(sandbox.home_tabs[self.id])
         envelope = {
@@ -277,7 +275,7 @@ class VirtualUser:
             "api_app_id": ws.app_id,
             "event": event,
             "type": "event_callback",
-            "event_id": f"Ev{sandbox._next_serial():010d}",
+            "event_id": f"Ev{sandbox.next_serial():010d}",
             "event_time": int(now),
             "authorizations": [
                 {
@@ -359,7 +357,7 @@ class VirtualUser:
             },
             "api_app_id": ws.app_id,
             "token": self.sandbox.verification_token,
-            "trigger_id": self.sandbox._issue_trigger(self.id),
+            "trigger_id": self.sandbox.issue_trigger(self.id),
             "team": {"id": ws.team_id, "domain": ws.team_domain},
             "enterprise": None,
             "is_enterprise_install": False,

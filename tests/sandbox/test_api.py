@@ -263,7 +263,7 @@ MODAL = {
 def test_views_open_needs_an_issued_unused_trigger(
     client: WebClient, sandbox: SlackSandbox
 ) -> None:
-    trigger = sandbox._issue_trigger("U0ALICE")
+    trigger = sandbox.issue_trigger("U0ALICE")
     view = client.views_open(trigger_id=trigger, view=MODAL)["view"]
     assert view["id"].startswith("V")
     assert view["hash"]
@@ -281,7 +281,7 @@ def test_views_open_with_an_old_trigger_is_expired(
 ) -> None:
     sandbox.trigger_ttl = 0.0
     with pytest.raises(SlackApiError) as raised:
-        client.views_open(trigger_id=sandbox._issue_trigger("U0ALICE"), view=MODAL)
+        client.views_open(trigger_id=sandbox.issue_trigger("U0ALICE"), view=MODAL)
     assert raised.value.response["error"] == "expired_trigger_id"
 
 
@@ -289,7 +289,7 @@ def test_views_update_by_id_and_external_id_with_hash(
     client: WebClient, sandbox: SlackSandbox
 ) -> None:
     opened = client.views_open(
-        trigger_id=sandbox._issue_trigger("U0ALICE"), view={**MODAL, "external_id": "pulse-1"}
+        trigger_id=sandbox.issue_trigger("U0ALICE"), view={**MODAL, "external_id": "pulse-1"}
     )["view"]
     renamed = {**MODAL, "title": {"type": "plain_text", "text": "Thanks"}}
     updated = client.views_update(view_id=opened["id"], view=renamed, hash=opened["hash"])["view"]
@@ -344,7 +344,7 @@ def test_subscribers_see_messages_ephemerals_and_views(
     ts = client.chat_postMessage(channel="C0EXEC", text="a")["ts"]
     client.chat_update(channel="C0EXEC", ts=ts, text="b")
     client.chat_postEphemeral(channel="C0EXEC", user="U0ALICE", text="c")
-    client.views_open(trigger_id=sandbox._issue_trigger("U0ALICE"), view=MODAL)
+    client.views_open(trigger_id=sandbox.issue_trigger("U0ALICE"), view=MODAL)
     client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": []})
     assert kinds == ["message", "message_updated", "ephemeral", "view_opened", "home_published"]
 

@@ -204,7 +204,7 @@ def test_update_ephemeral_and_views_are_validated_too(
             channel="C0EXEC", user="U0ALICE", text="x", blocks=buttons
         )
     )
-    trigger = sandbox._issue_trigger("U0ALICE")
+    trigger = sandbox.issue_trigger("U0ALICE")
     _refusal(lambda: client.views_open(trigger_id=trigger, view=modal([{"type": "divider"}] * 101)))
     dup = modal([section("a", block_id="x"), section("b", block_id="x")])
     _refusal(lambda: client.views_publish(user_id="U0ALICE", view={**dup, "type": "home"}))
