@@ -13,10 +13,11 @@ import io
 from collections.abc import Sequence
 from typing import Final
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from pulses.reports import RunReport, group_history
 from storage.models import LeadershipGroup
+from storage.queries import groups_by_name
 
 # Ten years of weekly runs: the whole history of any real group.
 MAX_RUNS: Final = 520
@@ -87,16 +88,11 @@ def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -
     return row
 
 
-def export_rows(
+def _export_rows(
     *, session: Session, workspace_id: int, group_id: int | None = None
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Column names and one row per shown closed run, by group then date."""
-    query = select(LeadershipGroup).where(LeadershipGroup.workspace_id == workspace_id)
-    if group_id is not None:
-        query = query.where(LeadershipGroup.id == group_id)
-    groups = session.exec(
-        query.order_by(col(LeadershipGroup.channel_name), col(LeadershipGroup.id))
-    ).all()
+    groups = groups_by_name(session=session, workspace_id=workspace_id, group_id=group_id)
     shown: list[tuple[LeadershipGroup, RunReport]] = []
     for group in groups:
         assert group.id is not None
@@ -112,7 +108,7 @@ def export_rows(
 
 def export_csv(*, session: Session, workspace_id: int, group_id: int | None = None) -> str:
     """The export as CSV text (a header row even when no run may be shown)."""
-    columns, rows = export_rows(session=session, workspace_id=workspace_id, group_id=group_id)
+    columns, rows = _export_rows(session=session, workspace_id=workspace_id, group_id=group_id)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -123,15 +119,10 @@ def export_csv(*, session: Session, workspace_id: int, group_id: int | None = No
 
 def _safe_cell(value: str) -> str:
     # Priority and group names are typed by people; a leading = + - @ makes a spreadsheet
-    # run the cell as a formula (CSV injection).
-    if value and value[0] in "=+-@" and not _is_number(value):
-        return "'" + value
+    # run the cell as a formula (CSV injection). Numbers such as -0.1250 stay as they are.
+    if value and value[0] in "=+-@":
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
     return value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True

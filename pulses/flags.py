@@ -317,6 +317,19 @@ def _top_focus(metrics: RunMetrics, names: Mapping[str, str]) -> str:
     return f"*{_priority_name(key, names)}* ({_percent(p[key])}%)"
 
 
+def _layer_flag(
+    subject: str, value: float, threshold: float, message: str, numbers: dict[str, float]
+) -> Flag:
+    severity: Severity = "high" if _at_least(value, 2 * threshold) else "medium"
+    return Flag(
+        kind="layer_divergence",
+        severity=severity,
+        subject=subject,
+        message=message,
+        numbers=numbers,
+    )
+
+
 def layer_flags(
     a_name: str,
     a: RunMetrics,
@@ -334,18 +347,14 @@ def layer_flags(
     focus = divergence.focus_jsd
     if focus is not None and _at_least(focus, thresholds.layer_focus_divergence):
         flags.append(
-            Flag(
-                kind="layer_divergence",
-                severity="high"
-                if _at_least(focus, 2 * thresholds.layer_focus_divergence)
-                else "medium",
-                subject=subject,
-                message=(
-                    f"*{a_name}* and *{b_name}* put their attention in different places "
-                    f"(divergence {focus:.2f}): {a_name} most on {_top_focus(a, names)}, "
-                    f"{b_name} on {_top_focus(b, names)}."
-                ),
-                numbers={"focus_jsd": focus},
+            _layer_flag(
+                subject,
+                focus,
+                thresholds.layer_focus_divergence,
+                f"*{a_name}* and *{b_name}* put their attention in different places "
+                f"(divergence {focus:.2f}): {a_name} most on {_top_focus(a, names)}, "
+                f"{b_name} on {_top_focus(b, names)}.",
+                {"focus_jsd": focus},
             )
         )
     distance = divergence.item_mean_distance
@@ -357,18 +366,14 @@ def layer_flags(
         assert a_mean is not None
         assert b_mean is not None
         flags.append(
-            Flag(
-                kind="layer_divergence",
-                severity="high"
-                if _at_least(distance, 2 * thresholds.layer_item_mean_distance)
-                else "medium",
-                subject=subject,
-                message=(
-                    f"*{a_name}* and *{b_name}* rate coherence differently: their averages "
-                    f"differ by {distance:.1f} points on a 1–5 scale, most on "
-                    f"*{dimension_name(widest)}* ({a_mean:.1f} vs {b_mean:.1f})."
-                ),
-                numbers={
+            _layer_flag(
+                subject,
+                distance,
+                thresholds.layer_item_mean_distance,
+                f"*{a_name}* and *{b_name}* rate coherence differently: their averages "
+                f"differ by {distance:.1f} points on a 1–5 scale, most on "
+                f"*{dimension_name(widest)}* ({a_mean:.1f} vs {b_mean:.1f}).",
+                {
                     "item_mean_distance": distance,
                     **{f"difference.{key}": value for key, value in divergence.per_item.items()},
                 },
