@@ -475,14 +475,3 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "flags": [flag.to_dict() for flag in report.flags],
         "friction_comments": list(report.friction),
     }
-
-
-def __getattr__(name: str) -> Any:
-    # TEMPORARY bridge while other files of issue 14 are reshaped in parallel: pulses/digests.py
-    # and bot/digest_poster.py still import these from here. Delete once they import
-    # pulses.organisation.
-    if name in ("OrgDigest", "org_digest"):
-        from pulses import organisation
-
-        return getattr(organisation, name)
-    raise AttributeError(name)
