@@ -21,8 +21,9 @@ from bot.app import build_app, build_client, build_services
 from bot.messenger import SlackMessenger
 from bot.server import start_in_background
 from bot.settings import Settings
-from pulses.dispatch import Worker, tick
+from pulses.dispatch import tick
 from pulses.groups import create_group, ensure_workspace
+from pulses.ticks import Worker
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade

@@ -1,4 +1,4 @@
-"""The domain's Messenger, implemented with Slack's Web API."""
+"""The domain's Messenger, implemented with Slack's Web API: pulses, reminders and digests."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from bot.views.chart import trend_chart_png
+from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks
 from bot.views.pulse import answered_message, pulse_message, reminder_text
-from pulses.ports import DeliveryError, Member, PulseNotice
+from pulses.organisation import OrgDigest
+from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
+from pulses.reports import GroupDigest
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,8 @@ PERMANENT_ERRORS = frozenset(
         "team_access_not_granted",
     }
 )
-METADATA_EVENT = "coherence_pulse"
+PULSE_EVENT = "coherence_pulse"
+DIGEST_EVENT = "coherence_digest"
 MEMBER_CACHE_SECONDS = 3600
 
 
@@ -65,6 +70,16 @@ class Pacer:
             self._wake.wait(turn - now)
 
 
+@dataclass(frozen=True)
+class SlackDigest:
+    """A digest drawn for Slack: fallback text, Block Kit dicts and the optional trend chart."""
+
+    text: str
+    blocks: list[dict[str, object]]
+    chart_png: bytes | None = None
+    filename: str = "coherence-trend.png"
+
+
 @dataclass
 class _CachedUser:
     timezone: str | None
@@ -73,7 +88,7 @@ class _CachedUser:
 
 
 class SlackMessenger:
-    """Delivers pulses through a WebClient; Slack errors become DeliveryError."""
+    """Delivers pulses and digests through a WebClient; Slack errors become DeliveryError."""
 
     def __init__(self, client: WebClient, *, posts_per_minute: int = 300) -> None:
         self.client = client
@@ -127,7 +142,7 @@ class SlackMessenger:
             channel=notice.channel_id,
             text=text,
             blocks=[block.to_dict() for block in blocks],
-            metadata=_metadata(marker),
+            metadata=_metadata(PULSE_EVENT, marker),
         )
         return str(response["ts"])
 
@@ -150,7 +165,7 @@ class SlackMessenger:
             channel=user_id,
             text=text,
             blocks=[block.to_dict() for block in blocks],
-            metadata=_metadata(marker),
+            metadata=_metadata(PULSE_EVENT, marker),
         )
         return str(response["channel"]), str(response["ts"])
 
@@ -177,7 +192,48 @@ class SlackMessenger:
         else:
             self._call(self.client.chat_postMessage, channel=user_id, text=reminder_text(notice))
 
+    def render_digest(self, digest: GroupDigest | OrgDigest) -> SlackDigest:
+        if isinstance(digest, OrgDigest):
+            text, blocks = org_digest_blocks(digest)
+            return SlackDigest(text=text, blocks=blocks_as_dicts(blocks))
+        text, blocks = digest_blocks(digest)
+        chart = trend_chart_png(digest.history) if len(digest.history) > 1 else None
+        day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
+        return SlackDigest(
+            text=text,
+            blocks=blocks_as_dicts(blocks),
+            chart_png=chart,
+            filename=f"coherence-{digest.group.name}-{day}.png",
+        )
+
+    def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
+        assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"
+        response = self._call(
+            self.client.chat_postMessage,
+            channel=channel,
+            text=digest.text,
+            blocks=digest.blocks,
+            metadata=_metadata(DIGEST_EVENT, marker) if marker is not None else None,
+        )
+        ts = str(response["ts"])
+        if digest.chart_png is not None:
+            try:
+                self._call(
+                    self.client.files_upload_v2,
+                    channel=channel,
+                    content=digest.chart_png,
+                    filename=digest.filename,
+                    title="Coherence trend",
+                    thread_ts=ts,
+                )
+            except DeliveryError:
+                # The digest itself is posted; raising would make the caller post it again.
+                logger.exception("Failed to upload the digest's trend chart")
+        return ts
+
     def find_delivered(self, destination: str, *, marker: str) -> tuple[str, str] | None:
+        # Only the latest 100 messages: the send looked for is one a bot lost track of since
+        # its last tick, and markers are unique across pulses and digests.
         channel = destination
         if destination.startswith(("U", "W")):
             channel = self._call(self.client.conversations_open, users=destination)["channel"]["id"]
@@ -204,6 +260,6 @@ class SlackMessenger:
         return data
 
 
-def _metadata(marker: str) -> dict[str, Any]:
+def _metadata(event: str, marker: str) -> dict[str, Any]:
     # Lets a restarted bot find out whether a send it lost track of reached Slack.
-    return {"event_type": METADATA_EVENT, "event_payload": {"marker": marker}}
+    return {"event_type": event, "event_payload": {"marker": marker}}

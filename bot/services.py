@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
-from pulses.dispatch import Worker
 from pulses.ports import Messenger
+from pulses.ticks import Worker
 
 SERVICES_KEY = "coherence"
 

@@ -1,17 +1,31 @@
-"""Recording a leader's answers: validated, replaced on resubmission, refused after closing."""
+"""Answering a pulse: what the modal shows, recording the answer (validated, replaced on
+resubmission, refused after closing), and the messages refreshed once it is in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from pulses.notices import notice_for
+from pulses.ports import Messenger
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
-from storage.models import Answer, AnswerScore, Invitation, Priority, PulseRun, Question
+from storage.db import session_scope
+from storage.models import (
+    Answer,
+    AnswerScore,
+    Invitation,
+    LeadershipGroup,
+    Priority,
+    PulseRun,
+    Question,
+)
 
 OTHER = "other"
 FOCUS_OTHER_MAX = 200
@@ -47,15 +61,30 @@ class InvalidAnswer(Exception):
 
 
 class PulseClosed(Exception):
-    """The run's window has ended; nothing was stored."""
+    """The run's window has ended; nothing was stored. `timezone` is the group's."""
 
-    def __init__(self, closed_at: datetime) -> None:
+    def __init__(self, closed_at: datetime, timezone: str) -> None:
         super().__init__(f"closed at {closed_at.isoformat()}")
         self.closed_at = closed_at
+        self.timezone = timezone
 
 
 class NotInvited(Exception):
     """The person was not a member of the group when this pulse was sent."""
+
+
+class PulseNotFound(Exception):
+    """The run, or its group, no longer exists."""
+
+
+@dataclass(frozen=True)
+class AnswerSheet:
+    """What the answer modal shows one member: the run's form, prefilled with their answer."""
+
+    form: PulseForm
+    group_name: str
+    previous: Answer | None
+    previous_scores: dict[int, int]
 
 
 def pulse_form(*, session: Session, run: PulseRun) -> PulseForm:
@@ -100,11 +129,50 @@ def validate(form: PulseForm, submitted: AnswerInput) -> None:
         raise InvalidAnswer(problems)
 
 
-def ensure_open(run: PulseRun, now: datetime) -> None:
+def _ensure_open(session: Session, run: PulseRun, now: datetime) -> None:
     """Raise PulseClosed unless answers are still accepted."""
     if run.status not in ("open", "pending") or now >= run.closes_at:
+        group = session.get(LeadershipGroup, run.group_id)
         # The announced close time, not when a tick happened to process it.
-        raise PulseClosed(run.closes_at)
+        raise PulseClosed(run.closes_at, group.timezone if group else "UTC")
+
+
+def _invitation(session: Session, run_id: int, user_id: str) -> Invitation | None:
+    return session.exec(
+        select(Invitation).where(Invitation.run_id == run_id, Invitation.user_id == user_id)
+    ).first()
+
+
+def _answer(session: Session, run_id: int, user_id: str) -> Answer | None:
+    return session.exec(
+        select(Answer).where(Answer.run_id == run_id, Answer.user_id == user_id)
+    ).first()
+
+
+def answer_sheet(*, session: Session, run_id: int, user_id: str, now: datetime) -> AnswerSheet:
+    """The modal's content for `user_id`; raises PulseNotFound, PulseClosed or NotInvited."""
+    run = session.get(PulseRun, run_id)
+    group = session.get(LeadershipGroup, run.group_id) if run else None
+    if run is None or group is None:
+        raise PulseNotFound
+    _ensure_open(session, run, now)
+    if _invitation(session, run_id, user_id) is None:
+        raise NotInvited
+    previous = _answer(session, run_id, user_id)
+    scores = (
+        {
+            s.question_id: s.score
+            for s in session.exec(select(AnswerScore).where(AnswerScore.answer_id == previous.id))
+        }
+        if previous
+        else {}
+    )
+    return AnswerSheet(
+        form=pulse_form(session=session, run=run),
+        group_name=group.channel_name,
+        previous=previous,
+        previous_scores=scores,
+    )
 
 
 def record_answer(
@@ -114,11 +182,8 @@ def record_answer(
     run = session.get(PulseRun, run_id)
     if run is None:
         raise NotInvited
-    ensure_open(run, now)
-    invited = session.exec(
-        select(Invitation).where(Invitation.run_id == run_id, Invitation.user_id == user_id)
-    ).first()
-    if invited is None:
+    _ensure_open(session, run, now)
+    if _invitation(session, run_id, user_id) is None:
         raise NotInvited
     form = pulse_form(session=session, run=run)
     validate(form, submitted)
@@ -131,9 +196,7 @@ def record_answer(
         "friction": (submitted.friction or "").strip() or None,
         "updated_at": now,
     }
-    answer = session.exec(
-        select(Answer).where(Answer.run_id == run_id, Answer.user_id == user_id)
-    ).first()
+    answer = _answer(session, run_id, user_id)
     if answer is None:
         try:
             with session.begin_nested():
@@ -159,3 +222,36 @@ def record_answer(
         )
     session.flush()
     return answer
+
+
+def confirm_dm_answer(*, engine: Engine, messenger: Messenger, run_id: int, user_id: str) -> None:
+    """In DM mode, show the member that their answer is in (in their own time zone)."""
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        if run is None or run.delivery_mode != "dm" or run.status != "open":
+            return
+        invitation = _invitation(session, run_id, user_id)
+        if invitation is None or not invitation.dm_channel_id or not invitation.message_ts:
+            return
+        notice = replace(notice_for(session=session, run=run), timezone=invitation.timezone)
+        channel, ts = invitation.dm_channel_id, invitation.message_ts
+    messenger.confirm_answer(notice, channel=channel, ts=ts)
+
+
+# Answers arriving together each refresh the counter; without ordering, an older count can
+# reach Slack last and stick. Counting and updating under a per-run lock keeps the latest.
+_PROGRESS_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def refresh_channel_progress(*, engine: Engine, messenger: Messenger, run_id: int) -> None:
+    """Update a channel pulse's "n of m answered" after an answer arrives."""
+    with _PROGRESS_LOCKS[run_id % len(_PROGRESS_LOCKS)]:
+        with session_scope(engine) as session:
+            run = session.get(PulseRun, run_id)
+            if run is None or run.delivery_mode != "channel" or not run.channel_message_ts:
+                return
+            if run.status != "open":
+                return  # the close already drew the final state
+            notice = notice_for(session=session, run=run)
+            ts = run.channel_message_ts
+        messenger.update_channel_pulse(notice, ts=ts)

@@ -1,11 +1,10 @@
 """The weekly digest: when it is due, and posting it exactly once per group and run.
 
-A digest is rendered, then claimed by inserting its `DigestDelivery` row before anything
-reaches Slack; the row's unique key makes a second tick, process or thread skip it. A claim
-whose post failed, or that was left in ``posting`` by a process that died, is taken over
-later, once Slack has been asked whether the digest got there after all. Rendering, posting
-and asking are the bot's job, reached through the `DigestPoster` protocol (the domain
-imports no Slack).
+A digest is drawn by the messenger, then claimed (`pulses.claims`) by inserting its
+`DigestDelivery` row before anything reaches Slack; the row's unique key makes a second tick,
+process or thread skip it. A claim whose post failed, or that was left in ``posting`` by a
+process that died, is taken over later, once Slack has been asked whether the digest got there
+after all.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -23,77 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from pulses.cadence import local_send_time
+from pulses.claims import LOOKBACK, aware, is_stale, marker, rows_changed, wall_clock
 from pulses.flags import DEFAULT_THRESHOLDS, FlagThresholds
-from pulses.reports import GroupDigest, OrgDigest, group_digest, org_digest
+from pulses.organisation import org_digest
+from pulses.ports import Messenger, RenderedDigest
+from pulses.reports import group_digest
 from storage.db import session_scope
 from storage.models import DigestDelivery, LeadershipGroup, PulseRun
 
 logger = logging.getLogger(__name__)
 
-# A digest due longer ago than this is not posted any more (a bot that was down for weeks).
-LOOKBACK = timedelta(days=8)
+# A digest that keeps failing is given up after this many tries.
 MAX_ATTEMPTS = 3
-# A claim still ``posting`` after this long belongs to a process that died: no post takes
-# nearly that long, since every Slack call gives up within a minute or so.
-STALE_CLAIM = timedelta(minutes=20)
-
-
-@dataclass(frozen=True)
-class RenderedDigest:
-    """What a digest message carries: fallback text, Block Kit dicts, an optional chart."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-    chart_png: bytes | None = None
-    filename: str = "coherence-trend.png"
-
-
-class DigestPoster(Protocol):
-    def render_group_digest(self, digest: GroupDigest) -> RenderedDigest:
-        """The group digest as a message (blocks and chart)."""
-        ...
-
-    def render_org_digest(self, digest: OrgDigest) -> RenderedDigest:
-        """The organisation digest as a message."""
-        ...
-
-    def post_digest(
-        self,
-        channel: str,
-        text: str,
-        blocks: list[dict[str, Any]],
-        chart_png: bytes | None,
-        filename: str,
-        *,
-        marker: str | None = None,
-    ) -> str:
-        """Post the message (and the chart in its thread); returns the message's ts.
-
-        ``marker`` (see `digest_marker`) goes in the message's metadata for `find_posted`.
-        """
-        ...
-
-    def find_posted(self, channel: str, marker: str) -> str | None:
-        """The ts of the channel's recent message posted with ``marker``, or None.
-
-        Raises when Slack cannot be asked, so that the caller never takes "unknown" for "no".
-        """
-        ...
-
-
-def digest_marker(delivery_id: int) -> str:
-    """What a digest message carries in its metadata to be found again by its delivery."""
-    return f"digest:{delivery_id}"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _wall_clock() -> datetime:
-    # Claims are stamped and judged stale by the real time, not by the tick's ``now``: a tick
-    # that took long would otherwise stamp a fresh claim as already old.
-    return datetime.now(UTC)
 
 
 def _retryable(delivery: DigestDelivery, wall: datetime) -> bool:
@@ -102,7 +42,7 @@ def _retryable(delivery: DigestDelivery, wall: datetime) -> bool:
         return False
     if delivery.status == "failed":
         return True
-    return delivery.status == "posting" and _aware(delivery.claimed_at) <= wall - STALE_CLAIM
+    return delivery.status == "posting" and is_stale(delivery.claimed_at, wall)
 
 
 def _digest_time(group: LeadershipGroup) -> time:
@@ -117,7 +57,7 @@ def digest_due_at(group: LeadershipGroup, run: PulseRun) -> datetime:
     group's zone. With a weekday: the first time that weekday's ``digest_time`` comes at or
     after the close.
     """
-    closed = _aware(run.closed_at or run.closes_at)
+    closed = aware(run.closed_at or run.closes_at)
     closed_day = closed.astimezone(ZoneInfo(group.timezone)).date()
     at = _digest_time(group)
     if group.digest_weekday is None:
@@ -138,7 +78,7 @@ class _Due:
 def due_digests(*, engine: Engine, now: datetime, lookback: timedelta = LOOKBACK) -> list[_Due]:
     """Each active group's latest closed run whose digest is due and not posted yet."""
     due: list[_Due] = []
-    wall = _wall_clock()
+    wall = wall_clock()
     with session_scope(engine) as session:
         groups = session.exec(
             select(LeadershipGroup).where(col(LeadershipGroup.active).is_(True))
@@ -185,7 +125,7 @@ def _key(row: DigestDelivery) -> tuple[Any, ...]:
     )
 
 
-def _claim(engine: Engine, poster: DigestPoster, row: DigestDelivery, now: datetime) -> int | None:
+def _claim(engine: Engine, messenger: Messenger, row: DigestDelivery, now: datetime) -> int | None:
     """Insert the delivery row, or take over a failed or stale one; the row's id if this
     caller won.
 
@@ -203,12 +143,12 @@ def _claim(engine: Engine, poster: DigestPoster, row: DigestDelivery, now: datet
         pass
     with session_scope(engine) as session:
         existing = session.exec(select(DigestDelivery).where(*_key(row))).first()
-        if existing is None or existing.id is None or not _retryable(existing, _wall_clock()):
+        if existing is None or existing.id is None or not _retryable(existing, wall_clock()):
             return None
         delivery_id, status, attempts = existing.id, existing.status, existing.attempts
         posted_to = existing.channel
     try:
-        ts = poster.find_posted(posted_to, digest_marker(delivery_id))
+        found = messenger.find_delivered(posted_to, marker=marker("digest", delivery_id))
     except Exception:
         logger.exception("Could not ask Slack whether digest %s was posted", delivery_id)
         return None
@@ -218,11 +158,11 @@ def _claim(engine: Engine, poster: DigestPoster, row: DigestDelivery, now: datet
         col(DigestDelivery.attempts) == attempts,
     )
     with session_scope(engine) as session:
-        if ts is not None:
+        if found is not None:
             session.execute(
                 update(DigestDelivery)
                 .where(*unchanged)
-                .values(status="posted", ts=ts, posted_at=now, failure_reason=None)
+                .values(status="posted", ts=found[1], posted_at=now, failure_reason=None)
             )
             return None
         result = session.execute(
@@ -231,11 +171,11 @@ def _claim(engine: Engine, poster: DigestPoster, row: DigestDelivery, now: datet
             .values(
                 status="posting",
                 attempts=attempts + 1,
-                claimed_at=_wall_clock(),
+                claimed_at=wall_clock(),
                 channel=row.channel,
             )
         )
-        return delivery_id if getattr(result, "rowcount", 0) == 1 else None
+        return delivery_id if rows_changed(result) == 1 else None
 
 
 def _settle(engine: Engine, delivery_id: int, **values: object) -> None:
@@ -245,35 +185,44 @@ def _settle(engine: Engine, delivery_id: int, **values: object) -> None:
         )
 
 
-def _post(
+def _deliver(
     engine: Engine,
-    poster: DigestPoster,
-    delivery_id: int,
-    channel: str,
-    message: RenderedDigest,
+    messenger: Messenger,
+    digest: RenderedDigest,
+    row: DigestDelivery,
     now: datetime,
-) -> bool:
+) -> bool | None:
+    """Claim the delivery `row` and post the drawn digest: True if posted, False if the post
+    failed (a later tick retries it), None if the claim went to someone else."""
+    delivery_id = _claim(engine, messenger, row, now)
+    if delivery_id is None:
+        return None
     try:
-        ts = poster.post_digest(
-            channel,
-            message.text,
-            message.blocks,
-            message.chart_png,
-            message.filename,
-            marker=digest_marker(delivery_id),
+        ts = messenger.post_digest(
+            digest, channel=row.channel, marker=marker("digest", delivery_id)
         )
     except Exception as error:
-        logger.exception("Failed to post a digest to %s", channel)
+        logger.exception("Failed to post a digest to %s", row.channel)
         _settle(engine, delivery_id, status="failed", failure_reason=str(error)[:255])
         return False
     _settle(engine, delivery_id, status="posted", ts=ts, posted_at=now)
     return True
 
 
+def _group_claim(*, workspace_id: int, group_id: int, run_id: int, channel: str) -> DigestDelivery:
+    return DigestDelivery(
+        workspace_id=workspace_id,
+        group_id=group_id,
+        run_id=run_id,
+        channel=channel,
+        claimed_at=wall_clock(),
+    )
+
+
 def post_digest_now(
     *,
     engine: Engine,
-    poster: DigestPoster,
+    messenger: Messenger,
     group_id: int,
     now: datetime,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
@@ -292,18 +241,14 @@ def post_digest_now(
     latest = digest.latest
     if latest is None:
         return False
-    message = poster.render_group_digest(digest)
-    claim = DigestDelivery(
-        workspace_id=workspace_id,
-        group_id=group_id,
-        run_id=latest.run_id,
-        channel=channel,
-        claimed_at=_wall_clock(),
+    drawn = messenger.render_digest(digest)
+    row = _group_claim(
+        workspace_id=workspace_id, group_id=group_id, run_id=latest.run_id, channel=channel
     )
-    delivery_id = _claim(engine, poster, claim, now)
-    if delivery_id is not None:
-        return _post(engine, poster, delivery_id, channel, message, now)
-    poster.post_digest(channel, message.text, message.blocks, message.chart_png, message.filename)
+    delivered = _deliver(engine, messenger, drawn, row, now)
+    if delivered is not None:
+        return delivered
+    messenger.post_digest(drawn, channel=channel, marker=None)
     return True
 
 
@@ -324,13 +269,13 @@ def _org_digest_due(engine: Engine, workspace_id: int, period: str, *, group_pos
         ).first()
         if delivery is None:
             return group_posted
-        return _retryable(delivery, _wall_clock())
+        return _retryable(delivery, wall_clock())
 
 
 def send_due_digests(
     *,
     engine: Engine,
-    poster: DigestPoster,
+    messenger: Messenger,
     now: datetime,
     org_channels: Mapping[int, str] | None = None,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
@@ -345,27 +290,23 @@ def send_due_digests(
     posted = 0
     workspaces: set[int] = set()
     for due in due_digests(engine=engine, now=now):
-        # Rendered before the claim, so that a failure here leaves nothing claimed.
+        # Drawn before the claim, so that a failure here leaves nothing claimed.
         try:
             with session_scope(engine) as session:
                 digest = group_digest(
                     session=session, group_id=due.group_id, now=now, thresholds=thresholds
                 )
-            message = poster.render_group_digest(digest)
+            drawn = messenger.render_digest(digest)
         except Exception:
             logger.exception("Failed to render the digest of group %s", due.group_id)
             continue
-        claim = DigestDelivery(
+        row = _group_claim(
             workspace_id=due.workspace_id,
             group_id=due.group_id,
             run_id=due.run_id,
             channel=due.channel,
-            claimed_at=_wall_clock(),
         )
-        delivery_id = _claim(engine, poster, claim, now)
-        if delivery_id is None:
-            continue
-        if _post(engine, poster, delivery_id, due.channel, message, now):
+        if _deliver(engine, messenger, drawn, row, now):
             posted += 1
             workspaces.add(due.workspace_id)
     period = org_period(now)
@@ -376,16 +317,13 @@ def send_due_digests(
         try:
             with session_scope(engine) as session:
                 org = org_digest(session=session, workspace_id=workspace_id, thresholds=thresholds)
-            message = poster.render_org_digest(org)
+            drawn = messenger.render_digest(org)
         except Exception:
             logger.exception("Failed to render the organisation digest of %s", workspace_id)
             continue
-        claim = DigestDelivery(
-            workspace_id=workspace_id, period=period, channel=channel, claimed_at=_wall_clock()
+        row = DigestDelivery(
+            workspace_id=workspace_id, period=period, channel=channel, claimed_at=wall_clock()
         )
-        delivery_id = _claim(engine, poster, claim, now)
-        if delivery_id is None:
-            continue
-        if _post(engine, poster, delivery_id, channel, message, now):
+        if _deliver(engine, messenger, drawn, row, now):
             posted += 1
     return posted

@@ -1,10 +1,13 @@
-"""What the domain needs from Slack, as a protocol that `bot/` implements."""
+"""What the domain needs from Slack, as one protocol that `bot/` implements: `Messenger`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from pulses.organisation import OrgDigest
+from pulses.reports import GroupDigest
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,16 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class RenderedDigest(Protocol):
+    """A digest the messenger has drawn for Slack; the domain only hands it back to be posted.
+
+    Drawn before the delivery is claimed, so that a drawing failure leaves nothing claimed.
+    """
+
+
 class Messenger(Protocol):
+    """Everything that reaches Slack: pulses, reminders and digests."""
+
     def channel_members(self, channel_id: str) -> list[Member]:
         """Human, active members of the channel now."""
         ...
@@ -63,6 +75,21 @@ class Messenger(Protocol):
         """Nudge one member who has not answered (ephemeral in channel mode, else a DM)."""
         ...
 
+    def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
+        """Draw a group's or the organisation's digest (text, blocks, chart) for posting."""
+        ...
+
+    def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
+        """Post a drawn digest (its chart in the message's thread); returns the message's ts.
+
+        Without a marker, the message cannot be found again by `find_delivered`.
+        """
+        ...
+
     def find_delivered(self, destination: str, *, marker: str) -> tuple[str, str] | None:
-        """(channel, ts) of a message already carrying `marker`, if a crashed send got through."""
+        """(channel, ts) of a recent message carrying `marker`, if a send lost track of got there.
+
+        `destination` is a channel, or a user for their DM with the app. Raises DeliveryError
+        when Slack cannot be asked, so that the caller never takes "unknown" for "no".
+        """
         ...

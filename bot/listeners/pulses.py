@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from sqlmodel import select
 
 from bot.services import services_of
 from bot.views.pulse import (
@@ -27,19 +28,22 @@ from pulses.answers import (
     InvalidAnswer,
     NotInvited,
     PulseClosed,
-    ensure_open,
-    pulse_form,
+    PulseNotFound,
+    answer_sheet,
+    confirm_dm_answer,
     record_answer,
+    refresh_channel_progress,
 )
-from pulses.dispatch import confirm_dm_answer, refresh_channel_progress
 from pulses.questions import FOCUS, FRICTION
 from storage.db import session_scope
-from storage.models import Answer, AnswerScore, Invitation, LeadershipGroup, PulseRun
 
 NOT_INVITED = (
     "This pulse went to the members of the group when it was sent, and you were not one of "
     "them. You will get the next one."
 )
+SUBMISSION_KEY = "pulse_submission"
+# Slack gives the acknowledgement three seconds; the lazy listener waits a little longer.
+OUTCOME_WAIT_SECONDS = 10.0
 
 
 def open_pulse_modal(
@@ -50,45 +54,24 @@ def open_pulse_modal(
     services = services_of(context)
     user_id = body["user"]["id"]
     run_id = int(body["actions"][0]["value"])
-    now = services.clock()
-    with session_scope(services.engine) as session:
-        run = session.get(PulseRun, run_id)
-        group = session.get(LeadershipGroup, run.group_id) if run else None
-        if run is None or group is None:
-            view = notice_modal("Pulse not found", "This pulse no longer exists.")
-        else:
-            invitation = session.exec(
-                select(Invitation).where(Invitation.run_id == run_id, Invitation.user_id == user_id)
-            ).first()
-            try:
-                ensure_open(run, now)
-            except PulseClosed as closed:
-                view = notice_modal(
-                    "Pulse closed", closed_message(closed.closed_at, group.timezone)
-                )
-            else:
-                if invitation is None:
-                    view = notice_modal("Not in this pulse", NOT_INVITED)
-                else:
-                    previous = session.exec(
-                        select(Answer).where(Answer.run_id == run_id, Answer.user_id == user_id)
-                    ).first()
-                    scores = (
-                        {
-                            s.question_id: s.score
-                            for s in session.exec(
-                                select(AnswerScore).where(AnswerScore.answer_id == previous.id)
-                            )
-                        }
-                        if previous
-                        else {}
-                    )
-                    view = pulse_modal(
-                        pulse_form(session=session, run=run),
-                        group_name=group.channel_name,
-                        previous=previous,
-                        previous_scores=scores,
-                    )
+    try:
+        with session_scope(services.engine) as session:
+            sheet = answer_sheet(
+                session=session, run_id=run_id, user_id=user_id, now=services.clock()
+            )
+    except PulseNotFound:
+        view = notice_modal("Pulse not found", "This pulse no longer exists.")
+    except PulseClosed as closed:
+        view = notice_modal("Pulse closed", closed_message(closed.closed_at, closed.timezone))
+    except NotInvited:
+        view = notice_modal("Not in this pulse", NOT_INVITED)
+    else:
+        view = pulse_modal(
+            sheet.form,
+            group_name=sheet.group_name,
+            previous=sheet.previous,
+            previous_scores=sheet.previous_scores,
+        )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -108,46 +91,109 @@ def parse_submission(state: dict[str, dict[str, dict[str, Any]]]) -> AnswerInput
     return AnswerInput(scores=scores, focus=focus, focus_other=focus_other, friction=friction)
 
 
+class Submission:
+    """Whether this submission's answer was recorded, told by the ack listener to the lazy one.
+
+    Bolt starts a lazy listener as soon as it starts the ack listener, each with its own copy
+    of the request; this object is the same in both copies, so the lazy listener waits for the
+    outcome instead of racing the recording.
+    """
+
+    def __init__(self) -> None:
+        self._recorded = False
+        self._settled = threading.Event()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Submission:
+        return self
+
+    def settle(self, *, recorded: bool) -> None:
+        self._recorded = recorded
+        self._settled.set()
+
+    def recorded(self, timeout: float) -> bool:
+        """True once the answer is stored; False if it was refused or never settled."""
+        return self._settled.wait(timeout) and self._recorded
+
+
+def track_submission(context: BoltContext, next: Callable[[], None]) -> None:
+    # Set before Bolt copies the request for the lazy listener.
+    context[SUBMISSION_KEY] = Submission()
+    next()
+
+
+def _submission(context: BoltContext) -> Submission:
+    submission = context[SUBMISSION_KEY]
+    assert isinstance(submission, Submission)
+    return submission
+
+
 def submit_pulse(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, logger: Logger
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
 ) -> None:
+    """Record the answer, or show in the modal why not; `show_answer_received` does the rest."""
+    recorded = False
+    try:
+        recorded = _record_submission(ack, body, view, context)
+    finally:
+        _submission(context).settle(recorded=recorded)
+
+
+def _record_submission(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
+) -> bool:
     services = services_of(context)
-    user_id = body["user"]["id"]
-    run_id = int(json.loads(view["private_metadata"])["run_id"])
-    submitted = parse_submission(view["state"]["values"])
-    now = services.clock()
     try:
         with session_scope(services.engine) as session:
             record_answer(
-                session=session, run_id=run_id, user_id=user_id, submitted=submitted, now=now
+                session=session,
+                run_id=_run_id(view),
+                user_id=body["user"]["id"],
+                submitted=parse_submission(view["state"]["values"]),
+                now=services.clock(),
             )
     except InvalidAnswer as invalid:
         ack(response_action="errors", errors=invalid.problems)
-        return
+        return False
     except PulseClosed as closed:
-        with session_scope(services.engine) as session:
-            run = session.get(PulseRun, run_id)
-            group = session.get(LeadershipGroup, run.group_id) if run else None
-            zone = group.timezone if group else "UTC"
-        message = closed_message(closed.closed_at, zone)
+        message = closed_message(closed.closed_at, closed.timezone)
         ack(response_action="update", view=notice_modal("Pulse closed", message))
-        return
+        return False
     except NotInvited:
         ack(response_action="update", view=notice_modal("Not in this pulse", NOT_INVITED))
-        return
+        return False
     ack()
-    # After the acknowledgement: updating messages may wait on Slack's rate limits.
+    return True
+
+
+def show_answer_received(
+    body: dict[str, Any], view: dict[str, Any], context: BoltContext, logger: Logger
+) -> None:
+    """After the acknowledgement, once the answer is in: the channel message's progress and,
+    in DM mode, the member's confirmation (updating messages may wait on rate limits)."""
+    if not _submission(context).recorded(OUTCOME_WAIT_SECONDS):
+        return
+    services = services_of(context)
+    run_id = _run_id(view)
     try:
         refresh_channel_progress(
             engine=services.engine, messenger=services.messenger, run_id=run_id
         )
         confirm_dm_answer(
-            engine=services.engine, messenger=services.messenger, run_id=run_id, user_id=user_id
+            engine=services.engine,
+            messenger=services.messenger,
+            run_id=run_id,
+            user_id=body["user"]["id"],
         )
     except Exception:
         logger.exception("Could not update the pulse message after an answer")
 
 
+def _run_id(view: dict[str, Any]) -> int:
+    return int(json.loads(view["private_metadata"])["run_id"])
+
+
 def register(app: App) -> None:
     app.action(ANSWER_ACTION)(open_pulse_modal)
-    app.view(SUBMIT_CALLBACK)(submit_pulse)
+    app.view(SUBMIT_CALLBACK, middleware=[track_submission])(
+        ack=submit_pulse, lazy=[show_answer_received]
+    )

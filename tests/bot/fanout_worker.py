@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from bot.app import build_client
 from bot.messenger import SlackMessenger
 from bot.settings import Settings
-from pulses.dispatch import Worker, tick
+from pulses.dispatch import tick
+from pulses.ticks import Worker
 from storage.db import make_engine
 from tests.conftest import BOT_TOKEN
 

@@ -12,8 +12,9 @@ from sqlmodel import select
 from bot.app import build_client
 from bot.messenger import SlackMessenger
 from bot.settings import Settings
-from pulses.dispatch import TickReport, Worker, tick
+from pulses.dispatch import tick
 from pulses.groups import create_group, ensure_workspace
+from pulses.ticks import TickReport, Worker
 from sandbox import SlackSandbox, View
 from storage.db import session_scope
 from storage.models import Answer, AnswerScore, Invitation, LeadershipGroup, Priority, PulseRun

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.digest_poster import SlackDigestPoster
+from bot.messenger import SlackDigest, SlackMessenger
 from bot.views.chart import trend_chart_png
 from bot.views.digest import (
     MAX_BLOCKS,
@@ -104,11 +104,10 @@ def test_a_digest_with_40_priorities_and_200_comments_stays_within_block_kit(
     assert "more priorities" in rendered
     assert "<b>" not in rendered  # comments are escaped, not interpreted as markup
 
-    poster = SlackDigestPoster(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
-    message = poster.render_group_digest(digest)
-    ts = poster.post_digest(
-        "C0EXEC", message.text, message.blocks, message.chart_png, message.filename
-    )
+    poster = SlackMessenger(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
+    message = poster.render_digest(digest)
+    assert isinstance(message, SlackDigest)
+    ts = poster.post_digest(message, channel="C0EXEC", marker=None)
     posted = [m for m in sandbox.messages("C0EXEC") if m.ts == ts]
     assert len(posted) == 1
     assert posted[0].blocks == message.blocks

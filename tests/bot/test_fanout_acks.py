@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import build_app, build_services
 from bot.server import start_in_background
-from pulses.dispatch import TickReport
+from pulses.ticks import TickReport
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine
 from tests.bot.pulse_helpers import at, dm_count, make_group, messenger_for, run_tick

@@ -314,7 +314,8 @@ def test_a_stop_request_ends_the_fan_out_between_sends_and_the_next_tick_finishe
 ) -> None:
     import threading
 
-    from pulses.dispatch import Worker, tick
+    from pulses.dispatch import tick
+    from pulses.ticks import Worker
 
     make_group(bot.engine, timezone=BERLIN, delivery_mode="dm", created_at=THE_DAY_BEFORE)
     messenger = messenger_for(bot.services.settings)

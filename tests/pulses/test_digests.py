@@ -13,9 +13,10 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.digest_poster import SlackDigestPoster
-from pulses.digests import RenderedDigest, digest_due_at, send_due_digests
+from bot.messenger import SlackDigest, SlackMessenger
+from pulses.digests import digest_due_at, send_due_digests
 from pulses.organisation import OrgDigest
+from pulses.ports import RenderedDigest
 from pulses.reports import GroupDigest
 from sandbox import SlackSandbox
 from storage.db import session_scope
@@ -51,25 +52,15 @@ class RecordingPoster:
     find_fails: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def render_group_digest(self, digest: GroupDigest) -> RenderedDigest:
-        if self.fail_render:
+    def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
+        if self.fail_render and isinstance(digest, GroupDigest):
             self.fail_render -= 1
             raise MemoryError("rendering failed")
-        return SlackDigestPoster(WebClient()).render_group_digest(digest)
+        return SlackMessenger(WebClient()).render_digest(digest)
 
-    def render_org_digest(self, digest: OrgDigest) -> RenderedDigest:
-        return SlackDigestPoster(WebClient()).render_org_digest(digest)
-
-    def post_digest(
-        self,
-        channel: str,
-        text: str,
-        blocks: list[dict[str, Any]],
-        chart_png: bytes | None,
-        filename: str,
-        *,
-        marker: str | None = None,
-    ) -> str:
+    def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
+        assert isinstance(digest, SlackDigest)
+        text = digest.text
         with self.lock:
             if self.fail_next:
                 self.fail_next -= 1
@@ -89,12 +80,13 @@ class RecordingPoster:
                 raise Killed
             return ts
 
-    def find_posted(self, channel: str, marker: str) -> str | None:
+    def find_delivered(self, destination: str, *, marker: str) -> tuple[str, str] | None:
         with self.lock:
-            self.lookups.append((channel, marker))
+            self.lookups.append((destination, marker))
             if self.find_fails:
                 raise ConnectionError("Slack is unreachable")
-            return self.markers.get((channel, marker))
+            ts = self.markers.get((destination, marker))
+            return (destination, ts) if ts is not None else None
 
 
 def _seed(engine: Engine, **group_settings: Any) -> int:
@@ -114,8 +106,8 @@ def test_by_default_the_digest_is_due_the_day_after_closing_at_local_digest_time
     poster = RecordingPoster()
     # Thursday 09:00 in Berlin is 08:00 UTC.
     due = datetime(2026, 3, 5, 8, tzinfo=UTC)
-    assert send_due_digests(engine=engine, poster=poster, now=due - timedelta(minutes=1)) == 0
-    assert send_due_digests(engine=engine, poster=poster, now=due) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=due - timedelta(minutes=1)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=due) == 1
     assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
     assert "exec-team" in poster.posts[0][1]
 
@@ -126,10 +118,11 @@ def test_a_configured_weekday_and_channel_are_used(engine: Engine) -> None:
     # The Monday after Wednesday's close, 08:30 CET = 07:30 UTC.
     due = datetime(2026, 3, 9, 7, 30, tzinfo=UTC)
     assert (
-        send_due_digests(engine=engine, poster=poster, now=datetime(2026, 3, 5, 9, tzinfo=UTC)) == 0
+        send_due_digests(engine=engine, messenger=poster, now=datetime(2026, 3, 5, 9, tzinfo=UTC))
+        == 0
     )
-    assert send_due_digests(engine=engine, poster=poster, now=due - timedelta(seconds=1)) == 0
-    assert send_due_digests(engine=engine, poster=poster, now=due) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=due - timedelta(seconds=1)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=due) == 1
     assert [channel for channel, _ in poster.posts] == ["C0DIGEST"]
 
 
@@ -150,8 +143,8 @@ def test_the_digest_is_posted_once_even_when_sent_twice(engine: Engine) -> None:
     _seed(engine)
     poster = RecordingPoster()
     now = datetime(2026, 3, 5, 12, tzinfo=UTC)
-    assert send_due_digests(engine=engine, poster=poster, now=now) == 1
-    assert send_due_digests(engine=engine, poster=poster, now=now + timedelta(hours=1)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=now) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=now + timedelta(hours=1)) == 0
     assert len(poster.posts) == 1
     with session_scope(engine) as session:
         delivery = session.exec(select(DigestDelivery)).one()
@@ -167,7 +160,7 @@ def test_the_digest_is_posted_once_from_concurrent_threads(engine: Engine) -> No
 
     def tick() -> None:
         start.wait()
-        results.append(send_due_digests(engine=engine, poster=poster, now=now))
+        results.append(send_due_digests(engine=engine, messenger=poster, now=now))
 
     threads = [threading.Thread(target=tick) for _ in range(6)]
     for thread in threads:
@@ -182,16 +175,16 @@ def test_a_failed_post_is_retried_on_the_next_tick(engine: Engine) -> None:
     _seed(engine)
     poster = RecordingPoster(fail_next=1)
     now = datetime(2026, 3, 5, 12, tzinfo=UTC)
-    assert send_due_digests(engine=engine, poster=poster, now=now) == 0
-    assert send_due_digests(engine=engine, poster=poster, now=now + timedelta(minutes=1)) == 1
-    assert send_due_digests(engine=engine, poster=poster, now=now + timedelta(minutes=2)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=now) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=now + timedelta(minutes=1)) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=now + timedelta(minutes=2)) == 0
     assert len(poster.posts) == 1
 
 
 def test_a_digest_long_overdue_is_not_posted(engine: Engine) -> None:
     _seed(engine)
     poster = RecordingPoster()
-    assert send_due_digests(engine=engine, poster=poster, now=CLOSED + timedelta(days=30)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=CLOSED + timedelta(days=30)) == 0
 
 
 @pytest.mark.parametrize("ticks", [1, 2])
@@ -204,7 +197,7 @@ def test_the_org_digest_goes_to_the_admin_channel_once_a_week(engine: Engine, ti
     for tick in range(ticks):
         send_due_digests(
             engine=engine,
-            poster=poster,
+            messenger=poster,
             now=now + timedelta(minutes=tick),
             org_channels={workspace_id: "C0ADMIN"},
         )
@@ -227,10 +220,10 @@ def test_the_digest_reaches_slack_with_its_chart_in_the_thread(
                 answers,
                 closes_at=CLOSED - timedelta(weeks=2 - week),
             )
-    poster = SlackDigestPoster(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
+    poster = SlackMessenger(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
     now = datetime(2026, 3, 5, 12, tzinfo=UTC)
-    assert send_due_digests(engine=engine, poster=poster, now=now) == 1
-    assert send_due_digests(engine=engine, poster=poster, now=now) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=now) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=now) == 0
     top_level = [m for m in sandbox.messages("C0EXEC") if m.thread_ts is None]
     assert len(top_level) == 1
     assert "Coherence digest" in top_level[0].text
@@ -244,14 +237,14 @@ def test_digest_now_takes_the_runs_claim_so_the_scheduled_digest_does_not_follow
 
     group_id = _seed(engine)
     poster = RecordingPoster()
-    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is True
+    assert post_digest_now(engine=engine, messenger=poster, group_id=group_id, now=CLOSED) is True
     assert (
-        send_due_digests(engine=engine, poster=poster, now=datetime(2026, 3, 5, 12, tzinfo=UTC))
+        send_due_digests(engine=engine, messenger=poster, now=datetime(2026, 3, 5, 12, tzinfo=UTC))
         == 0
     )
     assert len(poster.posts) == 1
     # Asked for again, on purpose, it is posted again.
-    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is True
+    assert post_digest_now(engine=engine, messenger=poster, group_id=group_id, now=CLOSED) is True
     assert len(poster.posts) == 2
 
 
@@ -264,7 +257,7 @@ def test_digest_now_without_a_closed_run_posts_nothing(engine: Engine) -> None:
         assert group.id is not None
         group_id = group.id
     poster = RecordingPoster()
-    assert post_digest_now(engine=engine, poster=poster, group_id=group_id, now=CLOSED) is False
+    assert post_digest_now(engine=engine, messenger=poster, group_id=group_id, now=CLOSED) is False
     assert poster.posts == []
 
 
@@ -301,9 +294,9 @@ def _leave_claim_posting(engine: Engine, *, claimed_at: datetime) -> int:
 def test_a_failed_render_leaves_no_claim_and_the_next_tick_posts(engine: Engine) -> None:
     _seed(engine)
     poster = RecordingPoster(fail_render=1)
-    assert send_due_digests(engine=engine, poster=poster, now=DUE) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE) == 0
     assert _deliveries(engine) == []
-    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=1)) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(hours=1)) == 1
     assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
     assert _deliveries(engine) == [(None, "posted", 1, "1.000")]
 
@@ -316,18 +309,18 @@ def test_a_claim_left_posting_is_taken_over_once_stale_after_asking_slack(
     delivery_id = _leave_claim_posting(engine, claimed_at=wall - timedelta(minutes=19))
     poster = RecordingPoster()
     # Nineteen minutes old: its process may still be posting it.
-    assert send_due_digests(engine=engine, poster=poster, now=DUE) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE) == 0
     assert (poster.posts, poster.lookups) == ([], [])
     with session_scope(engine) as session:
         row = session.get(DigestDelivery, delivery_id)
         assert row is not None
         row.claimed_at = wall - timedelta(minutes=21)
-    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=1)) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(hours=1)) == 1
     assert poster.lookups == [("C0EXEC", f"digest:{delivery_id}")]
     assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
     assert poster.markers == {("C0EXEC", f"digest:{delivery_id}"): "1.000"}
     assert _deliveries(engine) == [(None, "posted", 2, "1.000")]
-    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=2)) == 0
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(hours=2)) == 0
     assert len(poster.posts) == 1
 
 
@@ -337,10 +330,12 @@ def test_a_digest_that_reached_slack_before_its_process_died_is_not_posted_again
     _seed(engine)
     poster = RecordingPoster(die_after_next=1)
     with freezegun.freeze_time(DUE, tick=True), pytest.raises(Killed):
-        send_due_digests(engine=engine, poster=poster, now=DUE)
+        send_due_digests(engine=engine, messenger=poster, now=DUE)
     assert _deliveries(engine) == [(None, "posting", 1, None)]
     with freezegun.freeze_time(DUE + timedelta(minutes=30)):
-        assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(minutes=30)) == 0
+        assert (
+            send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(minutes=30)) == 0
+        )
     assert len(poster.posts) == 1
     assert _deliveries(engine) == [(None, "posted", 1, "1.000")]
 
@@ -350,12 +345,14 @@ def test_a_stale_claim_is_left_alone_while_slack_cannot_be_asked(engine: Engine)
     _leave_claim_posting(engine, claimed_at=datetime.now(UTC) - timedelta(hours=1))
     poster = RecordingPoster(find_fails=True)
     for tick in range(3):
-        assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=tick)) == 0
+        assert (
+            send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(hours=tick)) == 0
+        )
     assert len(poster.lookups) == 3
     assert poster.posts == []
     assert _deliveries(engine) == [(None, "posting", 1, None)]
     poster.find_fails = False
-    assert send_due_digests(engine=engine, poster=poster, now=DUE + timedelta(hours=4)) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE + timedelta(hours=4)) == 1
     assert _deliveries(engine) == [(None, "posted", 2, "1.000")]
 
 
@@ -365,13 +362,13 @@ def test_a_claim_is_stamped_with_the_wall_clock_not_the_ticks_start(engine: Engi
     claimed = DUE + timedelta(minutes=30)
     # A tick that started at DUE reaches this digest half an hour later, and dies posting it.
     with freezegun.freeze_time(claimed), pytest.raises(Killed):
-        send_due_digests(engine=engine, poster=poster, now=DUE)
+        send_due_digests(engine=engine, messenger=poster, now=DUE)
     with session_scope(engine) as session:
         stamped = session.exec(select(DigestDelivery)).one().claimed_at
     assert stamped.replace(tzinfo=stamped.tzinfo or UTC) == claimed
     # A minute later the claim is fresh: nobody asks Slack, nobody posts it again.
     with freezegun.freeze_time(claimed + timedelta(minutes=1)):
-        send_due_digests(engine=engine, poster=poster, now=claimed + timedelta(minutes=1))
+        send_due_digests(engine=engine, messenger=poster, now=claimed + timedelta(minutes=1))
     assert poster.lookups == []
     assert len(poster.posts) == 1
 
@@ -382,13 +379,13 @@ def test_a_failed_org_digest_is_retried_without_another_group_digest(engine: Eng
         workspace_id = session.exec(select(LeadershipGroup.workspace_id)).one()
     poster = RecordingPoster(failures={"C0ADMIN": 1})
     channels = {workspace_id: "C0ADMIN"}
-    assert send_due_digests(engine=engine, poster=poster, now=DUE, org_channels=channels) == 1
+    assert send_due_digests(engine=engine, messenger=poster, now=DUE, org_channels=channels) == 1
     assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
     # No group digest is due any more; the org digest goes out on the next tick all the same,
     # and only once.
     for hour in range(1, 48):
         now = DUE + timedelta(hours=hour)
-        send_due_digests(engine=engine, poster=poster, now=now, org_channels=channels)
+        send_due_digests(engine=engine, messenger=poster, now=now, org_channels=channels)
     assert [channel for channel, _ in poster.posts] == ["C0EXEC", "C0ADMIN"]
     assert [(p, s, a) for p, s, a, _ in _deliveries(engine)] == [
         (None, "posted", 1),
@@ -403,11 +400,11 @@ def test_a_stale_org_digest_is_taken_over_on_a_later_tick(engine: Engine) -> Non
     poster = RecordingPoster(kills={"C0ADMIN": 1})
     channels = {workspace_id: "C0ADMIN"}
     with freezegun.freeze_time(DUE), pytest.raises(Killed):
-        send_due_digests(engine=engine, poster=poster, now=DUE, org_channels=channels)
+        send_due_digests(engine=engine, messenger=poster, now=DUE, org_channels=channels)
     for minutes in (5, 25, 60):
         now = DUE + timedelta(minutes=minutes)
         with freezegun.freeze_time(now):
-            send_due_digests(engine=engine, poster=poster, now=now, org_channels=channels)
+            send_due_digests(engine=engine, messenger=poster, now=now, org_channels=channels)
         if minutes == 5:  # still fresh: its process may be posting it
             assert [channel for channel, _ in poster.posts] == ["C0EXEC"]
             assert poster.lookups == []
@@ -418,9 +415,9 @@ def test_a_stale_org_digest_is_taken_over_on_a_later_tick(engine: Engine) -> Non
     ]
 
 
-def test_slack_digest_poster_finds_a_digest_by_its_marker(sandbox: SlackSandbox) -> None:
-    poster = SlackDigestPoster(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
-    ts = poster.post_digest("C0EXEC", "digest", [], None, "x.png", marker="digest:7")
-    poster.post_digest("C0EXEC", "another message", [], None, "x.png")
-    assert poster.find_posted("C0EXEC", "digest:7") == ts
-    assert poster.find_posted("C0EXEC", "digest:8") is None
+def test_slack_messenger_finds_a_digest_by_its_marker(sandbox: SlackSandbox) -> None:
+    poster = SlackMessenger(WebClient(token=BOT_TOKEN, base_url=sandbox.api_url))
+    ts = poster.post_digest(SlackDigest("digest", []), channel="C0EXEC", marker="digest:7")
+    poster.post_digest(SlackDigest("another message", []), channel="C0EXEC", marker=None)
+    assert poster.find_delivered("C0EXEC", marker="digest:7") == ("C0EXEC", ts)
+    assert poster.find_delivered("C0EXEC", marker="digest:8") is None

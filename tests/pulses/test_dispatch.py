@@ -16,11 +16,13 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from pulses import admin
-from pulses.commands import CadenceChange
-from pulses.dispatch import STALE_CLAIM, Worker, claim_run_now, tick
+from pulses import schedule
+from pulses.claims import STALE_CLAIM
+from pulses.dispatch import claim_run_now, tick
 from pulses.groups import create_group, ensure_workspace
 from pulses.ports import DeliveryError, Member, PulseNotice
+from pulses.schedule import CadenceChange
+from pulses.ticks import Worker
 from storage.db import session_scope
 from storage.models import Invitation, LeadershipGroup, PulseRun
 
@@ -150,7 +152,7 @@ def test_per_member_cadence_changed_late_on_monday_still_sends_tuesday(engine: E
     with session_scope(engine) as session:
         group = session.get(LeadershipGroup, group_id)
         assert group is not None
-        admin.change_cadence(
+        schedule.change_cadence(
             session=session,
             group=group,
             change=CadenceChange("weekly", (1,), time(9, 0), None, True, None),

@@ -1,0 +1,272 @@
+"""Delivering a run's pulse: the channel message or each member's DM, claimed before it is sent.
+
+A claim that never settled (its process died mid-send) is recovered: Slack is asked, by the
+marker the message carries, whether the send got through, and the row is settled or retried.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from pulses.claims import is_abandoned, marker, rows_changed
+from pulses.groups import grace_period
+from pulses.notices import notice_for
+from pulses.ports import DeliveryError
+from pulses.ticks import Tick
+from storage.db import session_scope
+from storage.models import Invitation, LeadershipGroup, PulseRun
+
+# A DM that keeps failing transiently is given up after this many tries.
+MAX_ATTEMPTS = 5
+
+
+def deliver_channel_posts(tick: Tick) -> None:
+    """Post the one channel message of every open channel-mode run not posted yet."""
+    with session_scope(tick.engine) as session:
+        runs = session.exec(
+            select(PulseRun).where(
+                PulseRun.status == "open",
+                PulseRun.delivery_mode == "channel",
+                PulseRun.channel_post_state == "pending",
+            )
+        ).all()
+    for run in runs:
+        if tick.stopping:
+            return
+        with session_scope(tick.engine) as session:
+            claimed = session.execute(
+                update(PulseRun)
+                .where(col(PulseRun.id) == run.id, col(PulseRun.channel_post_state) == "pending")
+                .values(
+                    channel_post_state="posting",
+                    channel_post_claimed_by=tick.worker.id,
+                    channel_post_claimed_at=tick.worker.clock(),
+                )
+            )
+            if not rows_changed(claimed):
+                continue
+            notice = notice_for(session=session, run=run)
+        try:
+            ts = tick.messenger.post_channel_pulse(notice, marker=marker("run", run.id))
+        except DeliveryError as error:
+            with session_scope(tick.engine) as session:
+                if error.permanent:
+                    _fail_channel_post(session, run, error.reason)
+                    tick.report.failed += 1
+                else:
+                    session.execute(
+                        update(PulseRun)
+                        .where(col(PulseRun.id) == run.id)
+                        .values(channel_post_state="pending", channel_post_claimed_by=None)
+                    )
+                    tick.report.errors.append(f"run {run.id}: {error.reason}")
+            continue
+        with session_scope(tick.engine) as session:
+            _mark_channel_posted(session, run, ts, tick.now)
+        tick.report.sent += 1
+
+
+def _mark_channel_posted(session: Session, run: PulseRun, ts: str, now: datetime) -> None:
+    session.execute(
+        update(PulseRun)
+        .where(col(PulseRun.id) == run.id)
+        .values(channel_post_state="posted", channel_message_ts=ts)
+    )
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+        .values(status="sent", sent_at=now, dm_channel_id=run.channel_id, message_ts=ts)
+    )
+
+
+def _fail_channel_post(session: Session, run: PulseRun, reason: str) -> None:
+    session.execute(
+        update(PulseRun)
+        .where(col(PulseRun.id) == run.id)
+        .values(channel_post_state="failed", failure_reason=reason)
+    )
+    session.execute(
+        update(Invitation)
+        .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+        .values(status="failed", failure_reason=reason)
+    )
+
+
+def deliver_direct_messages(tick: Tick) -> None:
+    """DM every invitation whose send time has come, each claimed before it is sent."""
+    now = tick.now
+    with session_scope(tick.engine) as session:
+        due = session.exec(
+            select(Invitation, LeadershipGroup)
+            .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
+            .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
+            .where(
+                PulseRun.status == "open",
+                PulseRun.delivery_mode == "dm",
+                Invitation.status == "pending",
+                col(Invitation.send_at) <= now,
+            )
+            .order_by(col(Invitation.send_at), col(Invitation.id))
+        ).all()
+    for invitation, group in due:
+        if tick.stopping:
+            return
+        if invitation.next_attempt_at is not None and invitation.next_attempt_at > now:
+            continue
+        if now - invitation.send_at > grace_period(group):
+            _settle(
+                tick,
+                invitation,
+                expected=("pending", None),
+                status="missed",
+                failure_reason="the bot was offline",
+            )
+            tick.report.missed += 1
+            continue
+        _deliver_one(tick, invitation)
+
+
+def _deliver_one(tick: Tick, invitation: Invitation) -> None:
+    with session_scope(tick.engine) as session:
+        claimed = session.execute(
+            update(Invitation)
+            .where(col(Invitation.id) == invitation.id, col(Invitation.status) == "pending")
+            .values(
+                status="sending",
+                claimed_by=tick.worker.id,
+                claimed_at=tick.worker.clock(),
+                attempts=col(Invitation.attempts) + 1,
+            )
+        )
+        if not rows_changed(claimed):
+            return
+        run = session.get(PulseRun, invitation.run_id)
+        assert run is not None
+        notice = notice_for(session=session, run=run)
+    attempts = invitation.attempts + 1
+    owned = ("sending", tick.worker.id)
+    try:
+        channel, ts = tick.messenger.send_dm_pulse(
+            invitation.user_id, notice, marker=marker("invitation", invitation.id)
+        )
+    except DeliveryError as error:
+        if error.permanent or attempts >= MAX_ATTEMPTS:
+            reason = (
+                error.reason
+                if error.permanent
+                else f"gave up after {attempts} tries: {error.reason}"
+            )
+            _settle(tick, invitation, owned, status="failed", failure_reason=reason)
+            tick.report.failed += 1
+        else:
+            # Exponential backoff between ticks; the client already retried within this one.
+            _settle(
+                tick,
+                invitation,
+                owned,
+                status="pending",
+                claimed_by=None,
+                next_attempt_at=tick.now + timedelta(minutes=2**attempts),
+                failure_reason=error.reason,
+            )
+            tick.report.errors.append(f"invitation {invitation.id}: {error.reason}")
+        return
+    except BaseException:
+        _settle(tick, invitation, owned, status="pending", claimed_by=None)
+        raise
+    _settle(
+        tick,
+        invitation,
+        owned,
+        status="sent",
+        dm_channel_id=channel,
+        message_ts=ts,
+        sent_at=tick.now,
+        failure_reason=None,
+    )
+    tick.report.sent += 1
+
+
+def _settle(
+    tick: Tick, invitation: Invitation, expected: tuple[str, str | None], **values: object
+) -> None:
+    """Record an outcome only if the row is still as `expected` (status, claim owner): a
+    claim taken over by another process is that process's to settle."""
+    status, owner = expected
+    conditions = [col(Invitation.id) == invitation.id, col(Invitation.status) == status]
+    if owner is not None:
+        conditions.append(col(Invitation.claimed_by) == owner)
+    with session_scope(tick.engine) as session:
+        session.execute(update(Invitation).where(*conditions).values(**values))
+
+
+def recover_abandoned_claims(tick: Tick) -> None:
+    """Settle sends whose claimant died: delivered if Slack has the message, else retried.
+
+    When Slack cannot be asked (rate limit, outage), the claim is left for the next tick:
+    resending on uncertainty is how a leader gets the pulse twice.
+    """
+    wall = tick.worker.clock()
+    with session_scope(tick.engine) as session:
+        invitations = session.exec(select(Invitation).where(Invitation.status == "sending")).all()
+        runs = session.exec(select(PulseRun).where(PulseRun.channel_post_state == "posting")).all()
+    for invitation in invitations:
+        if not is_abandoned(invitation.claimed_by, invitation.claimed_at, wall):
+            continue
+        try:
+            found = tick.messenger.find_delivered(
+                invitation.user_id, marker=marker("invitation", invitation.id)
+            )
+        except DeliveryError as error:
+            tick.report.errors.append(f"recovering invitation {invitation.id}: {error.reason}")
+            continue
+        values: dict[str, object] = (
+            {
+                "status": "sent",
+                "dm_channel_id": found[0],
+                "message_ts": found[1],
+                "sent_at": tick.now,
+            }
+            if found
+            else {"status": "pending", "claimed_by": None, "claimed_at": None}
+        )
+        with session_scope(tick.engine) as session:
+            result = session.execute(
+                update(Invitation)
+                .where(
+                    col(Invitation.id) == invitation.id,
+                    col(Invitation.status) == "sending",
+                    col(Invitation.claimed_by) == invitation.claimed_by,
+                )
+                .values(**values)
+            )
+        tick.report.recovered += rows_changed(result)
+    for run in runs:
+        if not is_abandoned(run.channel_post_claimed_by, run.channel_post_claimed_at, wall):
+            continue
+        assert run.channel_id is not None
+        try:
+            found = tick.messenger.find_delivered(run.channel_id, marker=marker("run", run.id))
+        except DeliveryError as error:
+            tick.report.errors.append(f"recovering run {run.id}: {error.reason}")
+            continue
+        with session_scope(tick.engine) as session:
+            result = session.execute(
+                update(PulseRun)
+                .where(
+                    col(PulseRun.id) == run.id,
+                    col(PulseRun.channel_post_state) == "posting",
+                    col(PulseRun.channel_post_claimed_by) == run.channel_post_claimed_by,
+                )
+                .values(
+                    channel_post_state="pending",
+                    channel_post_claimed_by=None,
+                    channel_post_claimed_at=None,
+                )
+            )
+            if found and rows_changed(result):
+                _mark_channel_posted(session, run, found[1], tick.now)
+        tick.report.recovered += rows_changed(result)

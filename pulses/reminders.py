@@ -1,0 +1,68 @@
+"""Reminding, once, each member who was sent the pulse and has not answered by their time."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from pulses.claims import rows_changed
+from pulses.notices import notice_for
+from pulses.ports import DeliveryError
+from pulses.ticks import Tick
+from storage.db import session_scope
+from storage.models import Answer, Invitation, PulseRun
+
+
+def send_reminders(tick: Tick) -> None:
+    """Remind, once, each delivered member who has not answered by their reminder time."""
+    now = tick.now
+    with session_scope(tick.engine) as session:
+        answered = select(Answer.user_id).where(Answer.run_id == Invitation.run_id)
+        due = session.exec(
+            select(Invitation, PulseRun)
+            .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
+            .where(
+                PulseRun.status == "open",
+                col(PulseRun.closes_at) > now,
+                Invitation.status == "sent",
+                Invitation.reminder_state == "pending",
+                col(Invitation.remind_at).is_not(None),
+                col(Invitation.remind_at) <= now,
+                col(Invitation.user_id).not_in(answered),
+            )
+        ).all()
+    for invitation, run in due:
+        if tick.stopping:
+            return
+        with session_scope(tick.engine) as session:
+            # A reminder is claimed and never retried after a crash: a missing nudge is
+            # better than a second one.
+            claimed = session.execute(
+                update(Invitation)
+                .where(
+                    col(Invitation.id) == invitation.id, col(Invitation.reminder_state) == "pending"
+                )
+                .values(reminder_state="sending", claimed_by=tick.worker.id)
+            )
+            if not rows_changed(claimed):
+                continue
+            notice = notice_for(session=session, run=run)
+        try:
+            tick.messenger.remind(
+                invitation.user_id, notice, in_channel=run.delivery_mode == "channel"
+            )
+        except DeliveryError as error:
+            _set_reminder_state(tick, invitation, "failed" if error.permanent else "pending")
+            tick.report.errors.append(f"reminder {invitation.id}: {error.reason}")
+            continue
+        _set_reminder_state(tick, invitation, "sent", reminded_at=now)
+        tick.report.reminded += 1
+
+
+def _set_reminder_state(tick: Tick, invitation: Invitation, state: str, **values: object) -> None:
+    with session_scope(tick.engine) as session:
+        session.execute(
+            update(Invitation)
+            .where(col(Invitation.id) == invitation.id)
+            .values(reminder_state=state, **values)
+        )

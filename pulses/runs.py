@@ -1,0 +1,255 @@
+"""A pulse run's life: scheduled for each due occurrence, opened to its members, closed.
+
+A run is claimed by its unique (group, occurrence day) key, so two ticks or processes never
+create the same run twice; opening and closing are conditional UPDATEs on its status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Executable, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from pulses.cadence import Cadence, due_occurrences, local_send_time, send_timezone
+from pulses.claims import LOOKBACK, rows_changed
+from pulses.groups import active_priorities, cadence_of, grace_period
+from pulses.notices import notice_for
+from pulses.ports import DeliveryError, Member
+from pulses.questions import current_questions
+from pulses.ticks import Tick
+from storage.db import session_scope
+from storage.models import Invitation, LeadershipGroup, PulseRun
+
+logger = logging.getLogger(__name__)
+
+# The first zone in which any calendar date begins (UTC+14): in per-member mode a run is
+# created once its date has started somewhere, and each member's send waits for their 09:00.
+EARLIEST_ZONE = "Pacific/Kiritimati"
+# From the first place a date begins (UTC+14) to the last (UTC-12): a per-member run's sends
+# spread over this much time after the run is created.
+ZONE_SPREAD = timedelta(hours=26)
+LAST_ZONE = "Etc/GMT+12"
+
+
+def per_member(group: LeadershipGroup) -> bool:
+    """Whether each member is sent the pulse at their own local time (DMs only: a channel
+    message goes out once, at the group's time)."""
+    return group.per_member_time and group.delivery_mode == "dm"
+
+
+def schedule_starts(group: LeadershipGroup) -> datetime:
+    """Since when the group's current schedule applies."""
+    return max(group.created_at, group.schedule_starts_at or group.created_at)
+
+
+def schedule_due_runs(tick: Tick) -> None:
+    """Claim a run for every occurrence now due; one too late for the grace window is missed."""
+    with session_scope(tick.engine) as session:
+        groups = session.exec(
+            select(LeadershipGroup).where(
+                col(LeadershipGroup.active).is_(True), col(LeadershipGroup.paused).is_(False)
+            )
+        ).all()
+        plans = [(group, cadence_of(session=session, group=group)) for group in groups]
+    for group, cadence in plans:
+        try:
+            _schedule_group(tick, group, cadence)
+        except Exception as error:
+            # One group's bad data must not stop every other group's pulses.
+            logger.exception("Could not schedule group %s", group.id)
+            tick.report.errors.append(f"group {group.id}: {type(error).__name__}")
+
+
+def _schedule_group(tick: Tick, group: LeadershipGroup, cadence: Cadence) -> None:
+    now = tick.now
+    start = schedule_starts(group)
+    if per_member(group):
+        # A day's run opens when the day begins somewhere; it belongs to the schedule as long
+        # as someone's send time on that day comes after the schedule started.
+        occurrences = [
+            occurrence
+            for occurrence in due_occurrences(
+                cadence,
+                after=max(start - ZONE_SPREAD, now - LOOKBACK),
+                until=now,
+                tz=EARLIEST_ZONE,
+            )
+            if local_send_time(occurrence.day, cadence.local_time, LAST_ZONE) > start
+        ]
+    else:
+        occurrences = due_occurrences(
+            cadence, after=max(start, now - LOOKBACK), until=now, tz=group.timezone
+        )
+    for occurrence in occurrences:
+        scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
+        late = now - occurrence.send_at > grace_period(group)
+        missed = late and not per_member(group)
+        if claim_run(
+            tick.engine, group, occurrence.day, scheduled_at, missed, cadence.answer_window
+        ):
+            tick.report.created += 1
+            tick.report.missed += int(missed)
+
+
+def claim_run(
+    engine: Engine,
+    group: LeadershipGroup,
+    day: date,
+    scheduled_at: datetime,
+    missed: bool,
+    window: timedelta,
+    *,
+    manual: bool = False,
+) -> bool:
+    """Create the group's run of `day`; False if another tick or process created it first."""
+    assert group.id is not None
+    try:
+        with session_scope(engine) as session:
+            questions = current_questions(session=session, workspace_id=group.workspace_id)
+            priorities = active_priorities(session=session, group=group)
+            session.add(
+                PulseRun(
+                    group_id=group.id,
+                    occurrence_day=day,
+                    scheduled_at=scheduled_at,
+                    status="missed" if missed else "pending",
+                    delivery_mode=group.delivery_mode,
+                    manual=manual,
+                    channel_id=group.channel_id,
+                    closes_at=scheduled_at + window,
+                    question_ids=",".join(str(q.id) for q in questions),
+                    priority_ids=",".join(str(p.id) for p in priorities),
+                    anonymity_threshold=group.anonymity_threshold,
+                )
+            )
+    except IntegrityError:
+        # Another tick or process claimed this occurrence first: exactly what the key is for.
+        return False
+    return True
+
+
+def start_pending_runs(tick: Tick) -> None:
+    """Invite the channel's members of every claimed run; idempotent if two processes race."""
+    with session_scope(tick.engine) as session:
+        pending = session.exec(
+            select(PulseRun, LeadershipGroup)
+            .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
+            .where(PulseRun.status == "pending")
+        ).all()
+    for run, group in pending:
+        try:
+            members = tick.messenger.channel_members(group.channel_id)
+        except DeliveryError as error:
+            if error.permanent:
+                _fail_run(tick.engine, run, error.reason)
+                tick.report.failed += 1
+            else:
+                tick.report.errors.append(f"run {run.id}: {error.reason}")
+            continue
+        try:
+            _open_run(tick.engine, run, group, members, tick.now)
+        except Exception as error:
+            logger.exception("Could not open run %s", run.id)
+            tick.report.errors.append(f"run {run.id}: {type(error).__name__}")
+            continue
+        tick.report.started += 1
+
+
+def _open_run(
+    engine: Engine, run: PulseRun, group: LeadershipGroup, members: Sequence[Member], now: datetime
+) -> None:
+    assert run.id is not None
+    with session_scope(engine) as session:
+        cadence = cadence_of(session=session, group=group)
+        # `pulse now` goes to everyone at once; a scheduled per-member run at each one's time.
+        personal = per_member(group) and not run.manual
+        start = schedule_starts(group)
+        rows: list[dict[str, Any]] = []
+        for member in members:
+            # An unknown or missing zone falls back to the group's.
+            zone = send_timezone(cadence, member.timezone) if per_member(group) else group.timezone
+            send_at = (
+                local_send_time(run.occurrence_day, cadence.local_time, zone)
+                if personal
+                else run.scheduled_at
+            )
+            if personal and send_at <= start:
+                continue  # their send time on this day came before the schedule started
+            remind_at = send_at + cadence.reminder_after if cadence.reminder_after else None
+            rows.append(
+                {
+                    "run_id": run.id,
+                    "user_id": member.user_id,
+                    "timezone": zone,
+                    "send_at": send_at,
+                    "remind_at": remind_at,
+                    "status": "pending",
+                    "attempts": 0,
+                    "reminder_state": "pending",
+                }
+            )
+        if rows:
+            session.execute(_insert_ignoring_duplicates(session, rows))
+        last_send = max((row["send_at"] for row in rows), default=run.scheduled_at)
+        assert isinstance(last_send, datetime)
+        session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
+            .values(status="open", opened_at=now, closes_at=last_send + cadence.answer_window)
+        )
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> Executable:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Invitation).values(rows).on_conflict_do_nothing()
+
+
+def _fail_run(engine: Engine, run: PulseRun, reason: str) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
+            .values(status="failed", failure_reason=reason)
+        )
+
+
+def close_expired_runs(tick: Tick) -> None:
+    """Close every run whose window has ended and mark its channel message closed."""
+    now = tick.now
+    with session_scope(tick.engine) as session:
+        expired = session.exec(
+            select(PulseRun).where(
+                col(PulseRun.status).in_(("open", "pending")), col(PulseRun.closes_at) <= now
+            )
+        ).all()
+    for run in expired:
+        with session_scope(tick.engine) as session:
+            closed = session.execute(
+                update(PulseRun)
+                .where(col(PulseRun.id) == run.id, col(PulseRun.status).in_(("open", "pending")))
+                .values(status="closed", closed_at=now)
+            )
+            if not rows_changed(closed):
+                continue
+            session.execute(
+                update(Invitation)
+                .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
+                .values(status="missed", failure_reason="the pulse closed before it was sent")
+            )
+            run.status = "closed"
+            notice = notice_for(session=session, run=run)
+        tick.report.closed += 1
+        if run.delivery_mode == "channel" and run.channel_message_ts:
+            try:
+                tick.messenger.update_channel_pulse(notice, ts=run.channel_message_ts)
+            except DeliveryError as error:
+                tick.report.errors.append(f"closing run {run.id}: {error.reason}")

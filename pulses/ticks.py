@@ -1,0 +1,68 @@
+"""One scheduler pass: who does it (`Worker`), what each step is given (`Tick`), what it did."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from pulses.claims import wall_clock
+from pulses.ports import Messenger
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Who holds a claim: host, process and a per-start nonce (pids are reused).
+
+    Setting `stop_requested` (on SIGTERM) ends a fan-out between two sends, so a platform
+    restart leaves no claim in flight for the next process to wait out.
+    """
+
+    id: str
+    stop_requested: threading.Event = field(
+        default_factory=threading.Event, compare=False, repr=False
+    )
+    # Claims are stamped with real time, not the tick's `now`: whether a claim is stale is a
+    # question about a live process, and a slow tick must not make its fresh claims look old.
+    clock: Callable[[], datetime] = field(default=wall_clock, compare=False, repr=False)
+
+    @classmethod
+    def for_this_process(cls) -> Worker:
+        return cls(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+
+
+@dataclass
+class TickReport:
+    """What one tick did, counted by each of its steps."""
+
+    created: int = 0
+    missed: int = 0
+    started: int = 0
+    sent: int = 0
+    failed: int = 0
+    reminded: int = 0
+    closed: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One pass over everything due at `now`: what each of its steps needs, and where it counts."""
+
+    engine: Engine
+    messenger: Messenger
+    now: datetime
+    worker: Worker
+    report: TickReport = field(default_factory=TickReport)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the process was asked to stop: a fan-out ends between two sends."""
+        return self.worker.stop_requested.is_set()
