@@ -17,7 +17,6 @@ from bot.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
     from slack_bolt import App
-    from slack_sdk import WebClient
     from sqlalchemy.engine import Engine
 
 logger = logging.getLogger("coherence")
@@ -240,8 +239,8 @@ def serve(settings: Settings) -> int:
 
     engine = open_database(settings)
     upgrade(settings.database_url)
+    check_bot_token(settings)
     client = build_client(settings)
-    check_bot_token(client, settings)
     count_slack_retries(client)
     services = build_services(settings, engine=engine, client=client)
     app = build_app(services)
@@ -293,10 +292,25 @@ def serve_socket_mode(app: App, settings: Settings) -> int:
     return 0
 
 
-def check_bot_token(client: WebClient, settings: Settings) -> None:
-    """auth.test once at start: a revoked token or an unreachable Slack is a configuration error."""
+def check_bot_token(settings: Settings) -> None:
+    """auth.test once at start: a revoked token or an unreachable Slack is a configuration error.
+
+    A client of its own, without retries or logging, so the operator reads one line.
+    """
+    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
+    quiet = logging.getLogger("coherence.startup_check")
+    quiet.propagate = False
+    quiet.handlers[:] = [logging.NullHandler()]
+    assert settings.slack_bot_token is not None
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
+        logger=quiet,
+        retry_handlers=[],
+    )
     try:
         client.auth_test()
     except SlackApiError as error:

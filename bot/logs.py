@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
 # Slack tokens and signatures have recognisable shapes; mask them wherever they slip in.
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|v0=[0-9a-f]{16,})")
 # Slack user IDs identify people; structured logs leave the building (log pipelines,
@@ -43,6 +45,19 @@ class RedactSecrets(logging.Filter):
             record.msg = _SECRET.sub("[redacted]", message)
             record.args = None
         return True
+
+
+class DropKnownNoise(logging.Filter):
+    """Drops Bolt's start-up warning that a token will be unused.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns that the client we
+    hand it wins; that is the intended set-up, not something an operator can act on.
+    """
+
+    _NOTICES = frozenset({warning_client_prioritized_and_token_skipped()})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("slack_bolt") and record.getMessage() in self._NOTICES)
 
 
 class JsonFormatter(logging.Formatter):
@@ -80,6 +95,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(DropKnownNoise())
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
