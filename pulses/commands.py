@@ -16,6 +16,7 @@ from typing import Final, Literal
 from zoneinfo import available_timezones
 
 from pulses.cadence import Frequency, is_known_timezone
+from pulses.schedule import CadenceChange
 
 MIN_TREND_RUNS: Final = 1
 MAX_TREND_RUNS: Final = 52
@@ -23,12 +24,15 @@ DEFAULT_TREND_RUNS: Final = 8
 
 
 @dataclass(frozen=True)
-class Help:
+class NoArguments:
+    """A subcommand without arguments: its type says it all."""
+
+
+class Help(NoArguments):
     """``help``: list every subcommand."""
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NoArguments):
     """No text (or ``status``): the group's current response rate, coherence and drift."""
 
 
@@ -39,46 +43,23 @@ class Trend:
     n: int = DEFAULT_TREND_RUNS
 
 
-@dataclass(frozen=True)
-class Setup:
+class Setup(NoArguments):
     """``setup``: open the group's settings."""
 
 
-@dataclass(frozen=True)
-class Priorities:
+class Priorities(NoArguments):
     """``priorities``: edit the declared priorities."""
 
 
-@dataclass(frozen=True)
-class Questions:
+class Questions(NoArguments):
     """``questions``: edit the question set."""
 
 
-@dataclass(frozen=True)
-class CadenceChange:
-    """``cadence …``: a new schedule.
-
-    ``timezone`` is ``None`` when the command leaves the group's zone as it is.
-    ``per_member_time`` is true only for ``local``; then ``timezone``, if given, is the
-    fallback for members without one. ``monthly_week`` is set only for ``monthly``
-    (1–4, or -1 for the last week).
-    """
-
-    frequency: Frequency
-    weekdays: tuple[int, ...]
-    local_time: time
-    timezone: str | None
-    per_member_time: bool
-    monthly_week: int | None
-
-
-@dataclass(frozen=True)
-class Pause:
+class Pause(NoArguments):
     """``pause``: stop sending pulses until ``resume``."""
 
 
-@dataclass(frozen=True)
-class Resume:
+class Resume(NoArguments):
     """``resume``: start sending pulses again."""
 
 
@@ -89,18 +70,15 @@ class Skip:
     day: date
 
 
-@dataclass(frozen=True)
-class PulseNow:
+class PulseNow(NoArguments):
     """``pulse now``: send a pulse immediately."""
 
 
-@dataclass(frozen=True)
-class DigestNow:
+class DigestNow(NoArguments):
     """``digest now``: post the digest immediately."""
 
 
-@dataclass(frozen=True)
-class Export:
+class Export(NoArguments):
     """``export``: the group's aggregates as a file."""
 
 

@@ -12,9 +12,14 @@ from pulses.questions import seed_default_questions
 from storage.models import LeadershipGroup, Priority, SkipDate, Workspace
 
 
+def workspace_for_team(*, session: Session, team_id: str) -> Workspace | None:
+    """The workspace row of a Slack team, if Coherence has seen it."""
+    return session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+
+
 def ensure_workspace(*, session: Session, team_id: str, name: str = "") -> Workspace:
     """The workspace row for `team_id`, created with the default questions on first sight."""
-    workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+    workspace = workspace_for_team(session=session, team_id=team_id)
     if workspace is None:
         workspace = Workspace(team_id=team_id, name=name)
         session.add(workspace)

@@ -1,17 +1,29 @@
-"""The default question set (one statement per dimension, then focus and friction) and the
-versions a workspace currently asks."""
+"""The questions a pulse asks: the default set (one statement per dimension, then focus and
+friction), the versions a workspace asks now, and editing them, where every new wording is a
+new version."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
 
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from pulses import dimensions
+from pulses.audit import Change, InvalidChange, audited, unchanged
 from storage.models import Question
 
 FOCUS = "focus"
 FRICTION = "friction"
+MAX_QUESTION_TEXT: Final = 500
+# A pulse should take a leader under a minute: a handful of statements, not a survey.
+MAX_LIKERT_ITEMS: Final = 10
+_QUESTION_KEY = re.compile(r"[a-z][a-z0-9_]{1,31}")
 
 
 @dataclass(frozen=True)
@@ -72,3 +84,146 @@ def current_questions(*, session: Session, workspace_id: int) -> list[Question]:
     for question in rows:
         latest.setdefault(question.key, question)
     return sorted(latest.values(), key=lambda q: (q.position, q.key))
+
+
+QUESTION_NEW_KEY = "question_new_key"
+QUESTION_NEW_TEXT = "question_new_text"
+
+
+def question_field(key: str) -> str:
+    return f"question_{key}"
+
+
+@dataclass(frozen=True)
+class QuestionEdits:
+    """New wording by question key, and optionally a new Likert item with its dimension key."""
+
+    texts: Mapping[str, str] = field(default_factory=dict)
+    new_key: str | None = None
+    new_text: str | None = None
+
+
+def apply_questions(
+    *, session: Session, workspace_id: int, edits: QuestionEdits, user_id: str, now: datetime
+) -> Change:
+    """Every changed wording becomes a new version; a version is never rewritten.
+
+    Runs record the exact question ids they asked, so a trend can say where wording changed.
+    """
+    current = {q.key: q for q in current_questions(session=session, workspace_id=workspace_id)}
+    problems: dict[str, str] = {}
+    changed: dict[str, str] = {}
+    for key, text in edits.texts.items():
+        question = current.get(key)
+        if question is None:
+            continue
+        wording = " ".join(text.split())
+        if not wording:
+            problems[question_field(key)] = "A question needs some wording."
+        elif len(wording) > MAX_QUESTION_TEXT:
+            problems[question_field(key)] = f"Keep it under {MAX_QUESTION_TEXT + 1} characters."
+        elif wording != question.text:
+            changed[key] = wording
+    new_key = (edits.new_key or "").strip().lower()
+    new_text = " ".join((edits.new_text or "").split())
+    if new_key or new_text:
+        if not new_key:
+            problems[QUESTION_NEW_KEY] = "Name the dimension this statement measures."
+        elif not _QUESTION_KEY.fullmatch(new_key):
+            problems[QUESTION_NEW_KEY] = (
+                "Use 2–32 lowercase letters, digits or _, starting with a letter "
+                "(e.g. customer_focus)."
+            )
+        elif new_key in (FOCUS, FRICTION) or _key_exists(session, workspace_id, new_key):
+            problems[QUESTION_NEW_KEY] = (
+                f"'{new_key}' exists already; edit its wording above instead."
+            )
+        elif sum(1 for q in current.values() if q.kind == "likert") >= MAX_LIKERT_ITEMS:
+            problems[QUESTION_NEW_KEY] = (
+                f"A pulse has at most {MAX_LIKERT_ITEMS} statements, so it stays under a minute."
+            )
+        if not new_text:
+            problems[QUESTION_NEW_TEXT] = "Write the statement leaders will rate from 1 to 5."
+        elif len(new_text) > MAX_QUESTION_TEXT:
+            problems[QUESTION_NEW_TEXT] = f"Keep it under {MAX_QUESTION_TEXT + 1} characters."
+    if problems:
+        raise InvalidChange(problems)
+    lines: list[str] = []
+    for key, wording in changed.items():
+        question = current[key]
+        version = _latest_version(session, workspace_id, key) + 1
+        session.add(
+            Question(
+                workspace_id=workspace_id,
+                key=key,
+                kind=question.kind,
+                text=wording,
+                version=version,
+                position=question.position,
+                created_at=now,
+            )
+        )
+        lines.append(f"new wording for '{key}' (version {version}): \"{wording}\"")
+    if new_key:
+        position = max((q.position for q in current.values()), default=-1) + 1
+        session.add(
+            Question(
+                workspace_id=workspace_id,
+                key=new_key,
+                kind="likert",
+                text=new_text,
+                version=1,
+                position=position,
+                created_at=now,
+            )
+        )
+        lines.append(f"added statement '{new_key}': \"{new_text}\"")
+    if not lines:
+        return unchanged(None)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another admin saved a version of the same question at the same moment.
+        field = question_field(next(iter(changed))) if changed else QUESTION_NEW_KEY
+        raise InvalidChange(
+            {
+                field: "Someone else changed the questions just now. Close this and run "
+                "/coherence questions again to see their change."
+            }
+        ) from None
+    return audited(
+        session=session,
+        workspace_id=workspace_id,
+        group_id=None,
+        user_id=user_id,
+        lines=lines,
+        now=now,
+    )
+
+
+def _key_exists(session: Session, workspace_id: int, key: str) -> bool:
+    found = session.exec(
+        select(Question.id).where(Question.workspace_id == workspace_id, Question.key == key)
+    ).first()
+    return found is not None
+
+
+def _latest_version(session: Session, workspace_id: int, key: str) -> int:
+    latest = session.exec(
+        select(func.max(Question.version)).where(
+            Question.workspace_id == workspace_id, Question.key == key
+        )
+    ).one()
+    return int(latest or 0)
+
+
+def question_versions(*, session: Session, workspace_id: int) -> dict[str, list[Question]]:
+    """Every version of every question, oldest first, by key."""
+    versions: dict[str, list[Question]] = {}
+    for question in session.exec(
+        select(Question)
+        .where(Question.workspace_id == workspace_id)
+        .order_by(col(Question.key), col(Question.version))
+    ):
+        versions.setdefault(question.key, []).append(question)
+    return versions

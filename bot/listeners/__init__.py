@@ -5,14 +5,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.listeners import admin, commands, errors, home, pulses, status
-from bot.listeners.commands import CommandRouter
 
 
 def register_listeners(app: App) -> None:
-    router = CommandRouter()
     errors.register(app)
     pulses.register(app)
-    commands.register(app, router)
-    admin.register(app, router)
+    status.register(app)
+    admin.register(app)
     home.register(app)
-    status.register(router)
+    # Last: Bolt tries listeners in order, and this one answers any `/coherence` text left.
+    commands.register(app)

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from logging import Logger
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from sqlmodel import select
 
-from bot.listeners.admin import look_up_caller
+from bot.listeners.admin.access import look_up_caller
 from bot.services import services_of
 from bot.views.home import home_view
-from pulses import admin
+from pulses.audit import recent_changes
+from pulses.groups import workspace_for_team
+from pulses.overview import admin_overview, open_pulses_for
 from storage.db import session_scope
-from storage.models import Workspace
+from storage.models import ConfigChange
 
 
-def publish_home(
-    event: dict[str, Any], client: WebClient, context: BoltContext, logger: Logger
-) -> None:
+def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     if event.get("tab", "home") != "home":
         return
     services = services_of(context)
@@ -30,26 +28,18 @@ def publish_home(
     is_admin = caller is not None and caller.is_admin
     now = services.clock()
     with session_scope(services.engine) as session:
-        workspace = session.exec(
-            select(Workspace).where(Workspace.team_id == (context.team_id or ""))
-        ).first()
+        workspace = workspace_for_team(session=session, team_id=context.team_id or "")
         workspace_id = workspace.id if workspace is not None else None
-        pulses = admin.open_pulses_for(
+        pulses = open_pulses_for(
             session=session, user_id=user_id, now=now, workspace_id=workspace_id
         )
         overview = None
-        changes = []
+        changes: list[ConfigChange] = []
         if is_admin:
-            overview = (
-                admin.admin_overview(session=session, workspace_id=workspace_id, now=now)
-                if workspace_id is not None
-                else []
-            )
-            changes = (
-                admin.recent_changes(session=session, workspace_id=workspace_id)
-                if workspace_id is not None
-                else []
-            )
+            overview = []
+            if workspace_id is not None:
+                overview = admin_overview(session=session, workspace_id=workspace_id, now=now)
+                changes = recent_changes(session=session, workspace_id=workspace_id)
     view = home_view(timezone=timezone, pulses=pulses, overview=overview, changes=changes)
     client.views_publish(user_id=user_id, view=view)
 

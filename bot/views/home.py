@@ -20,10 +20,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.views.admin import next_send_text
+from bot.views.admin.replies import next_send_text
 from bot.views.digest import index_text, percent, suppressed_text
 from bot.views.pulse import ANSWER_ACTION, format_moment
-from pulses.admin import DeliveryProblem, GroupOverview, OpenPulse
+from pulses.overview import DeliveryProblem, GroupOverview, OpenPulse
 from storage.models import ConfigChange
 
 MAX_HOME_BLOCKS: Final = 100

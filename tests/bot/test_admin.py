@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, col, select
 
 from bot.listeners.errors import GENERIC_FAILURE
 from bot.services import utc_now
-from bot.views.admin import ADMINS_ONLY
+from bot.views.admin.replies import ADMINS_ONLY
 from bot.views.digest import digest_blocks
 from pulses.commands import CommandError, parse_command
 from pulses.reports import group_digest, group_history

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from bot.views.home import MAX_HOME_BLOCKS, home_view, problem_text
-from pulses.admin import DeliveryProblem, GroupOverview, OpenPulse
+from pulses.overview import DeliveryProblem, GroupOverview, OpenPulse
 from sandbox import SlackSandbox
 from sandbox.blockkit import validate_view
 from storage.db import session_scope

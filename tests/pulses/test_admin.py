@@ -10,18 +10,15 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from pulses import admin
-from pulses.admin import (
-    GroupSettings,
-    InvalidChange,
-    NewPriority,
-    PriorityEdits,
-    PriorityRow,
-    QuestionEdits,
-)
-from pulses.commands import CadenceChange
+from pulses import audit, overview, priorities, questions, schedule
+from pulses import settings as group_settings
+from pulses.audit import InvalidChange
 from pulses.dispatch import claim_run_now
 from pulses.groups import active_priorities, create_group, ensure_workspace
+from pulses.priorities import NewPriority, PriorityEdits, PriorityRow
+from pulses.questions import QuestionEdits
+from pulses.schedule import CadenceChange
+from pulses.settings import GroupSettings
 from storage.db import session_scope
 from storage.models import (
     Answer,
@@ -78,7 +75,7 @@ def test_admins_are_workspace_admins_owners_and_listed_members(
 ) -> None:
     ids = ["U0ALICE"] if listed else ["U0OTHER"]
     assert (
-        admin.is_admin(
+        audit.is_admin(
             user_id="U0ALICE", workspace_admin=workspace_admin, workspace_owner=owner, admin_ids=ids
         )
         is expected
@@ -89,22 +86,26 @@ def test_admins_are_workspace_admins_owners_and_listed_members(
 
 
 def test_the_default_settings_are_valid() -> None:
-    admin.validate_settings(admin.default_settings(timezone=BERLIN))
-    assert admin.default_settings(timezone="Not/AZone").timezone == "UTC"
+    group_settings.validate_settings(group_settings.default_settings(timezone=BERLIN))
+    assert group_settings.default_settings(timezone="Not/AZone").timezone == "UTC"
 
 
 @pytest.mark.parametrize(
     ("change", "field_name", "words"),
     [
-        ({"anonymity_threshold": 2}, admin.THRESHOLD, "can't be below 3"),
-        ({"timezone": "Mars/Olympus"}, admin.TIMEZONE, "not a known time zone"),
-        ({"weekdays": ()}, admin.WEEKDAYS, "at least one day"),
-        ({"frequency": "monthly", "weekdays": (0, 3)}, admin.WEEKDAYS, "one day"),
-        ({"weekdays": (0, 1)}, admin.ANSWER_WINDOW, "longer than the 1 day"),
-        ({"answer_window": timedelta(days=15)}, admin.ANSWER_WINDOW, "maximum of 14 days"),
-        ({"reminder_after": timedelta(hours=48)}, admin.REMINDER, "before the pulse closes"),
-        ({"layer": "x" * 65}, admin.LAYER, "under 65"),
-        ({"delivery_mode": "pigeon"}, admin.DELIVERY_MODE, "channel"),
+        ({"anonymity_threshold": 2}, group_settings.THRESHOLD, "can't be below 3"),
+        ({"timezone": "Mars/Olympus"}, group_settings.TIMEZONE, "not a known time zone"),
+        ({"weekdays": ()}, group_settings.WEEKDAYS, "at least one day"),
+        ({"frequency": "monthly", "weekdays": (0, 3)}, group_settings.WEEKDAYS, "one day"),
+        ({"weekdays": (0, 1)}, group_settings.ANSWER_WINDOW, "longer than the 1 day"),
+        ({"answer_window": timedelta(days=15)}, group_settings.ANSWER_WINDOW, "maximum of 14 days"),
+        (
+            {"reminder_after": timedelta(hours=48)},
+            group_settings.REMINDER,
+            "before the pulse closes",
+        ),
+        ({"layer": "x" * 65}, group_settings.LAYER, "under 65"),
+        ({"delivery_mode": "pigeon"}, group_settings.DELIVERY_MODE, "channel"),
     ],
 )
 def test_invalid_settings_name_the_field_and_the_problem(
@@ -112,14 +113,14 @@ def test_invalid_settings_name_the_field_and_the_problem(
 ) -> None:
     settings = replace(GroupSettings(timezone=BERLIN), **change)  # type: ignore[arg-type]
     with pytest.raises(InvalidChange) as raised:
-        admin.validate_settings(settings)
+        group_settings.validate_settings(settings)
     assert words in raised.value.problems[field_name]
 
 
 def test_setup_creates_the_group_once_and_then_edits_it(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
-        created = admin.apply_setup(
+        created = group_settings.apply_setup(
             session=session,
             workspace_id=workspace_id,
             channel_id="C0EXEC",
@@ -128,7 +129,7 @@ def test_setup_creates_the_group_once_and_then_edits_it(engine: Engine) -> None:
             user_id="U0ADMIN",
             now=WEDNESDAY,
         )
-        same = admin.apply_setup(
+        same = group_settings.apply_setup(
             session=session,
             workspace_id=workspace_id,
             channel_id="C0EXEC",
@@ -137,7 +138,7 @@ def test_setup_creates_the_group_once_and_then_edits_it(engine: Engine) -> None:
             user_id="U0ADMIN",
             now=WEDNESDAY,
         )
-        edited = admin.apply_setup(
+        edited = group_settings.apply_setup(
             session=session,
             workspace_id=workspace_id,
             channel_id="C0EXEC",
@@ -164,14 +165,14 @@ def test_setup_creates_the_group_once_and_then_edits_it(engine: Engine) -> None:
 def test_a_cadence_change_applies_from_now_and_reports_the_next_send(engine: Engine) -> None:
     with session_scope(engine) as session:
         group = _group(session)
-        change = admin.change_cadence(
+        change = schedule.change_cadence(
             session=session,
             group=group,
             change=CadenceChange("weekly", (3,), time(9, 30), None, False, None),
             user_id="U0ADMIN",
             now=WEDNESDAY,
         )
-        upcoming = admin.next_send(session=session, group=group, now=WEDNESDAY)
+        upcoming = schedule.next_send(session=session, group=group, now=WEDNESDAY)
         [audit] = _audit(session)
     assert change.changed
     # The scheduler back-fills from when the schedule started: no making up past days.
@@ -183,16 +184,16 @@ def test_a_cadence_change_applies_from_now_and_reports_the_next_send(engine: Eng
 def test_a_biweekly_cadence_starts_with_the_next_chosen_day(engine: Engine) -> None:
     with session_scope(engine) as session:
         group = _group(session)
-        admin.change_cadence(
+        schedule.change_cadence(
             session=session,
             group=group,
             change=CadenceChange("biweekly", (3,), time(9, 0), None, False, None),
             user_id="U0ADMIN",
             now=WEDNESDAY,
         )
-        first = admin.next_send(session=session, group=group, now=WEDNESDAY)
+        first = schedule.next_send(session=session, group=group, now=WEDNESDAY)
         assert first is not None
-        second = admin.next_send(session=session, group=group, now=first)
+        second = schedule.next_send(session=session, group=group, now=first)
     assert first.date() == date(2026, 12, 3)
     assert second is not None
     assert second.date() == date(2026, 12, 17)
@@ -203,14 +204,14 @@ def test_a_biweekly_group_keeps_its_weeks_when_its_time_changes(engine: Engine) 
     with session_scope(engine) as session:
         group = _group(session)
         for now, at in ((WEDNESDAY, time(9, 0)), (a_week_later, time(10, 0))):
-            admin.change_cadence(
+            schedule.change_cadence(
                 session=session,
                 group=group,
                 change=CadenceChange("biweekly", (3,), at, None, False, None),
                 user_id="U0ADMIN",
                 now=now,
             )
-        upcoming = admin.next_send(session=session, group=group, now=a_week_later)
+        upcoming = schedule.next_send(session=session, group=group, now=a_week_later)
     # On weeks stay 3 Dec, 17 Dec, …: not shifted to 10 Dec by a change of hour.
     assert upcoming == datetime(2026, 12, 17, 10, tzinfo=ZoneInfo(BERLIN))
 
@@ -221,7 +222,7 @@ def test_a_cadence_that_leaves_no_room_for_the_window_is_refused_and_nothing_cha
     with session_scope(engine) as session:
         group = _group(session)
         with pytest.raises(InvalidChange) as raised:
-            admin.change_cadence(
+            schedule.change_cadence(
                 session=session,
                 group=group,
                 change=CadenceChange("weekly", tuple(range(7)), time(9), None, False, None),
@@ -242,17 +243,17 @@ def test_the_next_send_passes_over_a_day_already_pulsed_by_hand(engine: Engine) 
     with session_scope(engine) as session:
         group = session.get(LeadershipGroup, group_id)
         assert group is not None
-        upcoming = admin.next_send(session=session, group=group, now=monday_early)
+        upcoming = schedule.next_send(session=session, group=group, now=monday_early)
     assert upcoming == datetime(2026, 12, 14, 9, tzinfo=ZoneInfo(BERLIN))
 
 
 def test_pause_and_resume_are_idempotent_and_audited_once(engine: Engine) -> None:
     with session_scope(engine) as session:
         group = _group(session)
-        first = admin.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
-        again = admin.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
-        assert admin.next_send(session=session, group=group, now=WEDNESDAY) is None
-        admin.resume(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        first = schedule.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        again = schedule.pause(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
+        assert schedule.next_send(session=session, group=group, now=WEDNESDAY) is None
+        schedule.resume(session=session, group=group, user_id="U0ADMIN", now=WEDNESDAY)
         audit = _audit(session)
     assert (first.changed, again.changed) == (True, False)
     assert [c.summary for c in audit] == ["paused #exec-team", "resumed #exec-team"]
@@ -265,7 +266,7 @@ def test_a_wording_edit_adds_a_version_and_never_rewrites_one(engine: Engine) ->
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
         before = {q.id: q.text for q in session.exec(select(Question)).all()}
-        change = admin.apply_questions(
+        change = questions.apply_questions(
             session=session,
             workspace_id=workspace_id,
             edits=QuestionEdits(texts={"signal": "  Leaders did   what the strategy says. "}),
@@ -287,7 +288,7 @@ def test_unchanged_wording_is_not_a_new_version(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
         texts = {q.key: q.text for q in session.exec(select(Question)).all() if q.key != "friction"}
-        change = admin.apply_questions(
+        change = questions.apply_questions(
             session=session,
             workspace_id=workspace_id,
             edits=QuestionEdits(texts=texts),
@@ -301,12 +302,12 @@ def test_unchanged_wording_is_not_a_new_version(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("edits", "field_name", "words"),
     [
-        (QuestionEdits(texts={"signal": "   "}), admin.question_field("signal"), "wording"),
-        (QuestionEdits(new_key="focus", new_text="x"), admin.QUESTION_NEW_KEY, "exists"),
-        (QuestionEdits(new_key="signal", new_text="x"), admin.QUESTION_NEW_KEY, "exists"),
-        (QuestionEdits(new_key="Bad key", new_text="x"), admin.QUESTION_NEW_KEY, "lowercase"),
-        (QuestionEdits(new_key="customer_focus"), admin.QUESTION_NEW_TEXT, "Write"),
-        (QuestionEdits(new_text="A statement"), admin.QUESTION_NEW_KEY, "dimension"),
+        (QuestionEdits(texts={"signal": "   "}), questions.question_field("signal"), "wording"),
+        (QuestionEdits(new_key="focus", new_text="x"), questions.QUESTION_NEW_KEY, "exists"),
+        (QuestionEdits(new_key="signal", new_text="x"), questions.QUESTION_NEW_KEY, "exists"),
+        (QuestionEdits(new_key="Bad key", new_text="x"), questions.QUESTION_NEW_KEY, "lowercase"),
+        (QuestionEdits(new_key="customer_focus"), questions.QUESTION_NEW_TEXT, "Write"),
+        (QuestionEdits(new_text="A statement"), questions.QUESTION_NEW_KEY, "dimension"),
     ],
 )
 def test_invalid_question_edits_are_refused(
@@ -315,7 +316,7 @@ def test_invalid_question_edits_are_refused(
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
         with pytest.raises(InvalidChange) as raised:
-            admin.apply_questions(
+            questions.apply_questions(
                 session=session,
                 workspace_id=workspace_id,
                 edits=edits,
@@ -329,7 +330,7 @@ def test_a_pulse_holds_at_most_ten_statements(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
         for n in range(5):
-            admin.apply_questions(
+            questions.apply_questions(
                 session=session,
                 workspace_id=workspace_id,
                 edits=QuestionEdits(new_key=f"extra_{n}", new_text=f"Statement {n}."),
@@ -337,14 +338,14 @@ def test_a_pulse_holds_at_most_ten_statements(engine: Engine) -> None:
                 now=WEDNESDAY,
             )
         with pytest.raises(InvalidChange) as raised:
-            admin.apply_questions(
+            questions.apply_questions(
                 session=session,
                 workspace_id=workspace_id,
                 edits=QuestionEdits(new_key="one_more", new_text="Too many."),
                 user_id="U0ADMIN",
                 now=WEDNESDAY,
             )
-    assert "at most 10" in raised.value.problems[admin.QUESTION_NEW_KEY]
+    assert "at most 10" in raised.value.problems[questions.QUESTION_NEW_KEY]
 
 
 # --- priorities -----------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def test_a_retired_priority_leaves_new_pulses_but_keeps_its_row(engine: Engine) 
     with session_scope(engine) as session:
         group = _group(session)
         hiring, pricing = _priorities(session, group.workspace_id, "Hiring", "Pricing")
-        admin.apply_priorities(
+        priorities.apply_priorities(
             session=session,
             workspace_id=group.workspace_id,
             group=group,
@@ -404,7 +405,7 @@ def test_invalid_priority_edits_are_refused_and_nothing_changes(
         hiring, pricing = _priorities(session, group.workspace_id, "Hiring", "Pricing")
         assert hiring.id is not None
         with pytest.raises(InvalidChange) as raised:
-            admin.apply_priorities(
+            priorities.apply_priorities(
                 session=session,
                 workspace_id=group.workspace_id,
                 group=group,
@@ -420,7 +421,7 @@ def test_a_group_only_priority_needs_a_group(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
         with pytest.raises(InvalidChange) as raised:
-            admin.apply_priorities(
+            priorities.apply_priorities(
                 session=session,
                 workspace_id=workspace_id,
                 group=None,
@@ -428,7 +429,7 @@ def test_a_group_only_priority_needs_a_group(engine: Engine) -> None:
                 user_id="U0ADMIN",
                 now=WEDNESDAY,
             )
-    assert admin.PRIORITY_NEW_SCOPE in raised.value.problems
+    assert priorities.PRIORITY_NEW_SCOPE in raised.value.problems
 
 
 def test_a_stale_row_for_a_retired_priority_does_not_revive_it(engine: Engine) -> None:
@@ -436,7 +437,7 @@ def test_a_stale_row_for_a_retired_priority_does_not_revive_it(engine: Engine) -
         group = _group(session)
         [hiring] = _priorities(session, group.workspace_id, "Hiring")
         hiring.active = False
-        change = admin.apply_priorities(
+        change = priorities.apply_priorities(
             session=session,
             workspace_id=group.workspace_id,
             group=group,
@@ -454,7 +455,7 @@ def test_a_stale_row_for_a_retired_priority_does_not_revive_it(engine: Engine) -
 def test_the_audit_keeps_long_summaries_within_the_column(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
-        row = admin.record_change(
+        row = audit.record_change(
             session=session,
             workspace_id=workspace_id,
             group_id=None,
@@ -462,7 +463,7 @@ def test_the_audit_keeps_long_summaries_within_the_column(engine: Engine) -> Non
             summary="x" * 5000,
             now=WEDNESDAY,
         )
-        recent = admin.recent_changes(session=session, workspace_id=workspace_id)
+        recent = audit.recent_changes(session=session, workspace_id=workspace_id)
     assert len(row.summary) == 1000
     assert recent == [row]
 
@@ -490,9 +491,9 @@ def test_open_pulses_are_delivered_unanswered_and_still_open(engine: Engine) -> 
         session.add(Answer(run_id=runs[1], user_id="U0ALICE"))
         session.add(Invitation(run_id=runs[0], user_id="U0BEN", send_at=WEDNESDAY, status="failed"))
         session.flush()
-        alice = admin.open_pulses_for(session=session, user_id="U0ALICE", now=WEDNESDAY)
-        ben = admin.open_pulses_for(session=session, user_id="U0BEN", now=WEDNESDAY)
-        later = admin.open_pulses_for(
+        alice = overview.open_pulses_for(session=session, user_id="U0ALICE", now=WEDNESDAY)
+        ben = overview.open_pulses_for(session=session, user_id="U0BEN", now=WEDNESDAY)
+        later = overview.open_pulses_for(
             session=session, user_id="U0ALICE", now=WEDNESDAY + timedelta(hours=1)
         )
     assert [p.run_id for p in alice] == [runs[0]]
@@ -514,9 +515,9 @@ def test_two_admins_saving_the_same_question_at_once_get_a_clear_message(
         session.add(
             Question(workspace_id=workspace_id, key="signal", kind="likert", text="B", version=2)
         )
-    monkeypatch.setattr(admin, "_latest_version", lambda *_args: 1)
+    monkeypatch.setattr(questions, "_latest_version", lambda *_args: 1)
     with pytest.raises(InvalidChange) as raised, session_scope(engine) as session:
-        admin.apply_questions(
+        questions.apply_questions(
             session=session,
             workspace_id=workspace_id,
             edits=QuestionEdits(texts={"signal": "A new wording"}),
@@ -525,7 +526,7 @@ def test_two_admins_saving_the_same_question_at_once_get_a_clear_message(
         )
     assert (
         "Someone else changed the questions"
-        in raised.value.problems[admin.question_field("signal")]
+        in raised.value.problems[questions.question_field("signal")]
     )
     with session_scope(engine) as session:
         texts = session.exec(

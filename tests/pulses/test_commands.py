@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from pulses.commands import (
     USAGE,
-    CadenceChange,
     Command,
     CommandError,
     DigestNow,
@@ -27,6 +26,7 @@ from pulses.commands import (
     help_text,
     parse_command,
 )
+from pulses.schedule import CadenceChange
 
 TODAY = date(2026, 3, 1)
 

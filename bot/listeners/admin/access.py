@@ -1,0 +1,123 @@
+"""Who may run admin commands and submit admin modals: a Bolt listener middleware asks Slack
+(`users.info`) on every request, modal submissions included, since a modal opened by an admin
+may be submitted after they lost the role. It puts the caller and the workspace in the context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.services import services_of
+from bot.views.admin.replies import ADMIN_CHECK_FAILED, ADMINS_ONLY, notice_view
+from pulses.audit import is_admin
+from pulses.groups import ensure_workspace
+from storage.db import session_scope
+
+CALLER_KEY = "caller"
+WORKSPACE_KEY = "workspace_id"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who ran an admin action, as Slack knows them right now."""
+
+    user_id: str
+    is_admin: bool
+    timezone: str
+
+
+def prompt_client(client: WebClient, *, timeout: int = 2) -> WebClient:
+    """A client for calls made before an acknowledgement: it fails fast instead of waiting.
+
+    The app's client waits out 429s, which could outlast the 3 seconds Slack gives an ack.
+    """
+    return WebClient(
+        token=client.token, base_url=client.base_url, timeout=timeout, retry_handlers=[]
+    )
+
+
+def look_up_caller(client: WebClient, user_id: str, admin_ids: list[str]) -> Caller | None:
+    """The caller's admin rights and zone from `users.info`; None if Slack could not say."""
+    try:
+        user = prompt_client(client).users_info(user=user_id)["user"]
+    except (SlackApiError, SlackClientError, OSError, KeyError, TypeError):
+        return None
+    return Caller(
+        user_id=user_id,
+        is_admin=is_admin(
+            user_id=user_id,
+            workspace_admin=bool(user.get("is_admin")),
+            workspace_owner=bool(user.get("is_owner")),
+            admin_ids=admin_ids,
+        ),
+        timezone=str(user.get("tz") or "UTC"),
+    )
+
+
+def _admit(
+    context: BoltContext, client: WebClient, user_id: str, team_id: str, next: Callable[[], None]
+) -> str | None:
+    """Let an admin through with the caller and workspace in the context; else the refusal."""
+    services = services_of(context)
+    caller = look_up_caller(client, user_id, services.settings.coherence_admin_ids)
+    if caller is None:
+        return ADMIN_CHECK_FAILED
+    if not caller.is_admin:
+        return ADMINS_ONLY
+    with session_scope(services.engine) as session:
+        workspace = ensure_workspace(session=session, team_id=team_id)
+        context[WORKSPACE_KEY] = workspace.id
+    context[CALLER_KEY] = caller
+    next()
+    return None
+
+
+def admins_only(
+    ack: Ack,
+    command: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    next: Callable[[], None],
+) -> BoltResponse | None:
+    """Listener middleware for admin commands: anyone else is told so and nothing changes."""
+    user_id, team_id = str(command.get("user_id", "")), str(command.get("team_id", ""))
+    refusal = _admit(context, client, user_id, team_id, next)
+    return ack(text=refusal) if refusal else None
+
+
+def admins_only_submission(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    next: Callable[[], None],
+) -> BoltResponse | None:
+    """Listener middleware for admin modals: a refusal replaces the modal, nothing is saved."""
+    user = body.get("user") or {}
+    team_id = str((body.get("team") or {}).get("id") or user.get("team_id", ""))
+    refusal = _admit(context, client, str(user.get("id", "")), team_id, next)
+    if refusal is None:
+        return None
+    title = "Admins only" if refusal == ADMINS_ONLY else "Not saved"
+    return ack(response_action="update", view=notice_view(title, refusal))
+
+
+def caller_of(context: BoltContext) -> Caller:
+    """The admin who made this request (put in the context by the admin middleware)."""
+    caller = context[CALLER_KEY]
+    assert isinstance(caller, Caller)
+    return caller
+
+
+def workspace_id_of(context: BoltContext) -> int:
+    """The workspace of this admin request (put in the context by the admin middleware)."""
+    workspace_id = context[WORKSPACE_KEY]
+    assert isinstance(workspace_id, int)
+    return workspace_id

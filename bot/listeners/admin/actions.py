@@ -1,0 +1,161 @@
+"""`pulse now`, `digest now` and `export`: audited at once, the work done after the ack.
+
+The work runs in Bolt lazy listeners. Bolt starts those alongside the ack function, not after
+it, with a copy of the request's context: so whatever the lazy part depends on is decided
+before both (in a listener middleware) or decided again by the lazy part itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+from sqlmodel import select
+
+from bot.listeners.admin.access import caller_of, workspace_id_of
+from bot.listeners.commands import channel_group_id, group_id_of
+from bot.services import services_of
+from pulses.audit import record_change
+from pulses.digests import post_digest_now
+from pulses.dispatch import claim_run_now, tick
+from pulses.export import export_csv
+from storage.db import session_scope
+from storage.models import LeadershipGroup, PulseRun
+
+
+def _name(group: LeadershipGroup) -> str:
+    return f"#{group.channel_name or group.channel_id}"
+
+
+def claims_todays_run(
+    ack: Ack, context: BoltContext, next: Callable[[], None]
+) -> BoltResponse | None:
+    """Listener middleware for `pulse now`: claim today's run, or say it exists already.
+
+    The claim is made here, before the ack and the lazy send start, so the send runs only
+    for a run this request claimed.
+    """
+    services = services_of(context)
+    now = services.clock()
+    group_id = group_id_of(context)
+    with session_scope(services.engine) as session:
+        group = session.get(LeadershipGroup, group_id)
+        assert group is not None
+        name, workspace_id = _name(group), group.workspace_id
+    if not claim_run_now(engine=services.engine, group_id=group_id, now=now):
+        return ack(
+            text=f"Today's pulse for {name} exists already (one per day), so none was added. "
+            "Its members can answer it until it closes."
+        )
+    with session_scope(services.engine) as session:
+        record_change(
+            session=session,
+            workspace_id=workspace_id,
+            group_id=group_id,
+            user_id=caller_of(context).user_id,
+            summary=f"sent a pulse to {name} by hand",
+            now=now,
+        )
+    next()
+    return None
+
+
+def pulse_now(ack: Ack, context: BoltContext) -> None:
+    with session_scope(services_of(context).engine) as session:
+        group = session.get(LeadershipGroup, group_id_of(context))
+        assert group is not None
+        name = _name(group)
+    ack(text=f":white_check_mark: Sending the pulse to {name} now.")
+
+
+def send_pulse(context: BoltContext) -> None:
+    services = services_of(context)
+    tick(
+        engine=services.engine,
+        messenger=services.messenger,
+        now=services.clock(),
+        worker=services.worker,
+    )
+
+
+def digest_now(ack: Ack, context: BoltContext) -> None:
+    services = services_of(context)
+    group_id = group_id_of(context)
+    with session_scope(services.engine) as session:
+        group = session.get(LeadershipGroup, group_id)
+        assert group is not None
+        name, channel = _name(group), group.digest_channel_id or group.channel_id
+        closed = session.exec(
+            select(PulseRun.id).where(PulseRun.group_id == group_id, PulseRun.status == "closed")
+        ).first()
+        if closed is not None:
+            record_change(
+                session=session,
+                workspace_id=group.workspace_id,
+                group_id=group_id,
+                user_id=caller_of(context).user_id,
+                summary=f"posted the digest of {name} by hand",
+                now=services.clock(),
+            )
+    if closed is None:
+        ack(text=f"No pulse of {name} has closed yet, so there is no digest to post.")
+    else:
+        ack(text=f":white_check_mark: Posting the digest of {name} in <#{channel}> now.")
+
+
+def post_digest(context: BoltContext) -> None:
+    # Posts nothing when the group has no closed pulse: the case the ack refused.
+    services = services_of(context)
+    post_digest_now(
+        engine=services.engine,
+        messenger=services.messenger,
+        group_id=group_id_of(context),
+        now=services.clock(),
+        thresholds=services.settings.flag_thresholds,
+    )
+
+
+def _export_scope(context: BoltContext, command: dict[str, Any]) -> tuple[int | None, str]:
+    """The channel's group (None: every group) and how to name it."""
+    with session_scope(services_of(context).engine) as session:
+        group_id = channel_group_id(session, command)
+        group = session.get(LeadershipGroup, group_id) if group_id is not None else None
+        return group_id, _name(group) if group is not None else "every group"
+
+
+def export(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    services = services_of(context)
+    group_id, scope = _export_scope(context, command)
+    with session_scope(services.engine) as session:
+        record_change(
+            session=session,
+            workspace_id=workspace_id_of(context),
+            group_id=group_id,
+            user_id=caller_of(context).user_id,
+            summary=f"exported the aggregates of {scope}",
+            now=services.clock(),
+        )
+    ack(text=f"Exporting the aggregates of {scope}: the CSV arrives in our direct messages.")
+
+
+def upload_export(command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    services = services_of(context)
+    group_id, scope = _export_scope(context, command)
+    with session_scope(services.engine) as session:
+        content = export_csv(
+            session=session, workspace_id=workspace_id_of(context), group_id=group_id
+        )
+    channel = client.conversations_open(users=caller_of(context).user_id)["channel"]["id"]
+    client.files_upload_v2(
+        channel=channel,
+        content=content.encode("utf-8"),
+        filename=f"coherence-export-{services.clock():%Y-%m-%d}.csv",
+        title="Coherence export",
+        initial_comment=(
+            f"Per-run aggregates of {scope}. Runs with fewer answers than the anonymity "
+            "threshold have no row; nothing identifies a person."
+        ),
+    )

@@ -1,0 +1,98 @@
+"""The questions modal: each wording editable (a new version when changed), one statement to add."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from slack_sdk.models.blocks import (
+    Block,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.views.admin.inputs import VALUE, State, text_value
+from pulses.questions import (
+    MAX_QUESTION_TEXT,
+    QUESTION_NEW_KEY,
+    QUESTION_NEW_TEXT,
+    QuestionEdits,
+    question_field,
+)
+from storage.models import Question
+
+QUESTIONS_CALLBACK = "admin.questions"
+
+
+def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) -> View:
+    """The current question set, each wording editable, plus one new statement to add."""
+    intro = (
+        "Editing a wording creates a new version; past answers keep the version they answered, "
+        "and trends mark the run where the wording changed."
+    )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=intro))]
+    for question in questions:
+        kind = {"likert": "statement, rated 1–5", "focus": "focus", "friction": "friction"}.get(
+            question.kind, question.kind
+        )
+        blocks.append(
+            InputBlock(
+                block_id=question_field(question.key),
+                label=f"{question.key} ({kind})"[:2000],
+                hint=f"Version {question.version} of {versions.get(question.key, 1)}",
+                element=PlainTextInputElement(
+                    action_id=VALUE,
+                    multiline=True,
+                    max_length=MAX_QUESTION_TEXT,
+                    initial_value=question.text,
+                ),
+            )
+        )
+    blocks += [
+        DividerBlock(),
+        HeaderBlock(text=PlainTextObject(text="Add a statement")),
+        InputBlock(
+            block_id=QUESTION_NEW_KEY,
+            label="Dimension",
+            optional=True,
+            hint="A short key for what it measures, e.g. customer_focus.",
+            element=PlainTextInputElement(action_id=VALUE, max_length=32),
+        ),
+        InputBlock(
+            block_id=QUESTION_NEW_TEXT,
+            label="Statement",
+            optional=True,
+            hint="Leaders rate it from 1 (strongly disagree) to 5 (strongly agree).",
+            element=PlainTextInputElement(
+                action_id=VALUE, multiline=True, max_length=MAX_QUESTION_TEXT
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=QUESTIONS_CALLBACK,
+        title=PlainTextObject(text="Pulse questions"),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=blocks,
+    )
+
+
+def parse_questions(values: State) -> QuestionEdits:
+    """The questions modal's state as edits (the domain validates them)."""
+    prefix = question_field("")
+    texts = {
+        block_id.removeprefix(prefix): text_value(values, block_id)
+        for block_id in values
+        if block_id.startswith(prefix) and block_id not in (QUESTION_NEW_KEY, QUESTION_NEW_TEXT)
+    }
+    return QuestionEdits(
+        texts=texts,
+        new_key=text_value(values, QUESTION_NEW_KEY) or None,
+        new_text=text_value(values, QUESTION_NEW_TEXT) or None,
+    )

@@ -1,0 +1,287 @@
+"""The setup modal: make a channel a leadership group, or edit its settings. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Final
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    ConversationFilter,
+    ConversationSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
+)
+from slack_sdk.models.views import View
+
+from bot.views.admin.inputs import (
+    MAX_HOURS,
+    VALUE,
+    State,
+    checked,
+    hours_text,
+    hours_value,
+    metadata,
+    number_value,
+    option,
+    selected,
+    state,
+    text_value,
+    time_value,
+)
+from pulses.audit import InvalidChange
+from pulses.cadence import FREQUENCIES, Frequency
+from pulses.settings import (
+    ANSWER_WINDOW,
+    DELIVERY_MODE,
+    DIGEST_CHANNEL,
+    DIGEST_TIME,
+    DIGEST_WEEKDAY,
+    FREQUENCY,
+    LAYER,
+    LOCAL_TIME,
+    MAX_LAYER_LENGTH,
+    MONTHLY_WEEK,
+    PER_MEMBER_TIME,
+    REMINDER,
+    THRESHOLD,
+    TIMEZONE,
+    WEEKDAYS,
+    GroupSettings,
+)
+
+SETUP_CALLBACK = "admin.setup"
+_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_FREQUENCY_LABELS: Final[dict[str, str]] = {
+    "weekly": "Weekly",
+    "biweekly": "Every other week",
+    "monthly": "Monthly",
+}
+_MONTHLY_LABELS: Final[dict[int, str]] = {
+    1: "First week",
+    2: "Second week",
+    3: "Third week",
+    4: "Fourth week",
+    -1: "Last week",
+}
+_DIGEST_AFTER_CLOSE = "after_close"
+_PER_MEMBER = "per_member"
+
+
+def setup_modal(
+    settings: GroupSettings, *, channel_id: str, channel_name: str, existing: bool
+) -> View:
+    """Make a channel a leadership group, or edit its settings, with every field prefilled."""
+    weekday_options = [option(str(i), name) for i, name in enumerate(_WEEKDAYS)]
+    frequency_options = [option(f, _FREQUENCY_LABELS[f]) for f in FREQUENCIES]
+    monthly_options = [option(str(w), label) for w, label in _MONTHLY_LABELS.items()]
+    mode_options = [
+        option("channel", "One message in the channel"),
+        option("dm", "A direct message to each member"),
+    ]
+    per_member = option(_PER_MEMBER, "Send at each member's own local time")
+    digest_day_options = [option(_DIGEST_AFTER_CLOSE, "The day after the pulse closes")] + [
+        option(str(i), name) for i, name in enumerate(_WEEKDAYS)
+    ]
+    digest_day = (
+        _DIGEST_AFTER_CLOSE if settings.digest_weekday is None else str(settings.digest_weekday)
+    )
+    name = f"#{channel_name}" if channel_name else "this channel"
+    intro = (
+        f"Settings of the leadership group {name}. Changes apply to the next pulse at once."
+        if existing
+        else f"Make {name} a leadership group: its members get the coherence pulse."
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=intro)),
+        InputBlock(
+            block_id=LAYER,
+            label="Layer",
+            optional=True,
+            hint="e.g. Executive team or Directors; the organisation view compares layers.",
+            element=PlainTextInputElement(
+                action_id=VALUE,
+                max_length=MAX_LAYER_LENGTH,
+                initial_value=settings.layer or None,
+            ),
+        ),
+        InputBlock(
+            block_id=DELIVERY_MODE,
+            label="Deliver the pulse as",
+            element=RadioButtonsElement(
+                action_id=VALUE,
+                options=mode_options,
+                initial_option=next(o for o in mode_options if o.value == settings.delivery_mode),
+            ),
+        ),
+        _select(FREQUENCY, "How often", frequency_options, settings.frequency),
+        InputBlock(
+            block_id=WEEKDAYS,
+            label="On",
+            hint="A monthly pulse takes one day, in the week chosen below.",
+            element=CheckboxesElement(
+                action_id=VALUE,
+                options=weekday_options,
+                initial_options=[weekday_options[day] for day in settings.weekdays] or None,
+            ),
+        ),
+        _select(
+            MONTHLY_WEEK,
+            "Week of the month (monthly only)",
+            monthly_options,
+            str(settings.monthly_week),
+        ),
+        _time_input(LOCAL_TIME, "At", settings.local_time),
+        InputBlock(
+            block_id=TIMEZONE,
+            label="Time zone",
+            hint="An IANA name such as Europe/Berlin or America/New_York.",
+            element=PlainTextInputElement(
+                action_id=VALUE, max_length=64, initial_value=settings.timezone
+            ),
+        ),
+        InputBlock(
+            block_id=PER_MEMBER_TIME,
+            label="Members' local time",
+            optional=True,
+            hint="Then the time zone above is used only for members without one.",
+            element=CheckboxesElement(
+                action_id=VALUE,
+                options=[per_member],
+                initial_options=[per_member] if settings.per_member_time else None,
+            ),
+        ),
+        _hours_input(
+            ANSWER_WINDOW,
+            "Answer window (hours)",
+            "How long leaders can answer; at most the time between two pulses.",
+            settings.answer_window,
+        ),
+        _hours_input(
+            REMINDER,
+            "Remind after (hours)",
+            "One reminder to those who haven't answered; leave empty for none.",
+            settings.reminder_after,
+            optional=True,
+        ),
+        _select(DIGEST_WEEKDAY, "Post the digest on", digest_day_options, digest_day),
+        _time_input(DIGEST_TIME, "Digest time", settings.digest_time),
+        InputBlock(
+            block_id=DIGEST_CHANNEL,
+            label="Digest channel",
+            optional=True,
+            hint="Leave empty to post the digest in the group's own channel.",
+            element=ConversationSelectElement(
+                action_id=VALUE,
+                initial_conversation=settings.digest_channel_id,
+                filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+            ),
+        ),
+        InputBlock(
+            block_id=THRESHOLD,
+            label="Anonymity threshold",
+            hint="No figure is shown for a pulse with fewer answers than this (at least 3).",
+            element=NumberInputElement(
+                action_id=VALUE,
+                min_value=3,
+                max_value=100,
+                initial_value=str(settings.anonymity_threshold),
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=SETUP_CALLBACK,
+        private_metadata=metadata(channel_id=channel_id, channel_name=channel_name),
+        title=PlainTextObject(text="Coherence setup"),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=blocks,
+    )
+
+
+def _select(block_id: str, label: str, options: list[Option], initial: str) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        element=StaticSelectElement(
+            action_id=VALUE,
+            options=options,
+            initial_option=next((o for o in options if o.value == initial), options[0]),
+        ),
+    )
+
+
+def _time_input(block_id: str, label: str, initial: time) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        element=TimePickerElement(action_id=VALUE, initial_time=initial.strftime("%H:%M")),
+    )
+
+
+def _hours_input(
+    block_id: str, label: str, hint: str, initial: timedelta | None, *, optional: bool = False
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=NumberInputElement(
+            action_id=VALUE,
+            is_decimal_allowed=True,
+            min_value=1,
+            max_value=MAX_HOURS,
+            initial_value=hours_text(initial),
+        ),
+    )
+
+
+def parse_setup(values: State) -> GroupSettings:
+    """The setup modal's state as settings; raises InvalidChange for unreadable inputs."""
+    problems: dict[str, str] = {}
+    frequency_value = selected(values, FREQUENCY) or "weekly"
+    frequency: Frequency = "weekly"
+    for known in FREQUENCIES:
+        if known == frequency_value:
+            frequency = known
+    weekdays = tuple(sorted({int(v) for v in checked(values, WEEKDAYS) if v.isdigit()}))
+    monthly = selected(values, MONTHLY_WEEK) or "1"
+    window = hours_value(values, ANSWER_WINDOW, problems, required=True)
+    reminder = hours_value(values, REMINDER, problems, required=False)
+    threshold = number_value(values, THRESHOLD, problems, required=True)
+    if threshold is not None and threshold != int(threshold):
+        problems[THRESHOLD] = "Enter a whole number of answers."
+    digest_day = selected(values, DIGEST_WEEKDAY)
+    digest_channel = state(values, DIGEST_CHANNEL).get("selected_conversation")
+    settings = GroupSettings(
+        layer=text_value(values, LAYER) or None,
+        delivery_mode=selected(values, DELIVERY_MODE) or "channel",
+        frequency=frequency,
+        weekdays=weekdays,
+        monthly_week=int(monthly) if monthly.lstrip("-").isdigit() else 1,
+        local_time=time_value(values, LOCAL_TIME, problems),
+        timezone=text_value(values, TIMEZONE),
+        per_member_time=_PER_MEMBER in checked(values, PER_MEMBER_TIME),
+        answer_window=window or timedelta(hours=48),
+        reminder_after=reminder,
+        digest_weekday=(
+            int(digest_day) if digest_day is not None and digest_day.isdigit() else None
+        ),
+        digest_time=time_value(values, DIGEST_TIME, problems),
+        digest_channel_id=str(digest_channel) if digest_channel else None,
+        anonymity_threshold=int(threshold) if threshold is not None else 0,
+    )
+    if problems:
+        raise InvalidChange(problems)
+    return settings

@@ -1,0 +1,224 @@
+"""The declared priorities leaders choose from: listed, renamed, reweighted, reordered, retired.
+
+Every change is validated as a whole and audited; retired priorities keep their rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlmodel import Session, col, select
+
+from pulses.audit import Change, InvalidChange, audited, unchanged
+from pulses.groups import active_priorities
+from storage.models import LeadershipGroup, Priority
+
+MAX_PRIORITY_NAME: Final = 75
+MAX_PRIORITY_WEIGHT: Final = 1000.0
+# The priorities modal spends three blocks on each priority; Slack allows 100 per modal.
+MAX_PRIORITIES: Final = 25
+
+PRIORITY_NEW_NAME = "priority_new_name"
+PRIORITY_NEW_WEIGHT = "priority_new_weight"
+PRIORITY_NEW_SCOPE = "priority_new_scope"
+PRIORITY_RETIRE = "priority_retire"
+
+
+def priority_name_field(priority_id: int) -> str:
+    return f"priority_name_{priority_id}"
+
+
+def priority_weight_field(priority_id: int) -> str:
+    return f"priority_weight_{priority_id}"
+
+
+def priority_order_field(priority_id: int) -> str:
+    return f"priority_order_{priority_id}"
+
+
+@dataclass(frozen=True)
+class PriorityRow:
+    """The modal's values for one existing priority."""
+
+    priority_id: int
+    name: str
+    weight: float | None
+    order: float
+    retire: bool = False
+
+
+@dataclass(frozen=True)
+class NewPriority:
+    name: str
+    weight: float | None = None
+    group_only: bool = False
+
+
+@dataclass(frozen=True)
+class PriorityEdits:
+    rows: tuple[PriorityRow, ...] = ()
+    new: NewPriority | None = None
+
+
+def editable_priorities(
+    *, session: Session, workspace_id: int, group: LeadershipGroup | None
+) -> list[Priority]:
+    """The priorities the group is offered; outside a group, the active workspace-wide ones."""
+    if group is not None:
+        return active_priorities(session=session, group=group)
+    return list(
+        session.exec(
+            select(Priority)
+            .where(
+                Priority.workspace_id == workspace_id,
+                col(Priority.active).is_(True),
+                col(Priority.group_id).is_(None),
+            )
+            .order_by(col(Priority.position), col(Priority.id))
+        ).all()
+    )
+
+
+def _weight_text(weight: float | None) -> str:
+    return "equal" if weight is None else f"{weight:g}"
+
+
+def _check_weight(weight: float | None) -> str | None:
+    if weight is None:
+        return None
+    if not math.isfinite(weight) or not 0 <= weight <= MAX_PRIORITY_WEIGHT:
+        return f"A weight is a number from 0 to {MAX_PRIORITY_WEIGHT:g}; leave it empty for equal."
+    return None
+
+
+def _check_name(name: str) -> str | None:
+    if not name.strip():
+        return "Give the priority a name."
+    if len(name.strip()) > MAX_PRIORITY_NAME:
+        return f"Keep the name under {MAX_PRIORITY_NAME + 1} characters."
+    return None
+
+
+def apply_priorities(
+    *,
+    session: Session,
+    workspace_id: int,
+    group: LeadershipGroup | None,
+    edits: PriorityEdits,
+    user_id: str,
+    now: datetime,
+) -> Change:
+    """Rename, reweight, reorder, retire and add priorities in one go.
+
+    Retiring keeps the row (runs and answers reference it by id), so past digests still name
+    it; `active_priorities` leaves it out of every new pulse.
+    """
+    current: dict[int, Priority] = {
+        p.id: p
+        for p in editable_priorities(session=session, workspace_id=workspace_id, group=group)
+        if p.id is not None
+    }
+    # A row for a priority retired meanwhile (a stale modal) is ignored, not revived.
+    rows = [row for row in edits.rows if row.priority_id in current]
+    problems: dict[str, str] = {}
+    kept_names: dict[str, int] = {}
+    for row in rows:
+        if row.retire:
+            continue
+        problem = _check_name(row.name)
+        if problem:
+            problems[priority_name_field(row.priority_id)] = problem
+        elif row.name.strip().casefold() in kept_names:
+            problems[priority_name_field(row.priority_id)] = "Another priority has this name."
+        kept_names[row.name.strip().casefold()] = row.priority_id
+        problem = _check_weight(row.weight)
+        if problem:
+            problems[priority_weight_field(row.priority_id)] = problem
+    new = edits.new
+    if new is not None:
+        problem = _check_name(new.name)
+        if problem is None and new.name.strip().casefold() in kept_names:
+            problem = "A priority with this name exists already."
+        if problem:
+            problems[PRIORITY_NEW_NAME] = problem
+        problem = _check_weight(new.weight)
+        if problem:
+            problems[PRIORITY_NEW_WEIGHT] = problem
+        if new.group_only and group is None:
+            problems[PRIORITY_NEW_SCOPE] = (
+                "Run this in a leadership group's channel to add one just for it."
+            )
+        active_after = sum(1 for row in rows if not row.retire) + len(
+            [p for p in current if p not in {row.priority_id for row in rows}]
+        )
+        if active_after >= MAX_PRIORITIES:
+            problems.setdefault(
+                PRIORITY_NEW_NAME,
+                f"There can be at most {MAX_PRIORITIES} priorities; retire one first.",
+            )
+    if problems:
+        raise InvalidChange(problems)
+
+    lines: list[str] = []
+    by_id = {row.priority_id: row for row in rows}
+    for priority_id, priority in current.items():
+        edit = by_id.get(priority_id)
+        if edit is None:
+            continue
+        if edit.retire:
+            priority.active = False
+            priority.retired_at = now
+            lines.append(f"retired '{priority.name}'")
+            continue
+        name = edit.name.strip()
+        if name != priority.name:
+            lines.append(f"renamed '{priority.name}' to '{name}'")
+            priority.name = name
+        if edit.weight != priority.weight:
+            lines.append(
+                f"weight of '{name}' {_weight_text(priority.weight)} → {_weight_text(edit.weight)}"
+            )
+            priority.weight = edit.weight
+    kept = [p for p in current.values() if p.active]
+    old_order = [p.id for p in kept]
+    kept.sort(
+        key=lambda p: (
+            by_id[p.id].order if p.id in by_id else float(p.position + 1),
+            p.position,
+            p.id or 0,
+        )
+    )
+    if [p.id for p in kept] != old_order:
+        lines.append("new order: " + ", ".join(f"'{p.name}'" for p in kept))
+    for position, priority in enumerate(kept):
+        priority.position = position
+    if new is not None:
+        scoped = group if new.group_only else None
+        session.add(
+            Priority(
+                workspace_id=workspace_id,
+                group_id=scoped.id if scoped is not None else None,
+                name=new.name.strip(),
+                weight=new.weight,
+                position=len(kept),
+                created_at=now,
+            )
+        )
+        where = f" for #{scoped.channel_name}" if scoped is not None else ""
+        lines.append(f"added '{new.name.strip()}'{where}")
+    group_id = group.id if group else None
+    if not lines:
+        return unchanged(group_id)
+    session.add_all(current.values())
+    session.flush()
+    return audited(
+        session=session,
+        workspace_id=workspace_id,
+        group_id=group_id,
+        user_id=user_id,
+        lines=lines,
+        now=now,
+    )

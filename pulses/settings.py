@@ -1,0 +1,342 @@
+"""A leadership group's settings: the setup modal's fields, validated, described and applied.
+
+Every function takes the current time and a session; none reads the clock or talks to Slack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from typing import Final
+
+from sqlmodel import Session, select
+
+from pulses.audit import Change, InvalidChange, audited, unchanged
+from pulses.cadence import (
+    MONTHLY_WEEKS,
+    Cadence,
+    CadenceError,
+    Frequency,
+    is_known_timezone,
+    next_occurrence,
+)
+from pulses.groups import create_group
+from pulses.metrics import ANONYMITY_MINIMUM, DEFAULT_ANONYMITY_THRESHOLD
+from storage.models import LeadershipGroup
+
+WEEKDAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHLY_WEEK_NAMES: Final[dict[int, str]] = {
+    1: "first",
+    2: "second",
+    3: "third",
+    4: "fourth",
+    -1: "last",
+}
+DELIVERY_MODES: Final = ("channel", "dm")
+MAX_LAYER_LENGTH: Final = 64
+
+# Field names double as the setup modal's block ids, so a problem lands next to its input.
+LAYER = "layer"
+DELIVERY_MODE = "delivery_mode"
+FREQUENCY = "frequency"
+WEEKDAYS = "weekdays"
+MONTHLY_WEEK = "monthly_week"
+LOCAL_TIME = "local_time"
+TIMEZONE = "timezone"
+PER_MEMBER_TIME = "per_member_time"
+ANSWER_WINDOW = "answer_window_hours"
+REMINDER = "reminder_hours"
+DIGEST_WEEKDAY = "digest_weekday"
+DIGEST_TIME = "digest_time"
+DIGEST_CHANNEL = "digest_channel"
+THRESHOLD = "anonymity_threshold"
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """Everything the setup modal edits, in the domain's types."""
+
+    layer: str | None = None
+    delivery_mode: str = "channel"
+    frequency: Frequency = "weekly"
+    weekdays: tuple[int, ...] = (0,)
+    monthly_week: int = 1
+    local_time: time = time(9, 0)
+    timezone: str = "UTC"
+    per_member_time: bool = False
+    answer_window: timedelta = timedelta(hours=48)
+    reminder_after: timedelta | None = timedelta(hours=24)
+    digest_weekday: int | None = None
+    digest_time: time = time(9, 0)
+    digest_channel_id: str | None = None
+    anonymity_threshold: int = DEFAULT_ANONYMITY_THRESHOLD
+
+    def cadence(self) -> Cadence:
+        return Cadence(
+            frequency=self.frequency,
+            weekdays=self.weekdays,
+            local_time=self.local_time,
+            timezone=self.timezone,
+            per_member_time=self.per_member_time,
+            monthly_week=self.monthly_week,
+            answer_window=self.answer_window,
+            reminder_after=self.reminder_after,
+        )
+
+
+def default_settings(*, timezone: str) -> GroupSettings:
+    """A new group's settings: weekly on Monday at 09:00 in the admin's zone."""
+    return GroupSettings(timezone=timezone if is_known_timezone(timezone) else "UTC")
+
+
+def _parse_hhmm(text: str) -> time:
+    hour, minute = (int(part) for part in text.split(":"))
+    return time(hour, minute)
+
+
+def settings_of(group: LeadershipGroup) -> GroupSettings:
+    """A group's current settings."""
+    frequency: Frequency = group.frequency  # type: ignore[assignment]
+    return GroupSettings(
+        layer=group.layer,
+        delivery_mode=group.delivery_mode,
+        frequency=frequency,
+        weekdays=tuple(sorted(int(day) for day in group.weekdays.split(",") if day != "")),
+        monthly_week=group.monthly_week,
+        local_time=_parse_hhmm(group.local_time),
+        timezone=group.timezone,
+        per_member_time=group.per_member_time,
+        answer_window=timedelta(minutes=group.answer_window_minutes),
+        reminder_after=(
+            timedelta(minutes=group.reminder_after_minutes)
+            if group.reminder_after_minutes is not None
+            else None
+        ),
+        digest_weekday=group.digest_weekday,
+        digest_time=_parse_hhmm(group.digest_time),
+        digest_channel_id=group.digest_channel_id,
+        anonymity_threshold=group.anonymity_threshold,
+    )
+
+
+def validate_settings(settings: GroupSettings) -> None:
+    """Raise :class:`InvalidChange` naming each field that is wrong (the cadence by `validate`)."""
+    problems: dict[str, str] = {}
+    if settings.layer is not None and len(settings.layer) > MAX_LAYER_LENGTH:
+        problems[LAYER] = f"Keep the layer label under {MAX_LAYER_LENGTH + 1} characters."
+    if settings.delivery_mode not in DELIVERY_MODES:
+        problems[DELIVERY_MODE] = "Choose the channel or a direct message."
+    elif settings.per_member_time and settings.delivery_mode != "dm":
+        # One channel message goes out once, at the group's time; only DMs can follow each
+        # member's clock (pulses.dispatch.per_member).
+        problems[PER_MEMBER_TIME] = (
+            "Members' local time needs the pulse by direct message: a channel message goes "
+            "out once, at the group's time."
+        )
+    if settings.anonymity_threshold < ANONYMITY_MINIMUM:
+        problems[THRESHOLD] = (
+            f"The anonymity threshold can't be below {ANONYMITY_MINIMUM}: with fewer answers "
+            "a leader's answer could be worked out."
+        )
+    if settings.digest_weekday is not None and not 0 <= settings.digest_weekday <= 6:
+        problems[DIGEST_WEEKDAY] = "Choose a day of the week for the digest."
+    if not is_known_timezone(settings.timezone):
+        problems[TIMEZONE] = (
+            f"'{settings.timezone[:40]}' is not a known time zone (e.g. Europe/Berlin, "
+            "America/New_York)."
+        )
+    if not settings.weekdays:
+        problems[WEEKDAYS] = "Pick at least one day of the week for the pulse."
+    if settings.monthly_week not in MONTHLY_WEEKS:
+        problems[MONTHLY_WEEK] = "Choose the first, second, third, fourth or last week."
+    if settings.frequency == "monthly" and len(settings.weekdays) > 1:
+        problems[WEEKDAYS] = "A monthly pulse goes out on one day: pick a single weekday."
+    if not problems:
+        # The window is checked without the reminder first, so each message lands on its field.
+        try:
+            replace(settings.cadence(), reminder_after=None).validate()
+        except CadenceError as error:
+            field_name = FREQUENCY if "frequency" in str(error) else ANSWER_WINDOW
+            problems[field_name] = str(error)
+    if not problems:
+        try:
+            settings.cadence().validate()
+        except CadenceError as error:
+            problems[REMINDER] = str(error)
+    if problems:
+        raise InvalidChange(problems)
+
+
+def describe_cadence(settings: GroupSettings) -> str:
+    """`weekly on Mon, Thu at 09:30 (Europe/Berlin)` and the like."""
+    days = ", ".join(WEEKDAY_NAMES[day] for day in settings.weekdays)
+    at = settings.local_time.strftime("%H:%M")
+    if settings.frequency == "monthly":
+        when = f"monthly on the {MONTHLY_WEEK_NAMES.get(settings.monthly_week, '?')} {days}"
+    elif settings.frequency == "biweekly":
+        when = f"every other week on {days}"
+    else:
+        when = f"weekly on {days}"
+    if settings.per_member_time:
+        return f"{when} at {at} in each member's time zone (fallback {settings.timezone})"
+    return f"{when} at {at} ({settings.timezone})"
+
+
+def _hours(duration: timedelta | None) -> str:
+    if duration is None:
+        return "none"
+    hours = duration.total_seconds() / 3600
+    return f"{hours:g} h"
+
+
+def _describe_digest(settings: GroupSettings) -> str:
+    day = (
+        "the day after a pulse closes"
+        if settings.digest_weekday is None
+        else WEEKDAY_NAMES[settings.digest_weekday]
+    )
+    channel = f"<#{settings.digest_channel_id}>" if settings.digest_channel_id else "the group"
+    return f"{day} at {settings.digest_time:%H:%M} in {channel}"
+
+
+def describe_settings_changes(before: GroupSettings, after: GroupSettings) -> list[str]:
+    """One line per setting that differs, in words."""
+    lines: list[str] = []
+    if describe_cadence(before) != describe_cadence(after):
+        lines.append(f"cadence {describe_cadence(before)} → {describe_cadence(after)}")
+    if before.answer_window != after.answer_window:
+        lines.append(
+            f"answer window {_hours(before.answer_window)} → {_hours(after.answer_window)}"
+        )
+    if before.reminder_after != after.reminder_after:
+        lines.append(f"reminder {_hours(before.reminder_after)} → {_hours(after.reminder_after)}")
+    if before.layer != after.layer:
+        lines.append(f"layer {before.layer or 'none'} → {after.layer or 'none'}")
+    if before.delivery_mode != after.delivery_mode:
+        lines.append(f"delivery {before.delivery_mode} → {after.delivery_mode}")
+    digest_before = (before.digest_weekday, before.digest_time, before.digest_channel_id)
+    digest_after = (after.digest_weekday, after.digest_time, after.digest_channel_id)
+    if digest_before != digest_after:
+        lines.append(f"digest {_describe_digest(before)} → {_describe_digest(after)}")
+    if before.anonymity_threshold != after.anonymity_threshold:
+        lines.append(
+            f"anonymity threshold {before.anonymity_threshold} → {after.anonymity_threshold}"
+        )
+    return lines
+
+
+def _write_settings(group: LeadershipGroup, settings: GroupSettings) -> None:
+    group.layer = settings.layer or None
+    group.delivery_mode = settings.delivery_mode
+    group.frequency = settings.frequency
+    group.weekdays = ",".join(str(day) for day in settings.weekdays)
+    group.monthly_week = settings.monthly_week
+    group.local_time = settings.local_time.strftime("%H:%M")
+    group.timezone = settings.timezone
+    group.per_member_time = settings.per_member_time
+    group.answer_window_minutes = int(settings.answer_window.total_seconds() // 60)
+    group.reminder_after_minutes = (
+        int(settings.reminder_after.total_seconds() // 60)
+        if settings.reminder_after is not None
+        else None
+    )
+    group.digest_weekday = settings.digest_weekday
+    group.digest_time = settings.digest_time.strftime("%H:%M")
+    group.digest_channel_id = settings.digest_channel_id
+    group.anonymity_threshold = settings.anonymity_threshold
+
+
+def restart_schedule(
+    group: LeadershipGroup, settings: GroupSettings, now: datetime, *, new_rhythm: bool
+) -> None:
+    """Make a new schedule start now.
+
+    The scheduler claims every occurrence since the schedule started (up to a week back) that has
+    no run yet, so without this a new schedule would "catch up" on days before the change:
+    late pulses sent at once, or missed runs recorded for days nobody was asked about.
+    ``new_rhythm`` (a group that just became biweekly) also picks its "on" weeks; a biweekly
+    group whose day or time changes keeps them.
+    """
+    group.schedule_starts_at = now
+    if new_rhythm and settings.frequency == "biweekly":
+        # The "on" week is the one of the first pulse day from now, not a fixed 2026 Monday.
+        weekly = replace(settings.cadence(), frequency="weekly")
+        first = next_occurrence(weekly, after=now)
+        group.anchor = first.day if first is not None else None
+
+
+def save_settings(
+    session: Session,
+    group: LeadershipGroup,
+    before: GroupSettings | None,
+    after: GroupSettings,
+    now: datetime,
+) -> None:
+    """Write ``after`` over ``before`` (None for a new group); a new cadence starts from now."""
+    _write_settings(group, after)
+    if before is None or describe_cadence(before) != describe_cadence(after):
+        new_rhythm = before is None or before.frequency != after.frequency
+        restart_schedule(group, after, now, new_rhythm=new_rhythm)
+    group.updated_at = now
+    session.add(group)
+    session.flush()
+
+
+def _group_in_channel(
+    session: Session, workspace_id: int, channel_id: str
+) -> LeadershipGroup | None:
+    return session.exec(
+        select(LeadershipGroup).where(
+            LeadershipGroup.workspace_id == workspace_id, LeadershipGroup.channel_id == channel_id
+        )
+    ).first()
+
+
+def apply_setup(
+    *,
+    session: Session,
+    workspace_id: int,
+    channel_id: str,
+    channel_name: str,
+    settings: GroupSettings,
+    user_id: str,
+    now: datetime,
+) -> Change:
+    """Make the channel a leadership group with these settings, or change its settings."""
+    validate_settings(settings)
+    group = _group_in_channel(session, workspace_id, channel_id)
+    before = settings_of(group) if group is not None and group.active else None
+    if group is None:
+        group = create_group(
+            session=session,
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            channel_name=channel_name,
+            created_at=now,
+        )
+    lines = (
+        describe_settings_changes(before, settings)
+        if before is not None
+        else [
+            f"made #{channel_name or group.channel_name or channel_id} a leadership group: "
+            f"{describe_cadence(settings)}"
+        ]
+    )
+    assert group.id is not None
+    if not lines:
+        return unchanged(group.id)
+    if before is None:
+        group.active = True
+        group.paused = False
+        group.channel_name = channel_name or group.channel_name
+    else:
+        lines[0] = f"#{group.channel_name or channel_id}: {lines[0]}"
+    save_settings(session, group, before, settings, now)
+    return audited(
+        session=session,
+        workspace_id=workspace_id,
+        group_id=group.id,
+        user_id=user_id,
+        lines=lines,
+        now=now,
+    )
