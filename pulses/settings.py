@@ -21,7 +21,7 @@ from pulses.cadence import (
     next_occurrence,
 )
 from pulses.groups import create_group
-from pulses.metrics import ANONYMITY_MINIMUM, DEFAULT_ANONYMITY_THRESHOLD
+from pulses.privacy import ANONYMITY_MINIMUM, DEFAULT_ANONYMITY_THRESHOLD
 from storage.models import LeadershipGroup
 
 WEEKDAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
