@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pulses.agreement import (
     ItemStats,
@@ -106,13 +105,3 @@ def compute_run_metrics(data: RunInput) -> RunMetrics:
         intent_gap=intent_gap(p, data.priority_weights),
         priority_drift=priority_drift(data.focus_counts, data.previous_focus_counts),
     )
-
-
-def __getattr__(name: str) -> Any:
-    # TEMPORARY bridge while other files of issue 14 are reshaped in parallel: pulses/admin.py
-    # still imports the anonymity constants from here. Delete once it imports pulses.privacy.
-    if name in ("ANONYMITY_MINIMUM", "DEFAULT_ANONYMITY_THRESHOLD"):
-        from pulses import privacy
-
-        return getattr(privacy, name)
-    raise AttributeError(name)
