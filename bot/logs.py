@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
@@ -36,6 +39,25 @@ def request_context(*, request_id: str, workspace: str | None) -> Iterator[None]
     finally:
         _request_id.reset(request_token)
         _workspace.reset(workspace_token)
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class ContextExecutor(ThreadPoolExecutor):
+    """Bolt's listener executor, carrying the request's log context into its threads.
+
+    Bolt acks on the request thread and runs listeners (lazy ones too) on this pool; without
+    the copied context their log lines would lose the request id and workspace.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="bolt-listener")
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        context = contextvars.copy_context()
+        return super().submit(context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
 
 
 class RedactSecrets(logging.Filter):
