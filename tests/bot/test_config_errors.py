@@ -22,8 +22,9 @@ from sandbox import SlackSandbox
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
-# The same command the container image runs (tests/test_container.py checks the Dockerfile).
-SERVE = [sys.executable, "-m", "bot.cli", "serve"]
+# `coherence serve`, as the container image and the Procfile run it (tests/test_container.py).
+SERVE_ARGS = ["serve"]
+SERVE = [sys.executable, "-m", "bot.cli", *SERVE_ARGS]
 
 
 def free_port() -> int:
