@@ -14,6 +14,11 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from storage.models import Invitation, PulseRun
+
 # How far back a tick looks for sends it has not claimed yet (a bot down for a week).
 LOOKBACK = timedelta(days=8)
 # A claim older than this whose owner cannot be shown to be dead is taken over. It must
@@ -61,6 +66,23 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def claim_row(
+    session: Session,
+    table: type[PulseRun] | type[Invitation],
+    row_id: int | None,
+    state: str,
+    **claimed: object,
+) -> bool:
+    """Claim a row whose `state` column is "pending" by writing `claimed` (its new state, owner
+    and stamp) in one conditional UPDATE; True only for the one caller that won it."""
+    result = session.execute(
+        update(table)
+        .where(col(table.id) == row_id, col(getattr(table, state)) == "pending")
+        .values(**claimed)
+    )
+    return rows_changed(result) == 1
 
 
 def rows_changed(result: object) -> int:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from pulses.claims import is_abandoned, marker, rows_changed
+from pulses.claims import claim_row, is_abandoned, marker, rows_changed
 from pulses.groups import grace_period
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError
@@ -37,16 +37,15 @@ def deliver_channel_posts(tick: Tick) -> None:
         if tick.stopping:
             return
         with session_scope(tick.engine) as session:
-            claimed = session.execute(
-                update(PulseRun)
-                .where(col(PulseRun.id) == run.id, col(PulseRun.channel_post_state) == "pending")
-                .values(
-                    channel_post_state="posting",
-                    channel_post_claimed_by=tick.worker.id,
-                    channel_post_claimed_at=tick.worker.clock(),
-                )
-            )
-            if not rows_changed(claimed):
+            if not claim_row(
+                session,
+                PulseRun,
+                run.id,
+                "channel_post_state",
+                channel_post_state="posting",
+                channel_post_claimed_by=tick.worker.id,
+                channel_post_claimed_at=tick.worker.clock(),
+            ):
                 continue
             notice = notice_for(session=session, run=run)
         try:
@@ -70,28 +69,33 @@ def deliver_channel_posts(tick: Tick) -> None:
 
 
 def _mark_channel_posted(session: Session, run: PulseRun, ts: str, now: datetime) -> None:
-    session.execute(
-        update(PulseRun)
-        .where(col(PulseRun.id) == run.id)
-        .values(channel_post_state="posted", channel_message_ts=ts)
-    )
-    session.execute(
-        update(Invitation)
-        .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
-        .values(status="sent", sent_at=now, dm_channel_id=run.channel_id, message_ts=ts)
+    _settle_channel_post(
+        session,
+        run,
+        {"channel_post_state": "posted", "channel_message_ts": ts},
+        {"status": "sent", "sent_at": now, "dm_channel_id": run.channel_id, "message_ts": ts},
     )
 
 
 def _fail_channel_post(session: Session, run: PulseRun, reason: str) -> None:
-    session.execute(
-        update(PulseRun)
-        .where(col(PulseRun.id) == run.id)
-        .values(channel_post_state="failed", failure_reason=reason)
+    _settle_channel_post(
+        session,
+        run,
+        {"channel_post_state": "failed", "failure_reason": reason},
+        {"status": "failed", "failure_reason": reason},
     )
+
+
+def _settle_channel_post(
+    session: Session, run: PulseRun, post: dict[str, object], invitations: dict[str, object]
+) -> None:
+    """The channel message's outcome, on the run and on each of its invitations still pending
+    (in channel mode the one message is every member's invitation)."""
+    session.execute(update(PulseRun).where(col(PulseRun.id) == run.id).values(**post))
     session.execute(
         update(Invitation)
         .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
-        .values(status="failed", failure_reason=reason)
+        .values(**invitations)
     )
 
 
@@ -131,17 +135,16 @@ def deliver_direct_messages(tick: Tick) -> None:
 
 def _deliver_one(tick: Tick, invitation: Invitation) -> None:
     with session_scope(tick.engine) as session:
-        claimed = session.execute(
-            update(Invitation)
-            .where(col(Invitation.id) == invitation.id, col(Invitation.status) == "pending")
-            .values(
-                status="sending",
-                claimed_by=tick.worker.id,
-                claimed_at=tick.worker.clock(),
-                attempts=col(Invitation.attempts) + 1,
-            )
-        )
-        if not rows_changed(claimed):
+        if not claim_row(
+            session,
+            Invitation,
+            invitation.id,
+            "status",
+            status="sending",
+            claimed_by=tick.worker.id,
+            claimed_at=tick.worker.clock(),
+            attempts=col(Invitation.attempts) + 1,
+        ):
             return
         run = session.get(PulseRun, invitation.run_id)
         assert run is not None

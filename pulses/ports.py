@@ -11,14 +11,6 @@ from pulses.reports import GroupDigest
 
 
 @dataclass(frozen=True)
-class Member:
-    """A human, active member of a leadership channel."""
-
-    user_id: str
-    timezone: str | None
-
-
-@dataclass(frozen=True)
 class PulseNotice:
     """What a pulse message shows; never who answered."""
 
@@ -30,6 +22,14 @@ class PulseNotice:
     answered: int
     invited: int
     closed: bool = False
+
+
+@dataclass(frozen=True)
+class Member:
+    """A human, active member of a leadership channel."""
+
+    user_id: str
+    timezone: str | None
 
 
 class DeliveryError(Exception):

@@ -42,35 +42,23 @@ def trend_chart_png(history: Sequence[RunReport]) -> bytes:
     axes = figure.add_subplot()
     positions = list(range(len(history)))
     index, level, agreement = _series(history)
-    axes.plot(
-        positions,
-        level,
-        color=LEVEL_COLOUR,
-        linewidth=1.4,
-        linestyle="--",
-        marker="o",
-        markersize=3,
-        label="Level (× 100)",
+    # The two factors thin and dashed, drawn first so the index line lies on top of them.
+    lines = (
+        (level, LEVEL_COLOUR, 1.4, "--", 3, "Level (× 100)"),
+        (agreement, AGREEMENT_COLOUR, 1.4, ":", 3, "Agreement (× 100)"),
+        (index, INDEX_COLOUR, 2.6, "-", 5, "Coherence index"),
     )
-    axes.plot(
-        positions,
-        agreement,
-        color=AGREEMENT_COLOUR,
-        linewidth=1.4,
-        linestyle=":",
-        marker="o",
-        markersize=3,
-        label="Agreement (× 100)",
-    )
-    axes.plot(
-        positions,
-        index,
-        color=INDEX_COLOUR,
-        linewidth=2.6,
-        marker="o",
-        markersize=5,
-        label="Coherence index",
-    )
+    for values, colour, width, style, size, label in lines:
+        axes.plot(
+            positions,
+            values,
+            color=colour,
+            linewidth=width,
+            linestyle=style,
+            marker="o",
+            markersize=size,
+            label=label,
+        )
     for position, report in zip(positions, history, strict=True):
         if report.shown is None:
             axes.axvspan(position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0)
