@@ -59,7 +59,7 @@ exit status: 0 success, 1 nothing found (report, digest), 2 configuration or usa
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": (
         "serve Slack when tokens are set, otherwise play the local sandbox",
-        "What `make run` does: with SLACK_BOT_TOKEN set, the same as serve; without it, the\n"
+        "What make run does: with SLACK_BOT_TOKEN set, the same as serve; without it, the\n"
         "scripted sandbox story.\n\nexample:\n  coherence run",
     ),
     "serve": (

@@ -1,0 +1,106 @@
+"""The coherence command explains itself: help, version, and no flags that do nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from tests.bot.test_cli_report import database  # noqa: F401  (the seeded-database fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def coherence(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_help_names_every_command_and_variable_in_plain_text(tmp_path: Path) -> None:
+    result = coherence("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "serve", "migrate", "report", "digest", "sandbox"):
+        assert f"    {command} " in result.stdout
+    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL", "LOG_FORMAT", "PORT"):
+        assert variable in result.stdout
+    assert "`" not in result.stdout
+
+
+def test_each_subcommand_has_a_description_and_an_example(tmp_path: Path) -> None:
+    for command in cli.SUBCOMMANDS:
+        result = coherence(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "example" in result.stdout, command
+        assert "`" not in result.stdout
+
+
+def test_coherence_alone_prints_help_and_starts_nothing(tmp_path: Path) -> None:
+    result = coherence(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "usage: coherence" in result.stderr
+    assert "environment variables" in result.stderr
+    assert not (tmp_path / "coherence.db").exists()
+
+
+def test_version(tmp_path: Path) -> None:
+    result = coherence("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("coherence ")
+
+
+def test_report_without_json_prints_readable_text(
+    database: int,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["report", "--group", "C0EXEC"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("run_id: ")
+    assert "{" not in out.splitlines()[0]
+
+
+def test_digest_without_preview_prints_block_kit_json(
+    database: int,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["digest", "--group", "#exec-team"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["text"].startswith("Coherence digest")
+    assert printed["blocks"][0]["type"] == "header"
+
+
+def test_without_the_sandbox_run_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "installed_commands", dict)
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SLACK_"):
+            monkeypatch.delenv(name)
+    cli.get_settings.cache_clear()
+    try:
+        assert cli.main(["run"]) == 2
+    finally:
+        cli.get_settings.cache_clear()
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("coherence: SLACK_BOT_TOKEN is not set and the sandbox is not installed")
+
+
+def test_bot_discovers_the_sandbox_instead_of_importing_it() -> None:
+    assert "sandbox" in cli.installed_commands()
+    source = (ROOT / "bot" / "cli.py").read_text()
+    assert "import sandbox" not in source
+    assert "from sandbox" not in source
