@@ -359,3 +359,20 @@ def test_in_dm_mode_answering_turns_the_dm_into_a_confirmation_with_a_way_to_cha
     # "Change answer" opens the modal again, prefilled.
     again = click_answer(sandbox, "U0ALICE", channel="DM")
     assert again.view["submit"]["text"] == "Update"
+
+
+def test_in_dm_mode_a_refused_submission_leaves_the_dm_unconfirmed(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, delivery_mode="dm", created_at=THE_DAY_BEFORE)
+    bot.clock.now = at("2026-11-30 09:00", BERLIN)
+    run_tick(bot.engine, messenger_for(bot.services.settings), bot.clock.now)
+    refused = click_answer(sandbox, "U0ALICE", channel="DM")
+    values = {b["block_id"]: "4" for b in refused.view["blocks"] if b["block_id"].isdigit()}
+    response = sandbox.user("U0ALICE").submit(refused.id, {**values, "focus": "other"})
+    assert response.json["response_action"] == "errors"
+    # Ben's answer is confirmed after Alice's refusal went through the same listeners.
+    accepted = click_answer(sandbox, "U0BEN", channel="DM")
+    sandbox.user("U0BEN").submit(accepted.id, {**values, "focus": "other", "focus_other": "x"})
+    sandbox.wait_for(lambda s: "your answer" in s.messages(s.dm_channel("U0BEN"))[0].text)
+    assert "your answer" not in sandbox.messages(sandbox.dm_channel("U0ALICE"))[0].text
