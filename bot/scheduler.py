@@ -11,7 +11,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import col, func, select
 
 from bot import metrics
-from bot.digest_poster import SlackDigestPoster
 from bot.services import Services
 from pulses.digests import send_due_digests
 from pulses.dispatch import tick
@@ -40,7 +39,7 @@ def run_tick(services: Services) -> None:
     try:
         digests = send_due_digests(
             engine=services.engine,
-            poster=SlackDigestPoster(services.client),
+            messenger=services.messenger,
             now=now,
             org_channels=org_digest_channels(services),
             thresholds=services.settings.flag_thresholds,
