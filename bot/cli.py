@@ -257,23 +257,39 @@ def serve(settings: Settings) -> int:
     scheduler = start_scheduler(services)
 
     def stop(signum: int, _frame: object) -> None:
-        # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
-        logger.info("Stopping (signal %d): finishing the send in progress", signum)
+        # Only flag and unwind here: the signal may interrupt a write to stderr, and logging
+        # from inside the handler would then fail on the reentrant write.
         services.worker.stop_requested.set()
-        scheduler.shutdown(wait=True)
-        raise SystemExit(0)
+        raise StopRequested(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if settings.socket_mode:
-        # Events come over the websocket; /healthz and /metrics still answer on HOST:PORT.
-        threading.Thread(target=server.run, name="probes-http", daemon=True).start()
-        return serve_socket_mode(app, settings)
-    serve_forever(server)
+    try:
+        if settings.socket_mode:
+            # Events come over the websocket; /healthz and /metrics still answer on HOST:PORT.
+            threading.Thread(target=server.run, name="probes-http", daemon=True).start()
+            serve_socket_mode(app, settings)
+        else:
+            serve_forever(server)
+    except StopRequested as request:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
+        logger.info("Stopping (signal %d): finishing the send in progress", request.signum)
+        scheduler.shutdown(wait=True)
+        server.close()
     return 0
 
 
-def serve_socket_mode(app: App, settings: Settings) -> int:
+class StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived; a BaseException so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def serve_socket_mode(app: App, settings: Settings) -> None:
     """Connect to Slack over a websocket and wait for a signal."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
@@ -289,7 +305,6 @@ def serve_socket_mode(app: App, settings: Settings) -> int:
             "app-level token with connections:write under Basic Information"
         ) from None
     signal.pause()
-    return 0
 
 
 def check_bot_token(settings: Settings) -> None:
