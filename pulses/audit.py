@@ -56,7 +56,6 @@ def unchanged(group_id: int | None, line: str = "nothing changed") -> Change:
 
 
 def record_change(
-    *,
     session: Session,
     workspace_id: int,
     group_id: int | None,
@@ -64,7 +63,7 @@ def record_change(
     summary: str,
     now: datetime,
 ) -> ConfigChange:
-    """Write who changed what, when."""
+    """Write who changed what, where, when."""
     if len(summary) > _SUMMARY_LIMIT:
         summary = summary[: _SUMMARY_LIMIT - 1] + "…"
     row = ConfigChange(
@@ -80,7 +79,6 @@ def record_change(
 
 
 def audited(
-    *,
     session: Session,
     workspace_id: int,
     group_id: int | None,
@@ -90,14 +88,7 @@ def audited(
 ) -> Change:
     """The change these lines describe, recorded in the audit log."""
     change = Change(group_id=group_id, lines=tuple(lines))
-    record_change(
-        session=session,
-        workspace_id=workspace_id,
-        group_id=group_id,
-        user_id=user_id,
-        summary=change.summary,
-        now=now,
-    )
+    record_change(session, workspace_id, group_id, user_id, change.summary, now)
     return change
 
 

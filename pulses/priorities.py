@@ -214,11 +214,4 @@ def apply_priorities(
         return unchanged(group_id)
     session.add_all(current.values())
     session.flush()
-    return audited(
-        session=session,
-        workspace_id=workspace_id,
-        group_id=group_id,
-        user_id=user_id,
-        lines=lines,
-        now=now,
-    )
+    return audited(session, workspace_id, group_id, user_id, lines, now)

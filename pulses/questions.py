@@ -191,14 +191,7 @@ def apply_questions(
                 "/coherence questions again to see their change."
             }
         ) from None
-    return audited(
-        session=session,
-        workspace_id=workspace_id,
-        group_id=None,
-        user_id=user_id,
-        lines=lines,
-        now=now,
-    )
+    return audited(session, workspace_id, None, user_id, lines, now)
 
 
 def _key_exists(session: Session, workspace_id: int, key: str) -> bool:

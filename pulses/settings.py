@@ -332,11 +332,4 @@ def apply_setup(
     else:
         lines[0] = f"#{group.channel_name or channel_id}: {lines[0]}"
     save_settings(session, group, before, settings, now)
-    return audited(
-        session=session,
-        workspace_id=workspace_id,
-        group_id=group.id,
-        user_id=user_id,
-        lines=lines,
-        now=now,
-    )
+    return audited(session, workspace_id, group.id, user_id, lines, now)
