@@ -11,17 +11,14 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
-    InputBlock,
     MarkdownTextObject,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
-    RadioButtonsElement,
     SectionBlock,
-    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
+from bot.views.fields import radio_field, select_field, text_field
 from pulses.answers import OTHER, PulseForm
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
@@ -130,12 +127,12 @@ def pulse_modal(
         assert question.id is not None
         initial = next((o for o in options if o.value == str(scores.get(question.id))), None)
         blocks.append(
-            InputBlock(
-                block_id=str(question.id),
-                label=question.text[:2000],
-                element=RadioButtonsElement(
-                    action_id=SCORE_ACTION, options=options, initial_option=initial
-                ),
+            radio_field(
+                str(question.id),
+                question.text[:2000],
+                options,
+                action_id=SCORE_ACTION,
+                initial=initial,
             )
         )
     if form.focus is not None:
@@ -147,42 +144,36 @@ def pulse_modal(
             else (OTHER if previous and previous.focus_other else None)
         )
         blocks.append(
-            InputBlock(
-                block_id=FOCUS,
-                label=form.focus.text,
-                element=StaticSelectElement(
-                    action_id=FOCUS_ACTION,
-                    placeholder="Choose a priority",
-                    options=focus_options,
-                    initial_option=next((o for o in focus_options if o.value == chosen), None),
-                ),
+            select_field(
+                FOCUS,
+                form.focus.text,
+                focus_options,
+                action_id=FOCUS_ACTION,
+                initial=next((o for o in focus_options if o.value == chosen), None),
+                placeholder="Choose a priority",
             )
         )
         blocks.append(
-            InputBlock(
-                block_id=FOCUS_OTHER_BLOCK,
-                label="If something else: what was it?",
+            text_field(
+                FOCUS_OTHER_BLOCK,
+                "If something else: what was it?",
+                action_id=FOCUS_OTHER_BLOCK,
+                max_length=200,
+                initial=(previous.focus_other if previous else None) or None,
                 optional=True,
-                element=PlainTextInputElement(
-                    action_id=FOCUS_OTHER_BLOCK,
-                    max_length=200,
-                    initial_value=(previous.focus_other if previous else None) or None,
-                ),
             )
         )
     if form.friction is not None:
         blocks.append(
-            InputBlock(
-                block_id=FRICTION,
-                label=form.friction.text,
+            text_field(
+                FRICTION,
+                form.friction.text,
+                action_id=FRICTION_ACTION,
+                max_length=1000,
+                initial=(previous.friction if previous else None) or None,
+                multiline=True,
                 optional=True,
                 hint="Optional. Shown without your name, only when enough people answered.",
-                element=PlainTextInputElement(
-                    action_id=FRICTION_ACTION,
-                    multiline=True,
-                    max_length=1000,
-                    initial_value=(previous.friction if previous else None) or None,
-                ),
             )
         )
     return View(
@@ -196,12 +187,12 @@ def pulse_modal(
     )
 
 
-def notice_modal(title: str, message: str) -> View:
+def notice_modal(title: str, message: str, *, close: str = "OK") -> View:
     """A one-message modal, e.g. "this pulse closed at …"."""
     return View(
         type="modal",
         title=PlainTextObject(text=title[:24]),
-        close=PlainTextObject(text="OK"),
+        close=PlainTextObject(text=close),
         blocks=[SectionBlock(text=MarkdownTextObject(text=message))],
     )
 

@@ -11,11 +11,8 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
-    RadioButtonsElement,
     SectionBlock,
     StaticMultiSelectElement,
 )
@@ -31,6 +28,7 @@ from bot.views.admin.inputs import (
     selected,
     text_value,
 )
+from bot.views.fields import number_field, radio_field, text_field
 from pulses.audit import InvalidChange
 from pulses.priorities import (
     MAX_PRIORITY_NAME,
@@ -71,34 +69,31 @@ def priorities_modal(
         assert priority.id is not None
         scope = f" (only {group_name})" if priority.group_id is not None and group_name else ""
         blocks += [
-            InputBlock(
-                block_id=priority_name_field(priority.id),
-                label=f"Priority {index}{scope}"[:2000],
-                element=PlainTextInputElement(
-                    action_id=VALUE,
-                    max_length=MAX_PRIORITY_NAME,
-                    initial_value=priority.name,
-                ),
+            text_field(
+                priority_name_field(priority.id),
+                f"Priority {index}{scope}"[:2000],
+                action_id=VALUE,
+                max_length=MAX_PRIORITY_NAME,
+                initial=priority.name,
             ),
-            InputBlock(
-                block_id=priority_weight_field(priority.id),
-                label="Weight",
+            number_field(
+                priority_weight_field(priority.id),
+                "Weight",
+                action_id=VALUE,
+                min_value=0,
+                max_value=MAX_PRIORITY_WEIGHT,
+                initial=f"{priority.weight:g}" if priority.weight is not None else None,
+                decimal=True,
                 optional=True,
                 hint="Its intended share of attention; empty for equal weights.",
-                element=NumberInputElement(
-                    action_id=VALUE,
-                    is_decimal_allowed=True,
-                    min_value=0,
-                    max_value=MAX_PRIORITY_WEIGHT,
-                    initial_value=f"{priority.weight:g}" if priority.weight is not None else None,
-                ),
             ),
-            InputBlock(
-                block_id=priority_order_field(priority.id),
-                label="Order",
-                element=NumberInputElement(
-                    action_id=VALUE, min_value=1, max_value=100, initial_value=str(index)
-                ),
+            number_field(
+                priority_order_field(priority.id),
+                "Order",
+                action_id=VALUE,
+                min_value=1,
+                max_value=100,
+                initial=str(index),
             ),
         ]
     if priorities:
@@ -114,22 +109,21 @@ def priorities_modal(
         )
     blocks += [
         DividerBlock(),
-        InputBlock(
-            block_id=PRIORITY_NEW_NAME,
-            label="Add a priority",
+        text_field(
+            PRIORITY_NEW_NAME,
+            "Add a priority",
+            action_id=VALUE,
+            max_length=MAX_PRIORITY_NAME,
             optional=True,
-            element=PlainTextInputElement(action_id=VALUE, max_length=MAX_PRIORITY_NAME),
         ),
-        InputBlock(
-            block_id=PRIORITY_NEW_WEIGHT,
-            label="Its weight",
+        number_field(
+            PRIORITY_NEW_WEIGHT,
+            "Its weight",
+            action_id=VALUE,
+            min_value=0,
+            max_value=MAX_PRIORITY_WEIGHT,
+            decimal=True,
             optional=True,
-            element=NumberInputElement(
-                action_id=VALUE,
-                is_decimal_allowed=True,
-                min_value=0,
-                max_value=MAX_PRIORITY_WEIGHT,
-            ),
         ),
     ]
     if group_name:
@@ -138,13 +132,7 @@ def priorities_modal(
             option(_GROUP_ONLY, f"Only {group_name}"),
         ]
         blocks.append(
-            InputBlock(
-                block_id=PRIORITY_NEW_SCOPE,
-                label="For",
-                element=RadioButtonsElement(
-                    action_id=VALUE, options=scopes, initial_option=scopes[0]
-                ),
-            )
+            radio_field(PRIORITY_NEW_SCOPE, "For", scopes, action_id=VALUE, initial=scopes[0])
         )
     return View(
         type="modal",

@@ -8,15 +8,14 @@ from slack_sdk.models.blocks import (
     Block,
     DividerBlock,
     HeaderBlock,
-    InputBlock,
     MarkdownTextObject,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from bot.views.admin.inputs import VALUE, State, text_value
+from bot.views.fields import text_field
 from pulses.questions import (
     MAX_QUESTION_TEXT,
     QUESTION_NEW_KEY,
@@ -41,36 +40,35 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
             question.kind, question.kind
         )
         blocks.append(
-            InputBlock(
-                block_id=question_field(question.key),
-                label=f"{question.key} ({kind})"[:2000],
+            text_field(
+                question_field(question.key),
+                f"{question.key} ({kind})"[:2000],
+                action_id=VALUE,
+                max_length=MAX_QUESTION_TEXT,
+                initial=question.text,
+                multiline=True,
                 hint=f"Version {question.version} of {versions.get(question.key, 1)}",
-                element=PlainTextInputElement(
-                    action_id=VALUE,
-                    multiline=True,
-                    max_length=MAX_QUESTION_TEXT,
-                    initial_value=question.text,
-                ),
             )
         )
     blocks += [
         DividerBlock(),
         HeaderBlock(text=PlainTextObject(text="Add a statement")),
-        InputBlock(
-            block_id=QUESTION_NEW_KEY,
-            label="Dimension",
+        text_field(
+            QUESTION_NEW_KEY,
+            "Dimension",
+            action_id=VALUE,
+            max_length=32,
             optional=True,
             hint="A short key for what it measures, e.g. customer_focus.",
-            element=PlainTextInputElement(action_id=VALUE, max_length=32),
         ),
-        InputBlock(
-            block_id=QUESTION_NEW_TEXT,
-            label="Statement",
+        text_field(
+            QUESTION_NEW_TEXT,
+            "Statement",
+            action_id=VALUE,
+            max_length=MAX_QUESTION_TEXT,
+            multiline=True,
             optional=True,
             hint="Leaders rate it from 1 (strongly disagree) to 5 (strongly agree).",
-            element=PlainTextInputElement(
-                action_id=VALUE, multiline=True, max_length=MAX_QUESTION_TEXT
-            ),
         ),
     ]
     return View(

@@ -7,18 +7,13 @@ from typing import Final
 
 from slack_sdk.models.blocks import (
     Block,
-    CheckboxesElement,
     ConversationFilter,
     ConversationSelectElement,
     InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
-    RadioButtonsElement,
     SectionBlock,
-    StaticSelectElement,
     TimePickerElement,
 )
 from slack_sdk.models.views import View
@@ -38,6 +33,7 @@ from bot.views.admin.inputs import (
     text_value,
     time_value,
 )
+from bot.views.fields import checkbox_field, number_field, radio_field, select_field, text_field
 from pulses.audit import InvalidChange
 from pulses.cadence import FREQUENCIES, Frequency
 from pulses.settings import (
@@ -103,36 +99,30 @@ def setup_modal(
     )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
-        InputBlock(
-            block_id=LAYER,
-            label="Layer",
+        text_field(
+            LAYER,
+            "Layer",
+            action_id=VALUE,
+            max_length=MAX_LAYER_LENGTH,
+            initial=settings.layer or None,
             optional=True,
             hint="e.g. Executive team or Directors; the organisation view compares layers.",
-            element=PlainTextInputElement(
-                action_id=VALUE,
-                max_length=MAX_LAYER_LENGTH,
-                initial_value=settings.layer or None,
-            ),
         ),
-        InputBlock(
-            block_id=DELIVERY_MODE,
-            label="Deliver the pulse as",
-            element=RadioButtonsElement(
-                action_id=VALUE,
-                options=mode_options,
-                initial_option=next(o for o in mode_options if o.value == settings.delivery_mode),
-            ),
+        radio_field(
+            DELIVERY_MODE,
+            "Deliver the pulse as",
+            mode_options,
+            action_id=VALUE,
+            initial=next(o for o in mode_options if o.value == settings.delivery_mode),
         ),
         _select(FREQUENCY, "How often", frequency_options, settings.frequency),
-        InputBlock(
-            block_id=WEEKDAYS,
-            label="On",
+        checkbox_field(
+            WEEKDAYS,
+            "On",
+            weekday_options,
+            action_id=VALUE,
+            initial=[weekday_options[day] for day in settings.weekdays] or None,
             hint="A monthly pulse takes one day, in the week chosen below.",
-            element=CheckboxesElement(
-                action_id=VALUE,
-                options=weekday_options,
-                initial_options=[weekday_options[day] for day in settings.weekdays] or None,
-            ),
         ),
         _select(
             MONTHLY_WEEK,
@@ -141,24 +131,22 @@ def setup_modal(
             str(settings.monthly_week),
         ),
         _time_input(LOCAL_TIME, "At", settings.local_time),
-        InputBlock(
-            block_id=TIMEZONE,
-            label="Time zone",
+        text_field(
+            TIMEZONE,
+            "Time zone",
+            action_id=VALUE,
+            max_length=64,
+            initial=settings.timezone,
             hint="An IANA name such as Europe/Berlin or America/New_York.",
-            element=PlainTextInputElement(
-                action_id=VALUE, max_length=64, initial_value=settings.timezone
-            ),
         ),
-        InputBlock(
-            block_id=PER_MEMBER_TIME,
-            label="Members' local time",
+        checkbox_field(
+            PER_MEMBER_TIME,
+            "Members' local time",
+            [per_member],
+            action_id=VALUE,
+            initial=[per_member] if settings.per_member_time else None,
             optional=True,
             hint="Then the time zone above is used only for members without one.",
-            element=CheckboxesElement(
-                action_id=VALUE,
-                options=[per_member],
-                initial_options=[per_member] if settings.per_member_time else None,
-            ),
         ),
         _hours_input(
             ANSWER_WINDOW,
@@ -186,16 +174,14 @@ def setup_modal(
                 filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
             ),
         ),
-        InputBlock(
-            block_id=THRESHOLD,
-            label="Anonymity threshold",
+        number_field(
+            THRESHOLD,
+            "Anonymity threshold",
+            action_id=VALUE,
+            min_value=3,
+            max_value=100,
+            initial=str(settings.anonymity_threshold),
             hint="No figure is shown for a pulse with fewer answers than this (at least 3).",
-            element=NumberInputElement(
-                action_id=VALUE,
-                min_value=3,
-                max_value=100,
-                initial_value=str(settings.anonymity_threshold),
-            ),
         ),
     ]
     return View(
@@ -210,15 +196,8 @@ def setup_modal(
 
 
 def _select(block_id: str, label: str, options: list[Option], initial: str) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        element=StaticSelectElement(
-            action_id=VALUE,
-            options=options,
-            initial_option=next((o for o in options if o.value == initial), options[0]),
-        ),
-    )
+    chosen = next((o for o in options if o.value == initial), options[0])
+    return select_field(block_id, label, options, action_id=VALUE, initial=chosen)
 
 
 def _time_input(block_id: str, label: str, initial: time) -> InputBlock:
@@ -232,18 +211,16 @@ def _time_input(block_id: str, label: str, initial: time) -> InputBlock:
 def _hours_input(
     block_id: str, label: str, hint: str, initial: timedelta | None, *, optional: bool = False
 ) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
+    return number_field(
+        block_id,
+        label,
+        action_id=VALUE,
+        min_value=1,
+        max_value=MAX_HOURS,
+        initial=hours_text(initial),
+        decimal=True,
         optional=optional,
         hint=hint,
-        element=NumberInputElement(
-            action_id=VALUE,
-            is_decimal_allowed=True,
-            min_value=1,
-            max_value=MAX_HOURS,
-            initial_value=hours_text(initial),
-        ),
     )
 
 
