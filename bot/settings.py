@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Client-side pacing of chat.postMessage across the workspace (Slack allows "several
     # hundred per minute"); 0 turns pacing off and leaves only Retry-After.
     slack_posts_per_minute: int = Field(default=300, ge=0)
+    # Keys the pseudonym that finds a member's answer while a run is open (pulses/pseudonyms.py).
+    coherence_pseudonym_key: SecretStr | None = None
 
     @field_validator("coherence_admin_ids", mode="before")
     @classmethod

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from pulses.notices import notice_for
 from pulses.ports import Messenger
+from pulses.pseudonyms import pseudonym_in_run
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
 from storage.db import session_scope
 from storage.models import (
@@ -75,6 +76,15 @@ class NotInvited(Exception):
 
 class PulseNotFound(Exception):
     """The run, or its group, no longer exists."""
+
+
+class AnswerLocked(Exception):
+    """The member answered already, under a pseudonym this key cannot find any more.
+
+    That happens when the pseudonym key changed (or was not set and the process restarted),
+    or when the answer came from before answers were pseudonymised: the earlier answer cannot
+    be replaced, and adding a second would count the member twice.
+    """
 
 
 @dataclass(frozen=True)
@@ -143,22 +153,37 @@ def _invitation(session: Session, run_id: int, user_id: str) -> Invitation | Non
     ).first()
 
 
-def _answer(session: Session, run_id: int, user_id: str) -> Answer | None:
+def _answer(session: Session, run_id: int, tag: str) -> Answer | None:
     return session.exec(
-        select(Answer).where(Answer.run_id == run_id, Answer.user_id == user_id)
+        select(Answer).where(Answer.run_id == run_id, Answer.pseudonym == tag)
     ).first()
 
 
-def answer_sheet(*, session: Session, run_id: int, user_id: str, now: datetime) -> AnswerSheet:
-    """The modal's content for `user_id`; raises PulseNotFound, PulseClosed or NotInvited."""
+def _own_answer(
+    session: Session, run: PulseRun, invitation: Invitation, key: bytes
+) -> tuple[str, Answer | None]:
+    """The member's pseudonym and earlier answer; AnswerLocked if the answer is beyond reach."""
+    tag = pseudonym_in_run(session, run, user_id=invitation.user_id, key=key)
+    answer = _answer(session, invitation.run_id, tag)
+    if answer is None and invitation.answered:
+        raise AnswerLocked
+    return tag, answer
+
+
+def answer_sheet(
+    *, session: Session, run_id: int, user_id: str, now: datetime, key: bytes
+) -> AnswerSheet:
+    """The modal's content for `user_id`; raises PulseNotFound, PulseClosed, NotInvited or
+    AnswerLocked."""
     run = session.get(PulseRun, run_id)
     group = session.get(LeadershipGroup, run.group_id) if run else None
     if run is None or group is None:
         raise PulseNotFound
     _ensure_open(session, run, now)
-    if _invitation(session, run_id, user_id) is None:
+    invitation = _invitation(session, run_id, user_id)
+    if invitation is None:
         raise NotInvited
-    previous = _answer(session, run_id, user_id)
+    _, previous = _own_answer(session, run, invitation, key)
     scores = (
         {
             s.question_id: s.score
@@ -176,17 +201,31 @@ def answer_sheet(*, session: Session, run_id: int, user_id: str, now: datetime) 
 
 
 def record_answer(
-    *, session: Session, run_id: int, user_id: str, submitted: AnswerInput, now: datetime
+    *,
+    session: Session,
+    run_id: int,
+    user_id: str,
+    submitted: AnswerInput,
+    now: datetime,
+    key: bytes,
 ) -> Answer:
-    """Store or replace `user_id`'s answer set for the run; one per person per run."""
-    run = session.get(PulseRun, run_id)
+    """Store or replace `user_id`'s answer set for the run; one per person per run.
+
+    The answer is found again by its keyed pseudonym, never stored with the user ID; the
+    member's invitation is marked answered in the same transaction.
+    """
+    # Locked until commit (PostgreSQL), so a close cannot slip between the open check and
+    # the insert and leave a pseudonym behind after it erased them.
+    run = session.get(PulseRun, run_id, with_for_update=True)
     if run is None:
         raise NotInvited
     _ensure_open(session, run, now)
-    if _invitation(session, run_id, user_id) is None:
+    invitation = _invitation(session, run_id, user_id)
+    if invitation is None:
         raise NotInvited
     form = pulse_form(session=session, run=run)
     validate(form, submitted)
+    tag, answer = _own_answer(session, run, invitation, key)
     focus_id = int(submitted.focus) if submitted.focus not in (None, OTHER) else None
     values: dict[str, Any] = {
         "focus_priority_id": focus_id,
@@ -194,22 +233,23 @@ def record_answer(
         if submitted.focus == OTHER
         else None,
         "friction": (submitted.friction or "").strip() or None,
-        "updated_at": now,
     }
-    answer = _answer(session, run_id, user_id)
     if answer is None:
         try:
             with session.begin_nested():
-                answer = Answer(run_id=run_id, user_id=user_id, submitted_at=now, **values)
+                answer = Answer(run_id=run_id, pseudonym=tag, **values)
                 session.add(answer)
         except IntegrityError:
             # The same submission arrived twice at once: the other copy created the row.
             answer = session.exec(
-                select(Answer).where(Answer.run_id == run_id, Answer.user_id == user_id)
+                select(Answer).where(Answer.run_id == run_id, Answer.pseudonym == tag)
             ).one()
-    for key, value in values.items():
-        setattr(answer, key, value)
+    for field_name, value in values.items():
+        setattr(answer, field_name, value)
     session.add(answer)
+    session.execute(
+        update(Invitation).where(col(Invitation.id) == invitation.id).values(answered=True)
+    )
     session.flush()
     assert answer.id is not None
     session.execute(delete(AnswerScore).where(col(AnswerScore.answer_id) == answer.id))

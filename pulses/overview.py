@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from pulses.reports import OpenRun, RunReport, group_status
 from pulses.schedule import next_send
 from pulses.settings import describe_cadence, settings_of
-from storage.models import Answer, Invitation, LeadershipGroup, PulseRun
+from storage.models import Invitation, LeadershipGroup, PulseRun
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,6 @@ def open_pulses_for(
     *, session: Session, user_id: str, now: datetime, workspace_id: int | None = None
 ) -> list[OpenPulse]:
     """Pulses delivered to the user, still open and not answered yet, closing soonest first."""
-    answered = select(Answer.run_id).where(Answer.user_id == user_id)
     query = (
         select(PulseRun, LeadershipGroup)
         .join(Invitation, col(Invitation.run_id) == PulseRun.id)
@@ -116,7 +115,7 @@ def open_pulses_for(
             Invitation.user_id == user_id,
             Invitation.status == "sent",
             PulseRun.status == "open",
-            col(PulseRun.id).not_in(answered),
+            col(Invitation.answered).is_(False),
         )
         .order_by(col(PulseRun.closes_at), col(PulseRun.id))
     )

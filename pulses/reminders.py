@@ -10,14 +10,13 @@ from pulses.notices import notice_for
 from pulses.ports import DeliveryError
 from pulses.ticks import Tick
 from storage.db import session_scope
-from storage.models import Answer, Invitation, PulseRun
+from storage.models import Invitation, PulseRun
 
 
 def send_reminders(tick: Tick) -> None:
     """Remind, once, each delivered member who has not answered by their reminder time."""
     now = tick.now
     with session_scope(tick.engine) as session:
-        answered = select(Answer.user_id).where(Answer.run_id == Invitation.run_id)
         due = session.exec(
             select(Invitation, PulseRun)
             .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
@@ -28,7 +27,7 @@ def send_reminders(tick: Tick) -> None:
                 Invitation.reminder_state == "pending",
                 col(Invitation.remind_at).is_not(None),
                 col(Invitation.remind_at) <= now,
-                col(Invitation.user_id).not_in(answered),
+                col(Invitation.answered).is_(False),
             )
         ).all()
     for invitation, run in due:

@@ -23,6 +23,7 @@ from pulses.claims import LOOKBACK, rows_changed
 from pulses.groups import active_priorities, cadence_of, grace_period
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError, Member
+from pulses.pseudonyms import unlink_answers
 from pulses.questions import current_questions
 from pulses.ticks import Tick
 from storage.db import session_scope
@@ -223,7 +224,8 @@ def _fail_run(engine: Engine, run: PulseRun, reason: str) -> None:
 
 
 def close_expired_runs(tick: Tick) -> None:
-    """Close every run whose window has ended and mark its channel message closed."""
+    """Close every run whose window has ended, unlink its answers from the people who gave
+    them, and mark its channel message closed."""
     now = tick.now
     with session_scope(tick.engine) as session:
         expired = session.exec(
@@ -232,6 +234,7 @@ def close_expired_runs(tick: Tick) -> None:
             )
         ).all()
     for run in expired:
+        assert run.id is not None
         with session_scope(tick.engine) as session:
             closed = session.execute(
                 update(PulseRun)
@@ -245,6 +248,8 @@ def close_expired_runs(tick: Tick) -> None:
                 .where(col(Invitation.run_id) == run.id, col(Invitation.status) == "pending")
                 .values(status="missed", failure_reason="the pulse closed before it was sent")
             )
+            # In the closing transaction: once the run is closed, no answer can be linked.
+            unlink_answers(session, run.id)
             run.status = "closed"
             notice = notice_for(session=session, run=run)
         tick.report.closed += 1

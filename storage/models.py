@@ -167,23 +167,28 @@ class Invitation(SQLModel, table=True):
     remind_at: datetime | None = None
     reminder_state: str = Field(default="pending", max_length=16)  # pending | sending | sent
     reminded_at: datetime | None = None
+    # Set with the answer, so reminders and the App Home need no link from answers to people;
+    # erased when the run closes, so it cannot be matched against the answers afterwards.
+    answered: bool = False
 
 
 class Answer(SQLModel, table=True):
-    """One person's answer set for one run; resubmitting replaces it."""
+    """One person's answer set for one run; resubmitting replaces it.
+
+    No user ID, no time: while the run is open the keyed pseudonym finds a resubmission's
+    earlier answer; the close erases it and re-inserts the run's answers in random order.
+    """
 
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("run_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("run_id", "pseudonym"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="pulse_runs.id", index=True)
-    # Kept only to replace a resubmission and to remind non-responders; never shown.
-    user_id: str = Field(max_length=32)
+    # HMAC of workspace, run and user under the operator's key; None once the run closed.
+    pseudonym: str | None = Field(default=None, max_length=64)
     focus_priority_id: int | None = Field(default=None, foreign_key="priorities.id")
     focus_other: str | None = Field(default=None, max_length=200)
     friction: str | None = Field(default=None, max_length=1000)
-    submitted_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class AnswerScore(SQLModel, table=True):

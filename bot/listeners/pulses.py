@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.services import services_of
+from bot.services import Services, services_of
 from bot.views.pulse import (
     ANSWER_ACTION,
     FOCUS_ACTION,
@@ -25,6 +25,7 @@ from bot.views.pulse import (
 )
 from pulses.answers import (
     AnswerInput,
+    AnswerLocked,
     InvalidAnswer,
     NotInvited,
     PulseClosed,
@@ -34,12 +35,17 @@ from pulses.answers import (
     record_answer,
     refresh_channel_progress,
 )
+from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
 from storage.db import session_scope
 
 NOT_INVITED = (
     "This pulse went to the members of the group when it was sent, and you were not one of "
     "them. You will get the next one."
+)
+ANSWER_LOCKED = (
+    "Your answer to this pulse is in, and it can no longer be changed: answers are kept "
+    "apart from who gave them, and the link to yours is gone. You can answer the next one."
 )
 SUBMISSION_KEY = "pulse_submission"
 # Slack gives the acknowledgement three seconds; the lazy listener waits a little longer.
@@ -57,7 +63,11 @@ def open_pulse_modal(
     try:
         with session_scope(services.engine) as session:
             sheet = answer_sheet(
-                session=session, run_id=run_id, user_id=user_id, now=services.clock()
+                session=session,
+                run_id=run_id,
+                user_id=user_id,
+                now=services.clock(),
+                key=_pseudonym_key(services),
             )
     except PulseNotFound:
         view = notice_modal("Pulse not found", "This pulse no longer exists.")
@@ -65,6 +75,8 @@ def open_pulse_modal(
         view = notice_modal("Pulse closed", closed_message(closed.closed_at, closed.timezone))
     except NotInvited:
         view = notice_modal("Not in this pulse", NOT_INVITED)
+    except AnswerLocked:
+        view = notice_modal("Answer received", ANSWER_LOCKED)
     else:
         view = pulse_modal(
             sheet.form,
@@ -150,6 +162,7 @@ def _record_submission(
                 user_id=body["user"]["id"],
                 submitted=parse_submission(view["state"]["values"]),
                 now=services.clock(),
+                key=_pseudonym_key(services),
             )
     except InvalidAnswer as invalid:
         ack(response_action="errors", errors=invalid.problems)
@@ -160,6 +173,9 @@ def _record_submission(
         return False
     except NotInvited:
         ack(response_action="update", view=notice_modal("Not in this pulse", NOT_INVITED))
+        return False
+    except AnswerLocked:
+        ack(response_action="update", view=notice_modal("Answer received", ANSWER_LOCKED))
         return False
     ack()
     return True
@@ -186,6 +202,11 @@ def show_answer_received(
         )
     except Exception:
         logger.exception("Could not update the pulse message after an answer")
+
+
+def _pseudonym_key(services: Services) -> bytes:
+    secret = services.settings.coherence_pseudonym_key
+    return pseudonym_key(secret.get_secret_value() if secret else None)
 
 
 def _run_id(view: dict[str, Any]) -> int:

@@ -137,23 +137,28 @@ def seed_run(
     session.flush()
     assert run.id is not None
     total = len(answers) if invited is None else invited
+    collecting = status in ("open", "pending")
     for index in range(total):
         session.add(
-            Invitation(run_id=run.id, user_id=f"U{index:05d}", send_at=scheduled, status="sent")
+            Invitation(
+                run_id=run.id,
+                user_id=f"U{index:05d}",
+                send_at=scheduled,
+                status="sent",
+                # Only a run still collecting answers knows who answered it.
+                answered=collecting and index < len(answers),
+            )
         )
     session.flush()
-    for index, seeded in enumerate(answers):
+    for seeded in answers:
         focus_id = None
         if seeded.focus is not None and seeded.focus != OTHER:
             focus_id = org.priorities[seeded.focus].id
         answer = Answer(
             run_id=run.id,
-            user_id=f"U{index:05d}",
             focus_priority_id=focus_id,
             focus_other=(seeded.other or "something") if seeded.focus == OTHER else None,
             friction=seeded.friction,
-            submitted_at=scheduled,
-            updated_at=scheduled,
         )
         session.add(answer)
         session.flush()

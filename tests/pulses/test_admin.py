@@ -21,7 +21,6 @@ from pulses.schedule import CadenceChange
 from pulses.settings import GroupSettings
 from storage.db import session_scope
 from storage.models import (
-    Answer,
     ConfigChange,
     Invitation,
     LeadershipGroup,
@@ -486,9 +485,14 @@ def test_open_pulses_are_delivered_unanswered_and_still_open(engine: Engine) -> 
             assert run.id is not None
             runs.append(run.id)
             session.add(
-                Invitation(run_id=run.id, user_id="U0ALICE", send_at=WEDNESDAY, status="sent")
+                Invitation(
+                    run_id=run.id,
+                    user_id="U0ALICE",
+                    send_at=WEDNESDAY,
+                    status="sent",
+                    answered=day == 2,
+                )
             )
-        session.add(Answer(run_id=runs[1], user_id="U0ALICE"))
         session.add(Invitation(run_id=runs[0], user_id="U0BEN", send_at=WEDNESDAY, status="failed"))
         session.flush()
         alice = overview.open_pulses_for(session=session, user_id="U0ALICE", now=WEDNESDAY)
