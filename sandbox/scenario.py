@@ -310,10 +310,12 @@ class Scenario:
         self.at(monday + timedelta(hours=9), "Monday 09:00 in Los Angeles" if detailed else None)
         for user, answer in dir_answers.items():
             self.submit(user, self.open_modal(user, user), answer)
+            self.await_confirmation(user)
         if detailed:
             self.say(f"{len(dir_answers)} of 8 directors answer in their DMs")
         self.at(monday + timedelta(days=1), "Tuesday 09:00: reminders" if detailed else None)
         late_modal = None
+        answered = len(on_time)
         for user, answer in late.items():
             if user == "U0GRACE" and detailed:
                 self.say("Grace opens the pulse on Tuesday evening but leaves it open overnight")
@@ -322,6 +324,8 @@ class Scenario:
             if detailed:
                 self.say(f"{self.name(user)} answers after the reminder")
             self.submit(user, self.open_modal(user, EXEC), answer)
+            answered += 1
+            self.await_progress(EXEC, f"{answered} of 7 answered")
         self.at(
             monday + timedelta(days=2),
             "Wednesday 09:00: #exec-team's window closes" if detailed else None,
@@ -375,6 +379,13 @@ class Scenario:
             if answer.friction:
                 values["friction"] = answer.friction
         self.slack.user(user).submit(modal.id, values)
+        self.slack.flush_events()
+
+    def await_confirmation(self, user: str) -> None:
+        """The answer's DM turns into "your answer is in" after the ack, off the request path."""
+        self.slack.wait_for(
+            lambda s: "your answer to" in str(s.messages(user)[-1].blocks), timeout=WAIT
+        )
         self.slack.flush_events()
 
     def await_progress(self, channel: str, progress: str) -> None:

@@ -62,4 +62,4 @@ def problems_text(problem: InvalidChange, usage: str | None = None) -> str:
 
 def notice_view(title: str, text: str) -> View:
     """A one-message modal shown in place of a submitted one (a section holds 3,000 characters)."""
-    return notice_modal(title, text[:3000])
+    return notice_modal(title, text[:3000], close="Close")
