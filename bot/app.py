@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy.engine import Engine
 
 from bot.listeners import register_listeners
+from bot.logs import ContextExecutor
 from bot.messenger import SlackMessenger
 from bot.services import SERVICES_KEY, Services, utc_now
 from bot.settings import Settings
@@ -61,6 +62,9 @@ def build_app(services: Services) -> App:
         client=services.client,
         signing_secret=secret.get_secret_value(),
         logger=logging.getLogger("slack_bolt"),
+        # Listeners, lazy ones included, run on this pool; it carries each request's log
+        # context (request id, workspace) into their threads.
+        listener_executor=ContextExecutor(),
     )
 
     @app.middleware
