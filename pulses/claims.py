@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Final, Literal, Protocol
 
 from sqlalchemy import update
 from sqlmodel import Session, col
@@ -68,19 +70,53 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+class Claimant(Protocol):
+    """Who takes a claim: its owner id, and the wall clock its claims are stamped with."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+@dataclass(frozen=True)
+class ClaimColumns:
+    """Where one kind of send keeps its claim: the `state` column goes from "pending" to
+    `taken`, `owner` names the claimant and `stamp` (None: never taken over) says when."""
+
+    state: str
+    taken: str
+    owner: str
+    stamp: str | None
+
+
+CHANNEL_POST: Final = ClaimColumns(
+    "channel_post_state", "posting", "channel_post_claimed_by", "channel_post_claimed_at"
+)
+DM_SEND: Final = ClaimColumns("status", "sending", "claimed_by", "claimed_at")
+# A reminder's claim carries no stamp: it is never taken over, since a missing nudge is
+# better than a second one.
+REMINDER: Final = ClaimColumns("reminder_state", "sending", "claimed_by", None)
+
+
 def claim_row(
     session: Session,
     table: type[PulseRun] | type[Invitation],
     row_id: int | None,
-    state: str,
-    **claimed: object,
+    columns: ClaimColumns,
+    claimant: Claimant,
+    **also: object,
 ) -> bool:
-    """Claim a row whose `state` column is "pending" by writing `claimed` (its new state, owner
-    and stamp) in one conditional UPDATE; True only for the one caller that won it."""
+    """Claim a row still "pending" for `claimant` (writing `also` with it) in one conditional
+    UPDATE; True only for the one caller that won it."""
+    claimed: dict[str, object] = {columns.state: columns.taken, columns.owner: claimant.id}
+    if columns.stamp is not None:
+        claimed[columns.stamp] = claimant.clock()
     result = session.execute(
         update(table)
-        .where(col(table.id) == row_id, col(getattr(table, state)) == "pending")
-        .values(**claimed)
+        .where(col(table.id) == row_id, col(getattr(table, columns.state)) == "pending")
+        .values(**claimed, **also)
     )
     return rows_changed(result) == 1
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from pulses.claims import claim_row, is_abandoned, marker, rows_changed
+from pulses.claims import CHANNEL_POST, DM_SEND, claim_row, is_abandoned, marker, rows_changed
 from pulses.groups import grace_period
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError
@@ -37,15 +37,7 @@ def deliver_channel_posts(tick: Tick) -> None:
         if tick.stopping:
             return
         with session_scope(tick.engine) as session:
-            if not claim_row(
-                session,
-                PulseRun,
-                run.id,
-                "channel_post_state",
-                channel_post_state="posting",
-                channel_post_claimed_by=tick.worker.id,
-                channel_post_claimed_at=tick.worker.clock(),
-            ):
+            if not claim_row(session, PulseRun, run.id, CHANNEL_POST, tick.worker):
                 continue
             notice = notice_for(session=session, run=run)
         try:
@@ -135,16 +127,8 @@ def deliver_direct_messages(tick: Tick) -> None:
 
 def _deliver_one(tick: Tick, invitation: Invitation) -> None:
     with session_scope(tick.engine) as session:
-        if not claim_row(
-            session,
-            Invitation,
-            invitation.id,
-            "status",
-            status="sending",
-            claimed_by=tick.worker.id,
-            claimed_at=tick.worker.clock(),
-            attempts=col(Invitation.attempts) + 1,
-        ):
+        tried = col(Invitation.attempts) + 1
+        if not claim_row(session, Invitation, invitation.id, DM_SEND, tick.worker, attempts=tried):
             return
         run = session.get(PulseRun, invitation.run_id)
         assert run is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from pulses.claims import claim_row
+from pulses.claims import REMINDER, claim_row
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError
 from pulses.ticks import Tick
@@ -34,16 +34,7 @@ def send_reminders(tick: Tick) -> None:
         if tick.stopping:
             return
         with session_scope(tick.engine) as session:
-            # A reminder is claimed and never retried after a crash: a missing nudge is
-            # better than a second one.
-            if not claim_row(
-                session,
-                Invitation,
-                invitation.id,
-                "reminder_state",
-                reminder_state="sending",
-                claimed_by=tick.worker.id,
-            ):
+            if not claim_row(session, Invitation, invitation.id, REMINDER, tick.worker):
                 continue
             notice = notice_for(session=session, run=run)
         try:
