@@ -90,6 +90,14 @@ class ClaimColumns:
     owner: str
     stamp: str | None
 
+    @property
+    def released(self) -> dict[str, object]:
+        """The values that hand a taken claim back, "pending" and owned by no one."""
+        values: dict[str, object] = {self.state: "pending", self.owner: None}
+        if self.stamp is not None:
+            values[self.stamp] = None
+        return values
+
 
 CHANNEL_POST: Final = ClaimColumns(
     "channel_post_state", "posting", "channel_post_claimed_by", "channel_post_claimed_at"
@@ -117,6 +125,27 @@ def claim_row(
         update(table)
         .where(col(table.id) == row_id, col(getattr(table, columns.state)) == "pending")
         .values(**claimed, **also)
+    )
+    return rows_changed(result) == 1
+
+
+def settle_claim(
+    session: Session,
+    table: type[PulseRun] | type[Invitation],
+    row_id: int | None,
+    columns: ClaimColumns,
+    owner: str | None,
+    **values: object,
+) -> bool:
+    """Write `values` to a row only while `owner` still holds its claim; True if it did."""
+    result = session.execute(
+        update(table)
+        .where(
+            col(table.id) == row_id,
+            col(getattr(table, columns.state)) == columns.taken,
+            col(getattr(table, columns.owner)) == owner,
+        )
+        .values(**values)
     )
     return rows_changed(result) == 1
 

@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from pulses.claims import CHANNEL_POST, DM_SEND, claim_row, is_abandoned, marker, rows_changed
+from pulses.claims import (
+    CHANNEL_POST,
+    DM_SEND,
+    claim_row,
+    is_abandoned,
+    marker,
+    settle_claim,
+)
 from pulses.groups import grace_period
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError
@@ -218,19 +225,13 @@ def recover_abandoned_claims(tick: Tick) -> None:
                 "sent_at": tick.now,
             }
             if found
-            else {"status": "pending", "claimed_by": None, "claimed_at": None}
+            else DM_SEND.released
         )
         with session_scope(tick.engine) as session:
-            result = session.execute(
-                update(Invitation)
-                .where(
-                    col(Invitation.id) == invitation.id,
-                    col(Invitation.status) == "sending",
-                    col(Invitation.claimed_by) == invitation.claimed_by,
-                )
-                .values(**values)
+            settled = settle_claim(
+                session, Invitation, invitation.id, DM_SEND, invitation.claimed_by, **values
             )
-        tick.report.recovered += rows_changed(result)
+        tick.report.recovered += int(settled)
     for run in runs:
         if not is_abandoned(run.channel_post_claimed_by, run.channel_post_claimed_at, wall):
             continue
@@ -240,20 +241,11 @@ def recover_abandoned_claims(tick: Tick) -> None:
         except DeliveryError as error:
             tick.report.errors.append(f"recovering run {run.id}: {error.reason}")
             continue
+        owner = run.channel_post_claimed_by
         with session_scope(tick.engine) as session:
-            result = session.execute(
-                update(PulseRun)
-                .where(
-                    col(PulseRun.id) == run.id,
-                    col(PulseRun.channel_post_state) == "posting",
-                    col(PulseRun.channel_post_claimed_by) == run.channel_post_claimed_by,
-                )
-                .values(
-                    channel_post_state="pending",
-                    channel_post_claimed_by=None,
-                    channel_post_claimed_at=None,
-                )
+            settled = settle_claim(
+                session, PulseRun, run.id, CHANNEL_POST, owner, **CHANNEL_POST.released
             )
-            if found and rows_changed(result):
+            if found and settled:
                 _mark_channel_posted(session, run, found[1], tick.now)
-        tick.report.recovered += rows_changed(result)
+        tick.report.recovered += int(settled)
