@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -13,6 +14,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from sqlalchemy.engine import Engine
 
 from bot.listeners import register_listeners
@@ -21,9 +26,44 @@ from bot.messenger import SlackMessenger
 from bot.services import SERVICES_KEY, Services, utc_now
 from bot.settings import Settings
 
+# Calls that act twice when repeated. A 5xx or a dropped connection does not say whether Slack
+# carried them out, so the client must not repeat them: the messenger looks a post up by its
+# marker before posting again. (A 429 is safe to retry: Slack did not act.)
+NOT_IDEMPOTENT = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "files.upload", "files.completeUploadExternal"}
+)
+
+
+def _idempotent(request: HttpRequest) -> bool:
+    return urlsplit(request.url).path.rsplit("/", 1)[-1] not in NOT_IDEMPOTENT
+
+
+class _OnlyIfIdempotent(RetryHandler):
+    """Mixed in before a built-in handler: retries only calls that are safe to repeat."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _idempotent(request) and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class IdempotentServerErrorRetryHandler(_OnlyIfIdempotent, ServerErrorRetryHandler):
+    pass
+
+
+class IdempotentConnectionErrorRetryHandler(_OnlyIfIdempotent, ConnectionErrorRetryHandler):
+    pass
+
 
 def build_client(settings: Settings) -> WebClient:
-    """A Web API client that waits out 429s and retries transient failures."""
+    """A Web API client that waits out 429s and retries transient failures of safe calls."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(
         token=token,
@@ -32,8 +72,8 @@ def build_client(settings: Settings) -> WebClient:
         retry_handlers=[
             # Slack's Retry-After is authoritative; a fan-out waits it out rather than dropping.
             RateLimitErrorRetryHandler(max_retry_count=10),
-            ServerErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=3),
+            IdempotentServerErrorRetryHandler(max_retry_count=3),
+            IdempotentConnectionErrorRetryHandler(max_retry_count=3),
         ],
     )
 

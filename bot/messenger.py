@@ -43,6 +43,8 @@ PERMANENT_ERRORS = frozenset(
         "team_access_not_granted",
     }
 )
+# A post whose outcome stays unknown is tried at most this many times within one call.
+POST_ATTEMPTS = 3
 PULSE_EVENT = "coherence_pulse"
 DIGEST_EVENT = "coherence_digest"
 MEMBER_CACHE_SECONDS = 3600
@@ -70,6 +72,13 @@ class Pacer:
             self._wake.wait(turn - now)
 
 
+class UnknownOutcome(DeliveryError):
+    """Slack may or may not have carried the call out: a 5xx, a timeout, a dropped connection."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=False)
+
+
 @dataclass(frozen=True)
 class SlackDigest:
     """A digest drawn for Slack: fallback text, Block Kit dicts and the optional trend chart."""
@@ -95,6 +104,8 @@ class SlackMessenger:
         self._pacer = Pacer(posts_per_minute)
         self._users: dict[str, _CachedUser] = {}
         self._users_lock = threading.Lock()
+        # Markers of posts whose outcome Slack never told us; see `_post_once`.
+        self._unknown_outcomes: set[str] = set()
 
     def channel_members(self, channel_id: str) -> list[Member]:
         user_ids: list[str] = []
@@ -137,14 +148,14 @@ class SlackMessenger:
     def post_channel_pulse(self, notice: PulseNotice, *, marker: str) -> str:
         text, blocks = pulse_message(notice)
         self._pacer.wait_turn()
-        response = self._call(
-            self.client.chat_postMessage,
-            channel=notice.channel_id,
+        _, ts = self._post_once(
+            notice.channel_id,
+            marker,
             text=text,
             blocks=[block.to_dict() for block in blocks],
             metadata=_metadata(PULSE_EVENT, marker),
         )
-        return str(response["ts"])
+        return ts
 
     def update_channel_pulse(self, notice: PulseNotice, *, ts: str) -> None:
         text, blocks = pulse_message(notice)
@@ -160,14 +171,13 @@ class SlackMessenger:
         text, blocks = pulse_message(notice, in_dm=True)
         self._pacer.wait_turn()
         # Posting to the user ID lands in the app's DM without a Tier 3 conversations.open.
-        response = self._call(
-            self.client.chat_postMessage,
-            channel=user_id,
+        return self._post_once(
+            user_id,
+            marker,
             text=text,
             blocks=[block.to_dict() for block in blocks],
             metadata=_metadata(PULSE_EVENT, marker),
         )
-        return str(response["channel"]), str(response["ts"])
 
     def confirm_answer(self, notice: PulseNotice, *, channel: str, ts: str) -> None:
         text, blocks = answered_message(notice)
@@ -208,14 +218,13 @@ class SlackMessenger:
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"
-        response = self._call(
-            self.client.chat_postMessage,
-            channel=channel,
+        _, ts = self._post_once(
+            channel,
+            marker,
             text=digest.text,
             blocks=digest.blocks,
             metadata=_metadata(DIGEST_EVENT, marker) if marker is not None else None,
         )
-        ts = str(response["ts"])
         if digest.chart_png is not None:
             try:
                 self._call(
@@ -246,15 +255,55 @@ class SlackMessenger:
                 return channel, str(message["ts"])
         return None
 
+    def _post_once(self, destination: str, marker: str | None, **arguments: Any) -> tuple[str, str]:
+        """chat.postMessage, never twice: (channel, ts) of the one message.
+
+        The client does not retry a post (see `bot.app.build_client`). When Slack's answer is
+        lost, the message is looked up by its marker before it is posted again, in this call
+        or, if Slack could not be asked, when its send comes round again. Without a marker
+        the outcome cannot be checked, so the post is not repeated.
+        """
+        if marker is None:
+            response = self._call(self.client.chat_postMessage, channel=destination, **arguments)
+            return str(response["channel"]), str(response["ts"])
+        for _ in range(POST_ATTEMPTS):
+            found = self._find_unknown_outcome(destination, marker)
+            if found is not None:
+                return found
+            try:
+                response = self._call(
+                    self.client.chat_postMessage, channel=destination, **arguments
+                )
+            except UnknownOutcome:
+                self._unknown_outcomes.add(marker)
+                continue
+            return str(response["channel"]), str(response["ts"])
+        found = self._find_unknown_outcome(destination, marker)
+        if found is None:
+            raise UnknownOutcome(f"no answer from Slack after {POST_ATTEMPTS} posts")
+        return found
+
+    def _find_unknown_outcome(self, destination: str, marker: str) -> tuple[str, str] | None:
+        """Where an earlier post with `marker` landed, if its outcome was unknown and it did."""
+        if marker not in self._unknown_outcomes:
+            return None
+        # Raises when Slack cannot be asked: the marker stays unknown for the next attempt.
+        found = self.find_delivered(destination, marker=marker)
+        self._unknown_outcomes.discard(marker)
+        return found
+
     def _call(self, method: Callable[..., SlackResponse], **arguments: Any) -> dict[str, Any]:
         arguments = {key: value for key, value in arguments.items() if value is not None}
         try:
             response = method(**arguments)
         except SlackApiError as error:
-            code = str(error.response.get("error") or f"http_{error.response.status_code}")
+            status = error.response.status_code
+            code = str(error.response.get("error") or f"http_{status}")
+            if status >= 500:
+                raise UnknownOutcome(code) from None
             raise DeliveryError(code, permanent=code in PERMANENT_ERRORS) from None
         except (SlackClientError, OSError, TimeoutError) as error:
-            raise DeliveryError(f"connection: {type(error).__name__}", permanent=False) from None
+            raise UnknownOutcome(f"connection: {type(error).__name__}") from None
         data = response.data
         assert isinstance(data, dict)
         return data

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
-from sandbox.faults import Fault, Faults
+from sandbox.faults import AFTER_ACTING, Fault, Faults
 from sandbox.ratelimits import RateLimiter, RateLimits
 from sandbox.records import (
     Message,
@@ -650,7 +650,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
         fault = self.sandbox.faults.take(name)
-        if fault is not None and fault.kind not in ("slow", "slow_response"):
+        if fault is not None and fault.kind != "slow" and fault.kind not in AFTER_ACTING:
             self._inject(name, args, fault)
             return
         if fault is not None and fault.kind == "slow":
@@ -669,6 +669,14 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if fault is not None and fault.kind == "slow_response":
                 _sleep(fault.delay)
+            # Slack has acted (the call is recorded as it went); the caller only learns that
+            # something went wrong.
+            if fault is not None and fault.kind == "drop_after":
+                self.close_connection = True
+                return
+            if fault is not None and fault.kind == "http_503_after":
+                self._send_json(503, {"ok": False, "error": "service_unavailable"})
+                return
             self._send_json(status, response, headers)
 
     def _inject(self, name: str, args: dict[str, Any], fault: Fault) -> None:
