@@ -14,6 +14,7 @@ from bot import metrics
 from bot.services import Services
 from pulses.digests import send_due_digests
 from pulses.dispatch import tick
+from pulses.retention import forget_old_friction
 from storage.db import session_scope
 from storage.models import PulseRun, Workspace
 
@@ -46,6 +47,15 @@ def run_tick(services: Services) -> None:
         )
     except Exception:
         logger.exception("Sending digests failed; the next tick will retry")
+    try:
+        with session_scope(services.engine) as session:
+            forget_old_friction(
+                session=session,
+                now=now,
+                weeks=services.settings.coherence_friction_retention_weeks,
+            )
+    except Exception:
+        logger.exception("Forgetting old friction comments failed; the next tick will retry")
     metrics.record_tick(
         report,
         digests=digests,

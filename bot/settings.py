@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pulses.flags import FlagThresholds
+from pulses.retention import FRICTION_RETENTION_WEEKS
 from storage.db import DatabaseUrlError, default_database_url, normalize_database_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     slack_posts_per_minute: int = Field(default=300, ge=0)
     # Keys the pseudonym that finds a member's answer while a run is open (pulses/pseudonyms.py).
     coherence_pseudonym_key: SecretStr | None = None
+    # Friction comments are deleted this many weeks after their pulse closed (figures stay).
+    coherence_friction_retention_weeks: int = Field(default=FRICTION_RETENTION_WEEKS, ge=1)
 
     @field_validator("coherence_admin_ids", mode="before")
     @classmethod

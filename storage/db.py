@@ -167,6 +167,8 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Erased pseudonyms and re-inserted answers must not linger readable in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -8,10 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from bot.scheduler import run_tick
 from pulses.retention import FRICTION_RETENTION_WEEKS, forget_old_friction, purge_workspace
 from storage.db import session_scope
 from storage.models import Answer, AnswerScore, ConfigChange, Workspace
 from storage.queries import closed_run_window
+from tests.conftest import RunningBot
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -99,3 +101,19 @@ def _row_counts(session: Session) -> dict[str, int]:
         table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
         for table in SQLModel.metadata.sorted_tables
     }
+
+
+def test_the_scheduler_tick_forgets_old_friction_at_the_configured_age(bot: RunningBot) -> None:
+    bot.services.settings = bot.services.settings.model_copy(
+        update={"coherence_friction_retention_weeks": 4}
+    )
+    bot.clock.now = NOW
+    with session_scope(bot.engine) as session:
+        org = seed_org(session)
+        group = seed_group(session, org)
+        answers = [Seeded(uniform(4), focus="Hiring", friction="too many meetings")] * 3
+        old = seed_run(session, org, group, (NOW - timedelta(weeks=5)).date(), answers)
+        recent = seed_run(session, org, group, (NOW - timedelta(weeks=3)).date(), answers)
+    run_tick(bot.services)
+    with session_scope(bot.engine) as session:
+        assert _frictions(session) == {old.id: [None] * 3, recent.id: ["too many meetings"] * 3}
