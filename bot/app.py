@@ -20,6 +20,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from sqlalchemy.engine import Engine
 
+from bot.guard import GuardedVerification
 from bot.listeners import register_listeners
 from bot.logs import ContextExecutor
 from bot.messenger import SlackMessenger
@@ -98,10 +99,18 @@ def build_app(services: Services) -> App:
     """The Bolt app with every listener registered."""
     secret = services.settings.slack_signing_secret
     assert secret is not None
+    bolt_logger = logging.getLogger("slack_bolt")
     app = App(
         client=services.client,
         signing_secret=secret.get_secret_value(),
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
+        # Bolt's own check logs a refused request's whole body; this one logs a line and
+        # then refuses payloads whose fields are not what listeners read (see bot.guard).
+        request_verification_enabled=False,
+        before_authorize=GuardedVerification(secret.get_secret_value(), base_logger=bolt_logger),
+        # Bolt's own warning for a request no listener takes prints a page of suggestions;
+        # the error handler logs one line instead.
+        raise_error_for_unhandled_request=True,
         # Listeners, lazy ones included, run on this pool; it carries each request's log
         # context (request id, workspace) into their threads.
         listener_executor=ContextExecutor(),

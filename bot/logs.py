@@ -16,7 +16,10 @@ from typing import ParamSpec, TypeVar
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 # Slack tokens and signatures have recognisable shapes; mask them wherever they slip in.
-_SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|v0=[0-9a-f]{16,})")
+# Bot, user, app-level and refresh tokens (`xoxe.xoxp-…`, `xoxe-…`), and `v<n>=` signatures.
+_SECRET = re.compile(
+    r"\b(xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|v\d+=[0-9a-f]{16,})"
+)
 # Slack user IDs identify people; structured logs leave the building (log pipelines,
 # vendors), so they carry none.
 _USER_ID = re.compile(r"\b[UW][A-Z0-9]{8,}\b")
@@ -24,6 +27,19 @@ _USER_ID = re.compile(r"\b[UW][A-Z0-9]{8,}\b")
 # Libraries whose INFO lines repeat on every tick or start (APScheduler's "Running job" and
 # "executed successfully", Alembic's context and plugin lines): shown only at DEBUG.
 _CHATTY = ("apscheduler", "alembic")
+# Libraries whose lines can carry whole request or response bodies or query parameters
+# (answers, user IDs), at the least level that stays quiet: Bolt and the HTTP libraries at
+# DEBUG, SQLAlchemy's echo (statements with their parameters) from INFO.
+_BODY_LOGGERS = {
+    "slack_bolt": logging.INFO,
+    "waitress": logging.INFO,
+    "urllib3": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+}
+# slack_sdk's DEBUG lines say which method was called and how it went, then dump the body.
+_SDK_CALL = re.compile(
+    r"(Sending a request - url: \S+?|Received the following response - status: \d+),"
+)
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _workspace: ContextVar[str | None] = ContextVar("workspace", default=None)
@@ -66,6 +82,17 @@ class RedactSecrets(logging.Filter):
         if _SECRET.search(message):
             record.msg = _SECRET.sub("[redacted]", message)
             record.args = None
+        return True
+
+
+class DropBodies(logging.Filter):
+    """Keeps the method and status of slack_sdk's DEBUG lines, without the bodies they carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("slack_sdk") and record.levelno <= logging.DEBUG:
+            call = _SDK_CALL.match(record.getMessage())
+            if call:
+                record.msg, record.args = call.group(1), None
         return True
 
 
@@ -118,6 +145,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(DropKnownNoise())
+    handler.addFilter(DropBodies())
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -126,3 +154,5 @@ def configure_logging(level: str, log_format: str = "text") -> None:
         logging.getLogger(name).setLevel(
             logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
         )
+    for name, quiet in _BODY_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet if root.level < quiet else logging.NOTSET)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -15,11 +16,14 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.guard import MALFORMED, unreadable
 from bot.logs import request_context
 from bot.metrics import METRICS_CONTENT_TYPE, exposition
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -44,21 +48,53 @@ def make_wsgi_app(app: App | None) -> WsgiApp:
         if bolt is None:
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"Socket Mode: Slack events arrive over the websocket\n"]
-        workspace = _workspace_of(environ)
-        with request_context(request_id=uuid.uuid4().hex[:16], workspace=workspace):
-            return bolt(environ, start_response)
+        if method != "POST" or path != EVENTS_PATH:
+            return _refuse(start_response, 404 if method == "POST" else 405, "not a Slack request")
+        body = _read_body(environ)
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        headers["content-type"] = environ.get("CONTENT_TYPE", "")
+        with request_context(
+            request_id=uuid.uuid4().hex[:16], workspace=_workspace_of(body, environ)
+        ):
+            problem = unreadable(headers, body)
+            if problem is not None:
+                return _refuse(start_response, *problem)
+            try:
+                return bolt(environ, start_response)
+            except Exception as error:
+                # Bolt reads the payload's fields while building its request, before any
+                # middleware runs; a payload it chokes on is the sender's fault, not ours.
+                return _refuse(
+                    start_response, 400, f"Bolt could not parse it ({type(error).__name__})"
+                )
 
     return wsgi
 
 
-def _workspace_of(environ: WSGIEnvironment) -> str | None:
-    """The team ID a Slack request comes from (for log lines), leaving the body readable."""
+def _refuse(start_response: StartResponse, status: int, reason: str) -> Iterable[bytes]:
+    logger.warning("Refused a request: %s", reason)
+    phrase = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+    start_response(f"{status} {phrase[status]}", [("Content-Type", "text/plain; charset=utf-8")])
+    return [MALFORMED.encode() if status == 400 else b"invalid request\n"]
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    """The request body, put back so Bolt can read it again."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:
-        return None
+        length = 0
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _workspace_of(body: bytes, environ: WSGIEnvironment) -> str | None:
+    """The team ID a Slack request comes from (for log lines)."""
     text = body.decode("utf-8", errors="replace")
     try:
         if environ.get("CONTENT_TYPE", "").startswith("application/json"):
@@ -68,7 +104,7 @@ def _workspace_of(environ: WSGIEnvironment) -> str | None:
             return _team(json.loads(form["payload"][0]))
         teams = form.get("team_id")  # slash commands
         return teams[0] if teams else None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

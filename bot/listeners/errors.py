@@ -6,6 +6,7 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 
 GENERIC_FAILURE = (
@@ -15,6 +16,9 @@ GENERIC_FAILURE = (
 
 def handle_error(error: Exception, body: dict[str, Any], logger: Logger) -> BoltResponse:
     # The body can hold answers; log the kind of request, never its content.
+    if isinstance(error, BoltUnhandledRequestError):
+        logger.warning("No listener for a %s request", body.get("type") or "command")
+        return BoltResponse(status=404, body="")
     logger.exception("Unhandled error in %s", body.get("type") or body.get("command"))
     if body.get("command"):
         return BoltResponse(status=200, body=GENERIC_FAILURE)
