@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from pulses.cadence import Cadence, Frequency
 from pulses.questions import seed_default_questions
+from storage import queries
 from storage.models import LeadershipGroup, Priority, SkipDate, Workspace
 
 
@@ -74,16 +75,8 @@ def grace_period(group: LeadershipGroup) -> timedelta:
 
 def active_priorities(*, session: Session, group: LeadershipGroup) -> list[Priority]:
     """Declared priorities offered to this group: workspace-wide ones and its own."""
-    return list(
-        session.exec(
-            select(Priority)
-            .where(
-                Priority.workspace_id == group.workspace_id,
-                col(Priority.active).is_(True),
-                or_(col(Priority.group_id).is_(None), Priority.group_id == group.id),
-            )
-            .order_by(col(Priority.position), col(Priority.id))
-        ).all()
+    return queries.active_priorities(
+        session=session, workspace_id=group.workspace_id, group_id=group.id
     )
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from pulses.audit import Change, InvalidChange, audited, unchanged
-from pulses.groups import active_priorities
+from storage import queries
 from storage.models import LeadershipGroup, Priority
 
 MAX_PRIORITY_NAME: Final = 75
@@ -67,19 +67,8 @@ def editable_priorities(
     *, session: Session, workspace_id: int, group: LeadershipGroup | None
 ) -> list[Priority]:
     """The priorities the group is offered; outside a group, the active workspace-wide ones."""
-    if group is not None:
-        return active_priorities(session=session, group=group)
-    return list(
-        session.exec(
-            select(Priority)
-            .where(
-                Priority.workspace_id == workspace_id,
-                col(Priority.active).is_(True),
-                col(Priority.group_id).is_(None),
-            )
-            .order_by(col(Priority.position), col(Priority.id))
-        ).all()
-    )
+    group_id = group.id if group is not None else None
+    return queries.active_priorities(session=session, workspace_id=workspace_id, group_id=group_id)
 
 
 def _weight_text(weight: float | None) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col, or_, select
 
 from storage.models import (
     Answer,
@@ -184,3 +184,15 @@ def groups_by_name(
     return list(
         session.exec(query.order_by(col(LeadershipGroup.channel_name), col(LeadershipGroup.id)))
     )
+
+
+def active_priorities(
+    *, session: Session, workspace_id: int, group_id: int | None
+) -> list[Priority]:
+    """The active declared priorities: workspace-wide ones, and the group's own given a group."""
+    scope: ColumnElement[bool] = col(Priority.group_id).is_(None)
+    if group_id is not None:
+        scope = or_(scope, Priority.group_id == group_id)
+    active = (Priority.workspace_id == workspace_id, col(Priority.active).is_(True), scope)
+    by_position = (col(Priority.position), col(Priority.id))
+    return list(session.exec(select(Priority).where(*active).order_by(*by_position)).all())
