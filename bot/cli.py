@@ -6,6 +6,7 @@ import argparse
 import importlib.metadata
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -48,6 +49,9 @@ value means unset):
   LOG_LEVEL                  DEBUG, INFO (default), WARNING or ERROR.
   LOG_FORMAT                 text (default) or json: one object per line with request_id
                              and workspace.
+  COHERENCE_PSEUDONYM_KEY    secret key for answer pseudonyms while a pulse is open; serve
+                             needs it (e.g. openssl rand -hex 32).
+  COHERENCE_FRICTION_RETENTION_WEEKS  weeks before friction comments are deleted (default 26).
   COHERENCE_ADMIN_IDS        comma-separated user IDs who may administer besides Slack admins.
   COHERENCE_ADMIN_CHANNEL    channel ID for the weekly organisation digest.
   COHERENCE_FLAG_THRESHOLDS  JSON overrides of the digest's flag thresholds.
@@ -87,6 +91,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Kit Builder), or drawn as terminal text with --preview.\n\n"
         "examples:\n  coherence digest --group '#exec-team' --preview\n"
         "  coherence digest --group C0123ABCD > digest.json",
+    ),
+    "purge": (
+        "delete all of a workspace's data",
+        "Deletes every group, pulse, answer, priority, question and setting of one Slack\n"
+        "workspace, for a deletion request.\n\nexample:\n  coherence purge --workspace T0123ABCD",
     ),
 }
 
@@ -142,6 +151,7 @@ def build_parser(plugins: dict[str, Command]) -> argparse.ArgumentParser:
         parsers[name].add_argument(
             "--group", required=True, help="the group's channel: an ID or #name"
         )
+    parsers["purge"].add_argument("--workspace", required=True, help="the Slack team ID (T…)")
     parsers["report"].add_argument("--run", default="latest", help="latest (default) or YYYY-MM-DD")
     parsers["report"].add_argument("--json", action="store_true", help="print JSON, not text")
     parsers["digest"].add_argument(
@@ -179,6 +189,8 @@ def run_command(args: argparse.Namespace, settings: Settings, plugins: dict[str,
         return serve(settings)
     if args.command == "migrate":
         return migrate(settings, revision=args.revision)
+    if args.command == "purge":
+        return purge(settings, team_id=args.workspace)
     if args.command == "report":
         return print_report(settings, group=args.group, run=args.run, as_json=args.json)
     return print_digest(settings, group=args.group, preview=args.preview)
@@ -215,6 +227,7 @@ def migrate(settings: Settings, *, revision: str) -> int:
     from storage.migrate import UnknownRevision, known_revisions, migrate_to
 
     open_database(settings).dispose()
+    _key_for_migrations(settings)
     try:
         before, after = migrate_to(settings.database_url, revision)
     except UnknownRevision:
@@ -228,9 +241,33 @@ def migrate(settings: Settings, *, revision: str) -> int:
     return 0
 
 
+def _key_for_migrations(settings: Settings) -> None:
+    # The migration that makes answers unlinkable keys open runs' answers from the
+    # environment; a key that came from .env must reach it too.
+    if settings.coherence_pseudonym_key is not None:
+        key = settings.coherence_pseudonym_key.get_secret_value()
+        os.environ.setdefault("COHERENCE_PSEUDONYM_KEY", key)
+
+
+def purge(settings: Settings, *, team_id: str) -> int:
+    """`coherence purge --workspace T…`: a workspace's data deleted on request."""
+    from pulses.retention import purge_workspace
+    from storage.db import session_scope
+
+    with session_scope(open_database(settings)) as session:
+        purged = purge_workspace(session=session, team_id=team_id)
+    if purged is None:
+        print(f"coherence: no data for workspace {team_id}", file=sys.stderr)
+        return 1
+    print(f"Deleted workspace {team_id}: {purged.groups} groups, {purged.runs} pulses and answers.")
+    return 0
+
+
 def serve(settings: Settings) -> int:
     """Check the configuration, migrate, then serve Slack until stopped."""
     settings.require_slack_credentials()
+    settings.require_pseudonym_key()
+    _key_for_migrations(settings)
     from bot.app import build_app, build_client, build_services
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler

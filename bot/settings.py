@@ -171,6 +171,16 @@ class Settings(BaseSettings):
         if self.slack_app_token is not None and not _is_set(self.slack_app_token):
             raise SettingsError("SLACK_APP_TOKEN is a placeholder; set it or leave it empty.")
 
+    def require_pseudonym_key(self) -> None:
+        """A served bot needs a stable key: without one, each process would key answers its own
+        way, and a resubmission through another replica or after a restart could not replace."""
+        key = self.coherence_pseudonym_key
+        if key is None or not key.get_secret_value().strip():
+            raise SettingsError(
+                "COHERENCE_PSEUDONYM_KEY is not set: answers need a secret key while a pulse "
+                "is open; set it to a long random value (e.g. openssl rand -hex 32)."
+            )
+
     @property
     def has_slack_credentials(self) -> bool:
         return self.slack_bot_token is not None and _is_set(self.slack_bot_token)

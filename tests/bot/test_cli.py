@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from bot import cli
+from bot.settings import get_settings
 from tests.bot.test_cli_report import database  # noqa: F401  (the seeded-database fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +107,32 @@ def test_bot_discovers_the_sandbox_instead_of_importing_it() -> None:
     source = (ROOT / "bot" / "cli.py").read_text()
     assert "import sandbox" not in source
     assert "from sandbox" not in source
+
+
+def test_purge_deletes_one_workspace_and_says_what_it_deleted(
+    engine: Engine,
+    migrated_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import LeadershipGroup, Workspace
+    from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform
+
+    with session_scope(engine) as session:
+        for team in ("T0GONE", "T0KEPT"):
+            org = seed_org(session, team_id=team)
+            group = seed_group(session, org, channel_id=f"C{team}")
+            seed_run(session, org, group, date(2026, 3, 2), [Seeded(uniform(4), "Hiring")] * 5)
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    get_settings.cache_clear()
+    assert cli.main(["purge", "--workspace", "T0GONE"]) == 0
+    assert "Deleted workspace T0GONE: 1 groups, 1 pulses" in capsys.readouterr().out
+    assert cli.main(["purge", "--workspace", "T0GONE"]) == 1
+    assert "no data for workspace T0GONE" in capsys.readouterr().err
+    with session_scope(engine) as session:
+        assert [w.team_id for w in session.exec(select(Workspace))] == ["T0KEPT"]
+        assert len(session.exec(select(LeadershipGroup)).all()) == 1
+    get_settings.cache_clear()

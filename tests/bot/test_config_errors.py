@@ -21,6 +21,7 @@ import pytest
 from sandbox import SlackSandbox
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 
+PSEUDONYM_KEY = "test-pseudonym-key-not-secret"
 ROOT = Path(__file__).resolve().parents[2]
 # `coherence serve`, as the container image and the Procfile run it (tests/test_container.py).
 SERVE_ARGS = ["serve"]
@@ -69,6 +70,7 @@ def base_env(sandbox: SlackSandbox, folder: Path) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "COHERENCE_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "SLACK_API_URL": sandbox.api_url,
         "DATABASE_URL": f"sqlite:///{folder / 'coherence.db'}",
         "HOST": "127.0.0.1",
@@ -138,6 +140,7 @@ def test_every_configuration_mistake_is_one_line_and_exit_2(
         Mistake("app token in bot token", {"SLACK_BOT_TOKEN": "xapp-1-A0-1-ff"}, "SLACK_BOT_TOKEN"),
         Mistake("bot token in app token", {"SLACK_APP_TOKEN": "xoxb-1-2-3"}, "SLACK_APP_TOKEN"),
         Mistake("no signing secret", {"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET"),
+        Mistake("no pseudonym key", {"COHERENCE_PSEUDONYM_KEY": ""}, "COHERENCE_PSEUDONYM_KEY"),
         Mistake("tick of zero", {"SCHEDULER_TICK_SECONDS": "0"}, "SCHEDULER_TICK_SECONDS"),
         Mistake("negative pacing", {"SLACK_POSTS_PER_MINUTE": "-1"}, "SLACK_POSTS_PER_MINUTE"),
     ]
@@ -179,13 +182,14 @@ def test_an_unreachable_database_is_retried_with_a_line_per_attempt(
 
 
 def test_the_shipped_env_example_starts_in_http_mode(sandbox: SlackSandbox, tmp_path: Path) -> None:
-    # The operator's first step: copy .env.example, fill in the two secrets, leave
+    # The operator's first step: copy .env.example, fill in the three secrets, leave
     # SLACK_APP_TOKEN empty for HTTP mode, and start.
     port = free_port()
     example = (ROOT / ".env.example").read_text()
     filled = {
         "SLACK_BOT_TOKEN=": f"SLACK_BOT_TOKEN={BOT_TOKEN}",
         "SLACK_SIGNING_SECRET=": f"SLACK_SIGNING_SECRET={SIGNING_SECRET}",
+        "COHERENCE_PSEUDONYM_KEY=": f"COHERENCE_PSEUDONYM_KEY={PSEUDONYM_KEY}",
         "SLACK_API_URL=https://slack.com/api/": f"SLACK_API_URL={sandbox.api_url}",
         "PORT=3000": f"PORT={port}",
         "HOST=0.0.0.0": "HOST=127.0.0.1",

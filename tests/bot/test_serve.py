@@ -31,6 +31,7 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
         "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "COHERENCE_PSEUDONYM_KEY": "test-pseudonym-key-not-secret",
         "SLACK_API_URL": sandbox.api_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'coherence.db'}",
         "HOST": "127.0.0.1",
