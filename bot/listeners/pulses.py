@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.metrics import count_answer
 from bot.services import Services, services_of
 from bot.views.pulse import (
     ANSWER_ACTION,
@@ -178,6 +179,7 @@ def _record_submission(
         ack(response_action="update", view=notice_modal("Answer received", ANSWER_LOCKED))
         return False
     ack()
+    count_answer()
     return True
 
 

@@ -15,11 +15,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.logs import ContextExecutor, configure_logging
-from bot.metrics import count_answer
 from bot.scheduler import run_tick, start_scheduler
 from bot.server import start_in_background
 from sandbox import SlackSandbox
-from tests.bot.pulse_helpers import EXEC, at, make_group
+from tests.bot.pulse_helpers import EXEC, at, click_answer, make_group
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, RunningBot
 
 BERLIN = "Europe/Berlin"
@@ -75,9 +74,24 @@ def test_metrics_count_a_pulse_fan_out_through_the_scheduler_tick(
         assert series in after
 
 
-def test_metrics_count_an_answer(bot: RunningBot) -> None:
+def test_metrics_count_an_answer_submitted_through_slack(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN)
+    bot.clock.now = at("2026-11-30 09:00", BERLIN)
+    run_tick(bot.services)
+    sandbox.wait_for(lambda s: len(s.messages(EXEC)) == 1, timeout=10)
     before = scrape(bot.server.url)["coherence_answers_total"]
-    count_answer()
+    user = sandbox.channel_members(EXEC)[0]
+    modal = click_answer(sandbox, user)
+    values: dict[str, object] = {
+        block["block_id"]: "4" for block in modal.view["blocks"] if block["block_id"].isdigit()
+    }
+    assert sandbox.user(user).submit(modal.id, {**values, "focus": "other", "focus_other": "x"})
+    assert scrape(bot.server.url)["coherence_answers_total"] == before + 1
+    # A submission refused in the modal ("something else" without saying what) counts nothing.
+    modal = click_answer(sandbox, user)
+    sandbox.user(user).submit(modal.id, {**values, "focus": "other", "focus_other": ""})
     assert scrape(bot.server.url)["coherence_answers_total"] == before + 1
 
 
