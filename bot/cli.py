@@ -377,20 +377,24 @@ def check_bot_token(settings: Settings) -> None:
         ) from None
 
 
-def _find_group(session: Any, channel: str) -> Any:
+def _group_id(session: Any, channel: str) -> int | None:
+    """The active group of a channel id or #name; None, said on stderr, when there is none."""
     from sqlmodel import col, or_, select
 
     from storage.models import LeadershipGroup
 
     name = channel.removeprefix("#")
-    return session.exec(
-        select(LeadershipGroup)
+    found: int | None = session.exec(
+        select(LeadershipGroup.id)
         .where(
             col(LeadershipGroup.active).is_(True),
             or_(LeadershipGroup.channel_id == channel, LeadershipGroup.channel_name == name),
         )
         .order_by(col(LeadershipGroup.id))
     ).first()
+    if found is None:
+        print(f"coherence: no leadership group for {channel}", file=sys.stderr)
+    return found
 
 
 def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> int:
@@ -408,16 +412,11 @@ def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> 
         print(f"coherence: --run must be 'latest' or YYYY-MM-DD, got {run!r}", file=sys.stderr)
         return 2
     with session_scope(open_database(settings)) as session:
-        found = _find_group(session, group)
-        if found is None:
-            print(f"coherence: no leadership group for {group}", file=sys.stderr)
+        group_id = _group_id(session, group)
+        if group_id is None:
             return 1
-        report = run_report(
-            session=session,
-            group_id=found.id,
-            run=selector,
-            thresholds=settings.flag_thresholds,
-        )
+        thresholds = settings.flag_thresholds
+        report = run_report(session=session, group_id=group_id, run=selector, thresholds=thresholds)
     if report is None:
         print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
         return 1
@@ -437,16 +436,11 @@ def print_digest(settings: Settings, *, group: str, preview: bool) -> int:
 
     render = _block_renderer() if preview else None
     with session_scope(open_database(settings)) as session:
-        found = _find_group(session, group)
-        if found is None:
-            print(f"coherence: no leadership group for {group}", file=sys.stderr)
+        group_id = _group_id(session, group)
+        if group_id is None:
             return 1
-        digest = group_digest(
-            session=session,
-            group_id=found.id,
-            now=datetime.now(UTC),
-            thresholds=settings.flag_thresholds,
-        )
+        now, thresholds = datetime.now(UTC), settings.flag_thresholds
+        digest = group_digest(session=session, group_id=group_id, now=now, thresholds=thresholds)
     text, blocks = digest_blocks(digest)
     if render is not None:
         print(render(blocks_as_dicts(blocks)))
