@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pulses.flags import FlagThresholds
@@ -116,19 +116,15 @@ class Settings(BaseSettings):
         except DatabaseUrlError as error:
             raise ValueError(str(error)) from None
 
-    @field_validator("log_level")
+    @field_validator("log_level", "log_format")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
-        return value.upper()
-
-    @field_validator("log_format")
-    @classmethod
-    def _known_format(cls, value: str) -> str:
-        if value.lower() not in LOG_FORMATS:
-            raise ValueError(f"must be text or json, not {value!r}")
-        return value.lower()
+    def _one_of_the_choices(cls, value: str, info: ValidationInfo) -> str:
+        """Any case is accepted; the value is kept as the choice is spelled (INFO, json)."""
+        choices = LOG_LEVELS if info.field_name == "log_level" else LOG_FORMATS
+        for choice in choices:
+            if value.casefold() == choice.casefold():
+                return choice
+        raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
 
     @field_validator("slack_bot_token")
     @classmethod
