@@ -105,6 +105,20 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
     kind = body.get("type")
     if not isinstance(kind, str):
         return "no request type"
+    # Bolt's own middleware reads these before any listener, assuming Slack's types.
+    for key in ("event", "user", "team", "channel", "container", "enterprise", "view"):
+        if key in body and not isinstance(body[key], dict | str | None):
+            return f"{key} is of the wrong type"
+    if "event" in body and not isinstance(body["event"], dict):
+        return "event is not an object"
+    authorizations = body.get("authorizations", [])
+    if not isinstance(authorizations, list) or not all(
+        isinstance(a, dict) and not _ids_problem(a) for a in authorizations
+    ):
+        return "authorizations is not a list of objects with text ids"
+    problem = _ids_problem(body)
+    if problem:
+        return problem
     if kind in INTERACTIONS:
         return _interaction_problem(kind, body)
     if kind == "url_verification":
@@ -114,6 +128,8 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             return "event without a type"
         return _missing_strings(body, ("team_id",))
+    if kind != "app_rate_limited":
+        return f"unknown request type {kind[:40]!r}"
     return None
 
 
@@ -125,7 +141,7 @@ def _interaction_problem(kind: str, body: Mapping[str, Any]) -> str | None:
     if team is not None and not (isinstance(team, dict) and isinstance(team.get("id"), str)):
         return "team is not an object with an id"
     if "view" in body or kind in ("view_submission", "view_closed"):
-        problem = _view_problem(body.get("view"))
+        problem = _view_problem(body.get("view"), submitted=kind == "view_submission")
         if problem:
             return problem
     if kind == "block_actions":
@@ -133,7 +149,7 @@ def _interaction_problem(kind: str, body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _view_problem(view: object) -> str | None:
+def _view_problem(view: object, *, submitted: bool) -> str | None:
     if not isinstance(view, dict):
         return "view is missing or not an object"
     problem = _missing_strings(view, ("id", "callback_id")) or _optional_strings(
@@ -141,8 +157,9 @@ def _view_problem(view: object) -> str | None:
     )
     if problem:
         return f"view: {problem}"
-    state = view.get("state", {})
-    values = state.get("values", {}) if isinstance(state, dict) else None
+    # A submitted view always carries its state; other payloads may leave it out.
+    state = view.get("state", None if submitted else {})
+    values = state.get("values", None if submitted else {}) if isinstance(state, dict) else None
     if not isinstance(values, dict) or not all(
         isinstance(actions, dict) and all(isinstance(a, dict) for a in actions.values())
         for actions in values.values()
@@ -179,6 +196,14 @@ def _run_id(metadata: object) -> int | None:
         return None
     run_id = loaded.get("run_id") if isinstance(loaded, dict) else None
     return run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None
+
+
+def _ids_problem(mapping: Mapping[str, Any]) -> str | None:
+    """Bolt reads the team, enterprise and user from these into its context."""
+    for key in ("team_id", "enterprise_id", "user_id", "api_app_id"):
+        if mapping.get(key) is not None and not isinstance(mapping[key], str):
+            return f"{key} is not text"
+    return None
 
 
 def _is_id(value: object) -> bool:
