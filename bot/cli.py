@@ -364,7 +364,7 @@ def check_bot_token(settings: Settings) -> None:
         retry_handlers=[],
     )
     try:
-        client.auth_test()
+        identity = client.auth_test()
     except SlackApiError as error:
         raise SettingsError(
             f"SLACK_BOT_TOKEN was refused by Slack ({error.response.get('error')}); reinstall "
@@ -375,6 +375,13 @@ def check_bot_token(settings: Settings) -> None:
             f"SLACK_API_URL {settings.slack_api_url} cannot be reached ({error}); check the URL "
             "and the network"
         ) from None
+    logger.info(
+        "Connected to workspace %s (%s) as bot user %s (%s)",
+        identity.get("team"),
+        identity.get("team_id"),
+        identity.get("user"),
+        identity.get("user_id"),
+    )
 
 
 def _group_id(session: Any, channel: str) -> int | None:

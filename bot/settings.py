@@ -134,6 +134,16 @@ class Settings(BaseSettings):
                 "holds an app-level token (xapp-…); use the Bot User OAuth Token (xoxb-…) "
                 "from OAuth & Permissions"
             )
+        if (
+            value is not None
+            and _is_set(value)
+            and not value.get_secret_value().strip().startswith("xoxb-")
+        ):
+            # A user token (xoxp-) would work, and the bot would act as that person.
+            raise ValueError(
+                "must be a bot token (xoxb-…), not a user or other token; use the Bot User "
+                "OAuth Token from OAuth & Permissions"
+            )
         return value
 
     @field_validator("slack_app_token")
