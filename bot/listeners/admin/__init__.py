@@ -56,7 +56,7 @@ def register(app: App) -> None:
         ack=actions.digest_now, lazy=[actions.post_digest]
     )
     _admin_command(app, Export)(ack=actions.export, lazy=[actions.upload_export])
-    submission = [access.admins_only_submission]
+    submission: list[Middleware] = [access.admins_only]
     app.view(SETUP_CALLBACK, middleware=submission)(setup.submit_setup)
     app.view(PRIORITIES_CALLBACK, middleware=submission)(priorities.submit_priorities)
     app.view(QUESTIONS_CALLBACK, middleware=submission)(questions.submit_questions)

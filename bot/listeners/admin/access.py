@@ -20,6 +20,7 @@ from pulses.audit import is_admin
 from pulses.groups import ensure_workspace
 from storage.db import session_scope
 
+Next = Callable[[], None]
 CALLER_KEY = "caller"
 WORKSPACE_KEY = "workspace_id"
 
@@ -62,7 +63,7 @@ def look_up_caller(client: WebClient, user_id: str, admin_ids: list[str]) -> Cal
 
 
 def _admit(
-    context: BoltContext, client: WebClient, user_id: str, team_id: str, next: Callable[[], None]
+    context: BoltContext, client: WebClient, user_id: str, team_id: str, next: Next
 ) -> str | None:
     """Let an admin through with the caller and workspace in the context; else the refusal."""
     services = services_of(context)
@@ -80,33 +81,19 @@ def _admit(
 
 
 def admins_only(
-    ack: Ack,
-    command: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    next: Callable[[], None],
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, next: Next
 ) -> BoltResponse | None:
-    """Listener middleware for admin commands: anyone else is told so and nothing changes."""
-    user_id, team_id = str(command.get("user_id", "")), str(command.get("team_id", ""))
-    refusal = _admit(context, client, user_id, team_id, next)
-    return ack(text=refusal) if refusal else None
+    """Listener middleware for admin commands and modals: anyone else is told so, nothing changes.
 
-
-def admins_only_submission(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    next: Callable[[], None],
-) -> BoltResponse | None:
-    """Listener middleware for admin modals: a refusal replaces the modal, nothing is saved."""
-    user = body.get("user") or {}
-    team_id = str((body.get("team") or {}).get("id") or user.get("team_id", ""))
-    refusal = _admit(context, client, str(user.get("id", "")), team_id, next)
+    A refused command gets an ephemeral reply; a refused modal is replaced by the refusal.
+    """
+    refusal = _admit(context, client, context.user_id or "", context.team_id or "", next)
     if refusal is None:
         return None
-    title = "Admins only" if refusal == ADMINS_ONLY else "Not saved"
-    return ack(response_action="update", view=notice_view(title, refusal))
+    if body.get("type") == "view_submission":
+        title = "Admins only" if refusal == ADMINS_ONLY else "Not saved"
+        return ack(response_action="update", view=notice_view(title, refusal))
+    return ack(text=refusal)
 
 
 def caller_of(context: BoltContext) -> Caller:
