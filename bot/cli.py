@@ -276,7 +276,7 @@ def serve(settings: Settings) -> int:
 
     engine = open_database(settings)
     upgrade(settings.database_url)
-    check_bot_token(settings)
+    identity = check_bot_token(settings)
     client = build_client(settings)
     count_slack_retries(client)
     services = build_services(settings, engine=engine, client=client)
@@ -291,6 +291,8 @@ def serve(settings: Settings) -> int:
             f"PORT {settings.port} on HOST {settings.host} cannot be used ({error.strerror}); "
             "choose a free PORT or stop what is listening there"
         ) from None
+    # After the last configuration check, so a mistake still prints one line alone.
+    logger.info("Connected to workspace %s as bot user %s", identity[0], identity[1])
     scheduler = start_scheduler(services)
 
     def stop(signum: int, _frame: object) -> None:
@@ -344,8 +346,9 @@ def serve_socket_mode(app: App, settings: Settings) -> None:
     signal.pause()
 
 
-def check_bot_token(settings: Settings) -> None:
+def check_bot_token(settings: Settings) -> tuple[str, str]:
     """auth.test once at start: a revoked token or an unreachable Slack is a configuration error.
+    Returns the workspace and the bot user, each as `name (id)`.
 
     A client of its own, without retries or logging, so the operator reads one line.
     """
@@ -375,12 +378,9 @@ def check_bot_token(settings: Settings) -> None:
             f"SLACK_API_URL {settings.slack_api_url} cannot be reached ({error}); check the URL "
             "and the network"
         ) from None
-    logger.info(
-        "Connected to workspace %s (%s) as bot user %s (%s)",
-        identity.get("team"),
-        identity.get("team_id"),
-        identity.get("user"),
-        identity.get("user_id"),
+    return (
+        f"{identity.get('team')} ({identity.get('team_id')})",
+        f"{identity.get('user')} ({identity.get('user_id')})",
     )
 
 
