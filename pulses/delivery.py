@@ -14,13 +14,12 @@ from sqlmodel import Session, col, select
 from pulses.claims import (
     CHANNEL_POST,
     DM_SEND,
-    claim_row,
     is_abandoned,
     marker,
     settle_claim,
 )
 from pulses.groups import grace_period
-from pulses.notices import notice_for
+from pulses.notices import claim_with_notice
 from pulses.ports import DeliveryError
 from pulses.ticks import Tick
 from storage.db import session_scope
@@ -43,10 +42,10 @@ def deliver_channel_posts(tick: Tick) -> None:
     for run in runs:
         if tick.stopping:
             return
-        with session_scope(tick.engine) as session:
-            if not claim_row(session, PulseRun, run.id, CHANNEL_POST, tick.worker):
-                continue
-            notice = notice_for(session=session, run=run)
+        assert run.id is not None
+        notice = claim_with_notice(tick, PulseRun, run.id, CHANNEL_POST, run.id)
+        if notice is None:
+            continue
         try:
             ts = tick.messenger.post_channel_pulse(notice, marker=marker("run", run.id))
         except DeliveryError as error:
@@ -133,13 +132,12 @@ def deliver_direct_messages(tick: Tick) -> None:
 
 
 def _deliver_one(tick: Tick, invitation: Invitation) -> None:
-    with session_scope(tick.engine) as session:
-        tried = col(Invitation.attempts) + 1
-        if not claim_row(session, Invitation, invitation.id, DM_SEND, tick.worker, attempts=tried):
-            return
-        run = session.get(PulseRun, invitation.run_id)
-        assert run is not None
-        notice = notice_for(session=session, run=run)
+    tried = col(Invitation.attempts) + 1
+    notice = claim_with_notice(
+        tick, Invitation, invitation.id, DM_SEND, invitation.run_id, attempts=tried
+    )
+    if notice is None:
+        return
     attempts = invitation.attempts + 1
     owned = ("sending", tick.worker.id)
     try:

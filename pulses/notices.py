@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from pulses.claims import ClaimColumns, claim_row
 from pulses.ports import PulseNotice
-from storage.models import LeadershipGroup, PulseRun
+from pulses.ticks import Tick
+from storage.db import session_scope
+from storage.models import Invitation, LeadershipGroup, PulseRun
 from storage.queries import run_progress
 
 
@@ -25,3 +28,21 @@ def notice_for(*, session: Session, run: PulseRun) -> PulseNotice:
         invited=invited,
         closed=run.status == "closed",
     )
+
+
+def claim_with_notice(
+    tick: Tick,
+    table: type[PulseRun] | type[Invitation],
+    row_id: int | None,
+    columns: ClaimColumns,
+    run_id: int,
+    **also: object,
+) -> PulseNotice | None:
+    """Claim one send for this worker and read what its message shows, in one transaction;
+    None when another process holds it (or it is no longer pending)."""
+    with session_scope(tick.engine) as session:
+        if not claim_row(session, table, row_id, columns, tick.worker, **also):
+            return None
+        run = session.get(PulseRun, run_id)
+        assert run is not None
+        return notice_for(session=session, run=run)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from pulses.claims import REMINDER, claim_row
-from pulses.notices import notice_for
+from pulses.claims import REMINDER
+from pulses.notices import claim_with_notice
 from pulses.ports import DeliveryError
 from pulses.ticks import Tick
 from storage.db import session_scope
@@ -33,10 +33,9 @@ def send_reminders(tick: Tick) -> None:
     for invitation, run in due:
         if tick.stopping:
             return
-        with session_scope(tick.engine) as session:
-            if not claim_row(session, Invitation, invitation.id, REMINDER, tick.worker):
-                continue
-            notice = notice_for(session=session, run=run)
+        notice = claim_with_notice(tick, Invitation, invitation.id, REMINDER, invitation.run_id)
+        if notice is None:
+            continue
         try:
             tick.messenger.remind(
                 invitation.user_id, notice, in_channel=run.delivery_mode == "channel"
