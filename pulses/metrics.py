@@ -30,9 +30,9 @@ class RunInput:
 
     n_invited: int
     item_counts: Mapping[str, Mapping[int, int]]
-    focus_counts: Mapping[str, int]
+    focus_counts: Mapping[str, float]
     priority_weights: Mapping[str, float | None]
-    previous_focus_counts: Sequence[Mapping[str, int]]
+    previous_focus_counts: Sequence[Mapping[str, float]]
     n_responded: int
 
 

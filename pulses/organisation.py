@@ -10,11 +10,13 @@ from dataclasses import dataclass, field, replace
 
 from sqlmodel import Session
 
-from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds, layer_flags
+from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.layers import layer_profile
 from pulses.metrics import RunInput, RunMetrics
-from pulses.privacy import Suppressed, effective_threshold, reportable
+from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
 from pulses.reports import GroupInfo, RunReport, group_info, latest_run
+from pulses.samples import RunSample
+from pulses.signals.engine import compare_layers
 from storage.queries import active_groups_by_layer
 
 
@@ -79,6 +81,7 @@ def org_digest(
     """
     columns: list[GroupColumn] = []
     shown_inputs: dict[int, tuple[RunInput, int]] = {}
+    shown_samples: dict[int, RunSample] = {}
     names: dict[str, str] = {}
     for group in active_groups_by_layer(session=session, workspace_id=workspace_id):
         assert group.id is not None
@@ -94,6 +97,7 @@ def org_digest(
                     _as_shown(closed.data, closed.threshold),
                     closed.threshold,
                 )
+                shown_samples[group.id] = shown_sample(closed.sample, latest.shown)
         columns.append(GroupColumn(group=group_info(group), latest=latest))
 
     layers: dict[str, list[GroupColumn]] = {}
@@ -108,7 +112,11 @@ def org_digest(
     # already shown and nothing hidden can be worked out, so no total here includes a hidden
     # group and none needs complementary suppression; a total that ever does must use it.
     summaries: list[LayerSummary] = []
+    layer_samples: dict[str, list[RunSample]] = {}
     for name, members in layers.items():
+        layer_samples[name] = [
+            shown_samples[c.group.group_id] for c in members if c.group.group_id in shown_samples
+        ]
         pooled = [
             shown_inputs[c.group.group_id] for c in members if c.group.group_id in shown_inputs
         ]
@@ -127,13 +135,11 @@ def org_digest(
     shown_layers = [s for s in summaries if isinstance(s.metrics, RunMetrics)]
     for i, first in enumerate(shown_layers):
         for second in shown_layers[i + 1 :]:
-            assert isinstance(first.metrics, RunMetrics)
-            assert isinstance(second.metrics, RunMetrics)
-            found += layer_flags(
+            found += compare_layers(
                 first.name,
-                first.metrics,
+                layer_samples[first.name],
                 second.name,
-                second.metrics,
+                layer_samples[second.name],
                 thresholds,
                 priority_names=names,
             )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from pulses.agreement import agreement, coherence_index, level, rwg_j
 from pulses.metrics import RunMetrics
+from pulses.samples import RunSample
 
 ANONYMITY_MINIMUM = 3
 DEFAULT_ANONYMITY_THRESHOLD = 5
@@ -59,6 +60,18 @@ def reportable(metrics: RunMetrics, threshold: int) -> RunMetrics | Suppressed:
         agreement=kept_agreement,
         coherence_index=coherence_index(kept_level, kept_agreement),
     )
+
+
+def shown_sample(sample: RunSample, metrics: RunMetrics) -> RunSample:
+    """The sample without the dimensions its report drops (answered by too few leaders)."""
+    kept = set(metrics.items)
+    if all(key in kept for answer in sample.answers for key in answer.scores):
+        return sample
+    answers = tuple(
+        replace(answer, scores={k: v for k, v in answer.scores.items() if k in kept})
+        for answer in sample.answers
+    )
+    return replace(sample, answers=answers)
 
 
 def complementary_suppression(

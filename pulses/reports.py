@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds, compute_flags
+from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER, declared_distribution
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
-from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable
+from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
+from pulses.samples import RunSample
+from pulses.sampling import load_samples
+from pulses.signals.engine import Signals, Trend, evaluate
 from storage.models import LeadershipGroup, PulseRun
 from storage.queries import (
     closed_run_window,
@@ -39,9 +42,9 @@ HiddenReason = Literal["too_few"]
 class RunReport:
     """One closed run as it may be shown: metrics or `Suppressed`, never raw answers.
 
-    ``flags``, ``friction``, ``falling`` and ``fragmented`` are empty when the run is
-    suppressed. ``wording_changed`` lists the dimension keys whose question version differs
-    from the group's previous closed run, so a trend never silently mixes two wordings.
+    ``flags``, ``friction``, ``falling``, ``fragmented`` and ``signals`` (intervals, trend, what
+    could not be told) are empty when the run is suppressed. ``wording_changed`` lists the
+    dimension keys whose question version differs from the previous closed run.
     """
 
     run_id: int
@@ -55,6 +58,11 @@ class RunReport:
     falling: frozenset[str] = frozenset()
     fragmented: frozenset[str] = frozenset()
     hidden_reason: HiddenReason | None = None
+    signals: Signals | None = None
+
+    @property
+    def trend(self) -> Trend | None:
+        return None if self.signals is None else self.signals.trend
 
     @property
     def shown(self) -> RunMetrics | None:
@@ -172,6 +180,7 @@ class _Window:
     names: dict[str, str]
     declared: dict[int, dict[str, float]]
     likert_ids: dict[int, dict[str, int]]  # run id → dimension key → question id
+    samples: dict[int, RunSample]  # run id → the run's answers one by one, for the engine
 
 
 def _focus_key(priority_id: int | None) -> str:
@@ -214,12 +223,14 @@ def _load_window(
             previous_focus_counts=(),
             n_responded=tally.responded,
         )
+    samples = load_samples(session=session, group_id=group.id, until=until, count=count)
     return _Window(
         runs=[tally.run for tally in window.tallies],
         inputs=inputs,
         names=names,
         declared=declared,
         likert_ids=likert_ids,
+        samples={sample.run_id: sample for sample in samples},
     )
 
 
@@ -254,7 +265,7 @@ def _build_reports(
         metrics_of[run_id] = metrics
         if index >= limit:
             continue
-        previous_shown = [m for m in (metrics_of[i] for i in earlier) if isinstance(m, RunMetrics)]
+        previous_shown = [window.samples[i] for i in earlier if shown[i] and i in window.samples]
         reports.append(
             _report(run, metrics, previous_shown, window, runs[index + 1 : index + 2], thresholds)
         )
@@ -266,7 +277,7 @@ def _build_reports(
 def _report(
     run: PulseRun,
     metrics: RunMetrics | Suppressed,
-    previous: Sequence[RunMetrics],
+    previous: Sequence[RunSample],
     window: _Window,
     before: Sequence[PulseRun],
     thresholds: FlagThresholds,
@@ -292,7 +303,13 @@ def _report(
             declared=window.declared[run.id],
             wording_changed=changed,
         )
-    found = compute_flags(metrics, previous, thresholds, priority_names=names)
+    signals = evaluate(
+        shown_sample(window.samples[run.id], metrics),
+        previous,
+        thresholds,
+        priority_names=names,
+    )
+    found = signals.flags
     return RunReport(
         run_id=run.id,
         occurrence_day=run.occurrence_day,
@@ -302,11 +319,8 @@ def _report(
         declared=window.declared[run.id],
         wording_changed=changed,
         falling=frozenset(f.subject for f in found if f.kind == "level_drop"),
-        fragmented=frozenset(
-            key
-            for key, stats in metrics.items.items()
-            if stats.rwg is not None and stats.rwg < thresholds.fragmented_rwg
-        ),
+        fragmented=frozenset(f.subject for f in found if f.kind == "fragmented"),
+        signals=signals,
     )
 
 
@@ -326,6 +340,11 @@ def _group(session: Session, group_id: int) -> LeadershipGroup:
     return group
 
 
+def _baseline_runs(thresholds: FlagThresholds) -> int:
+    # The rules' window and baseline, and as many again for an intent declared within them.
+    return 2 * (thresholds.history_runs + thresholds.window_runs)
+
+
 def _history(
     session: Session,
     group: LeadershipGroup,
@@ -336,8 +355,8 @@ def _history(
 ) -> list[RunReport]:
     if limit <= 0:
         return []
-    # The extra runs are the drift and flag baseline of the oldest run reported.
-    window = _load_window(session, group, until=until, count=limit + thresholds.history_runs)
+    # The extra runs are the baseline of the oldest run reported.
+    window = _load_window(session, group, until=until, count=limit + _baseline_runs(thresholds))
     return _build_reports(session, group, window, limit, thresholds)
 
 
@@ -381,6 +400,7 @@ class LatestRun:
 
     report: RunReport
     data: RunInput
+    sample: RunSample
     threshold: int  # the one the report was judged under
 
 
@@ -388,8 +408,8 @@ def latest_run(
     *, session: Session, group: LeadershipGroup, thresholds: FlagThresholds = DEFAULT_THRESHOLDS
 ) -> LatestRun | None:
     """The report of the group's latest closed run with its aggregates; None before the first."""
-    # The extra runs are the drift and flag baseline of the run reported.
-    window = _load_window(session, group, until=None, count=1 + thresholds.history_runs)
+    # The extra runs are the baseline of the run reported.
+    window = _load_window(session, group, until=None, count=1 + _baseline_runs(thresholds))
     reports = _build_reports(session, group, window, 1, thresholds)
     if not reports:
         return None
@@ -397,6 +417,7 @@ def latest_run(
     return LatestRun(
         report=report,
         data=window.inputs[report.run_id],
+        sample=window.samples[report.run_id],
         threshold=_threshold(group, window.runs[0]),
     )
 
@@ -473,5 +494,6 @@ def report_json(report: RunReport) -> dict[str, Any]:
         **report.metrics.to_dict(),
         "priority_names": dict(report.priority_names),
         "flags": [flag.to_dict() for flag in report.flags],
+        **(report.signals.to_dict() if report.signals else {}),
         "friction_comments": list(report.friction),
     }

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.views.uncertainty import change_text, margin_text, undecided_note
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag
 from pulses.metrics import RunMetrics
@@ -62,16 +63,6 @@ def number(value: float | None, digits: int = 2) -> str:
 
 def index_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
-
-
-def change_text(change: float | None) -> str:
-    if change is None:
-        return ""
-    rounded = round(change)
-    if rounded == 0:
-        return "no change since the previous pulse"
-    arrow = "▲" if rounded > 0 else "▼"
-    return f"{arrow} {abs(rounded)} since the previous pulse"
 
 
 def sparkline(history: Sequence[RunReport]) -> str:
@@ -146,8 +137,10 @@ def _capped(blocks: list[Block]) -> list[Block]:
 def _headline(report: RunReport, change: float | None, history: Sequence[RunReport]) -> str:
     metrics = report.shown
     assert metrics is not None
-    lines = [f"*Coherence index: {index_text(metrics.coherence_index)}* / 100"]
-    moved = change_text(change)
+    signals = report.signals
+    margin = margin_text(signals.index if signals else None)
+    lines = [f"*Coherence index: {index_text(metrics.coherence_index)}* / 100{margin}"]
+    moved = change_text(change, report.trend)
     if moved:
         lines[0] += f"  ({moved})"
     lines.append(
@@ -179,7 +172,9 @@ def _dimension_fields(report: RunReport) -> list[Block]:
         if stats.mean is None:
             line = "no answers"
         else:
-            line = f"{stats.mean:.1f} / 5 · agreement {number(stats.rwg)}"
+            interval = report.signals.dimensions.get(key) if report.signals else None
+            margin = margin_text(interval, 1)
+            line = f"{stats.mean:.1f} / 5{margin} · agreement {number(stats.rwg)}"
         text = f"*{dimension_name(key)}*\n{line}"
         if marks:
             text += "\n" + " · ".join(marks)
@@ -200,7 +195,7 @@ def _dimension_fields(report: RunReport) -> list[Block]:
 
 def flag_lines(flags: Iterable[Flag]) -> list[str]:
     icons = {"high": ":red_circle:", "medium": ":large_orange_circle:", "low": ":white_circle:"}
-    return [f"{icons[flag.severity]} {flag.message}" for flag in flags]
+    return [f"{icons[flag.severity]} {flag.text}" for flag in flags]
 
 
 def _focus_text(report: RunReport) -> str:
@@ -216,12 +211,12 @@ def _focus_text(report: RunReport) -> str:
         declared = report.declared.get(key)
         intent = f" · declared {percent(declared)}" if declared is not None else ""
         name = _escape(_clip(report.priority_name(key), 75))
-        lines.append(f"• *{name}* — {percent(shares.get(key, 0.0))} of leaders{intent}")
+        lines.append(f"• *{name}* — {percent(shares.get(key, 0.0))} of attention{intent}")
     shown = lines[:MAX_PRIORITIES]
     if len(lines) > MAX_PRIORITIES:  # the rest is counted with its total share
         rest = keys[MAX_PRIORITIES:]
         share = sum(shares.get(k, 0.0) for k in rest)
-        shown.append(f"… and {len(rest)} more priorities ({percent(share)} of leaders together)")
+        shown.append(f"… and {len(rest)} more priorities ({percent(share)} of attention together)")
     summary = (
         f"Focus alignment {percent(metrics.focus_alignment)} on the most-named priority"
         f" · intent gap {number(metrics.intent_gap)} (0 = as declared, 1 = no overlap)"
@@ -294,11 +289,14 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
     if report.friction:
         blocks.append(DividerBlock())
         blocks.append(_section(_friction_text(report)))
-    note = _wording_note(report)
-    if note:
-        blocks.append(_context(note))
+    for note in (_wording_note(report), undecided_note(report)):
+        if note:
+            blocks.append(_context(note))
     blocks.append(
-        _context("Only team-level figures, never who said what. Index = 100 × level × agreement.")
+        _context(
+            "Only team-level figures, never who said what. Index = 100 × level × agreement; "
+            "± is a 95% interval; a flag or arrow appears only beyond the noise."
+        )
     )
     text = (
         f"{title}: coherence index {index_text(metrics.coherence_index)}, "
@@ -448,9 +446,9 @@ def status_blocks(status: GroupStatus) -> tuple[str, list[Block]]:
         )
     else:
         blocks.append(_context("No active flags: nothing is drifting."))
-    note = _wording_note(report)
-    if note:
-        blocks.append(_context(note))
+    for note in (_wording_note(report), undecided_note(report)):
+        if note:
+            blocks.append(_context(note))
     text = f"{title}: coherence index {index_text(metrics.coherence_index)}"
     return text, _capped(blocks)
 

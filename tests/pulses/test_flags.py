@@ -1,227 +1,175 @@
-"""The digest's plain-language findings, from seeded pulse histories."""
+"""The signal engine's rules on small worked examples with hand-computed answers."""
 
 from __future__ import annotations
 
-import random
-from collections import Counter
+import math
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
-from pulses.flags import Flag, FlagThresholds, compute_flags, layer_flags
-from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
+from pulses.flags import Flag, FlagThresholds, p_text
+from pulses.samples import LeaderAnswer, RunSample
+from pulses.signals import stats
+from pulses.signals.engine import compare_layers, evaluate
 
-NAMES = {"A": "Enterprise expansion", "B": "Billing revamp", "C": "Hiring"}
-WEIGHTS: dict[str, float | None] = {"A": 0.5, "B": 0.3, "C": 0.2}
-STABLE_FOCUS = {"A": 5, "B": 3, "C": 2}
-# mean 4.2, s² = (6 × 0.04 + 3 × 0.64 + 1.44) / 9 = 0.4, rwg = 0.8
-STEADY = {4: 6, 5: 3, 3: 1}
-STABLE_ITEMS = {
-    "reinforcement": STEADY,
-    "translation": STEADY,
-    "stability": STEADY,
-    "signal": STEADY,
-    "decision_flow": STEADY,
-}
-
-Histograms = Mapping[str, Mapping[int, int]]
+EVEN = {"A": 0.5, "B": 0.5}
+TILTED = {"A": 0.2, "B": 0.8}
+NAMES = {"A": "Enterprise expansion", "B": "Billing revamp"}
 
 
-def week(
-    focus: Mapping[str, int],
-    previous_focus: Sequence[Mapping[str, int]],
-    items: Histograms = STABLE_ITEMS,
-    *,
-    n_invited: int = 10,
-    n_responded: int = 10,
-) -> RunMetrics:
-    return compute_run_metrics(
-        RunInput(
-            n_invited=n_invited,
-            item_counts=items,
-            focus_counts=focus,
-            priority_weights=WEIGHTS,
-            previous_focus_counts=previous_focus,
-            n_responded=n_responded,
+def run(
+    index: int,
+    attention: Sequence[Mapping[str, float]] = (),
+    scores: Sequence[int] = (),
+    declared: Mapping[str, float] = EVEN,
+    version: int = 1,
+) -> RunSample:
+    size = max(len(attention), len(scores))
+    answers = tuple(
+        LeaderAnswer(
+            scores={"stability": scores[i]} if i < len(scores) else {},
+            attention=attention[i] if i < len(attention) else {},
         )
+        for i in range(size)
+    )
+    return RunSample(
+        run_id=index,
+        day=date(2026, 1, 5) + timedelta(weeks=index),
+        invited=size,
+        answers=answers,
+        declared=declared,
+        intent_version=version,
     )
 
 
-def history(weeks: Sequence[tuple[Mapping[str, int], Histograms]]) -> list[RunMetrics]:
-    """Metrics of consecutive weeks (oldest first in, most recent first out)."""
-    runs: list[RunMetrics] = []
-    for index, (focus, items) in enumerate(weeks):
-        earlier = [f for f, _ in reversed(weeks[:index])]
-        runs.append(week(focus, earlier, items))
-    return list(reversed(runs))
+def kinds(found: Sequence[Flag]) -> list[str]:
+    return sorted(flag.kind for flag in found)
 
 
-def seeded_answers(seed: int, shares: Mapping[str, int]) -> dict[str, int]:
-    """Ten leaders' focus answers in a seeded random order, with exactly the given counts."""
-    answers = [key for key, count in shares.items() for _ in range(count)]
-    random.Random(seed).shuffle(answers)
-    return dict(Counter(answers))
+def test_a_fall_in_the_mean_is_a_pooled_student_t() -> None:
+    # means 4.0 and 3.0; squares 4 and 2; pooled variance 6 / 12 = 0.5;
+    # t = −1 / √(0.5 × (1/8 + 1/6)) = −2.6186 on 12 df, one-sided p = 0.0112
+    before = np.array([4.0, 4, 4, 4, 5, 5, 3, 3])
+    after = np.array([3.0, 3, 3, 2, 4, 3])
+    assert stats.mean_fell(before, after) == pytest.approx(0.01122, abs=5e-5)
+    assert stats.mean_fell(after, before) == pytest.approx(1 - 0.01122, abs=5e-5)
 
 
-def kinds(flags: list[Flag]) -> list[str]:
-    return [flag.kind for flag in flags]
+def test_single_choices_against_a_declared_share_use_the_exact_binomial_test() -> None:
+    # 2 of 10 on a priority declared at 50%: p = 2 × (1 + 10 + 45) / 1024 = 0.109375
+    shares = np.array([1.0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert stats.share_differs_from(shares, 0.5, 0.0, 0) == pytest.approx(0.109375)
+    # 10 of 10: p = 2 / 1024
+    assert stats.share_differs_from(np.ones(10), 0.5, 0.0, 0) == pytest.approx(2 / 1024)
 
 
-def test_focus_shift_from_one_priority_to_another_is_flagged_with_both_shares() -> None:
-    # previous four weeks pool A 28, B 5, C 7 of 40 → 70%, 12.5%, 17.5%
-    # this week A 2, B 7, C 1 of 10 → 20%, 70%, 10%
-    before = [{"A": 7, "B": 1, "C": 2}, {"A": 6, "B": 2, "C": 2}, {"A": 8, "B": 1, "C": 1}]
-    before.append({"A": 7, "B": 1, "C": 2})
-    weeks = [(seeded_answers(seed, f), STABLE_ITEMS) for seed, f in enumerate(before)]
-    weeks.append((seeded_answers(99, {"A": 2, "B": 7, "C": 1}), STABLE_ITEMS))
-    current, *previous = history(weeks)
+def test_p_values_are_said_in_words() -> None:
+    assert [p_text(p) for p in (0.0004, 0.004, 0.034)] == ["p < .001", "p < .01", "p = .03"]
 
-    flags = compute_flags(current, previous, priority_names=NAMES)
 
-    drift = [f for f in flags if f.kind in ("drift_gain", "drift_loss")]
-    assert [(f.kind, f.subject) for f in drift] == [("drift_gain", "B"), ("drift_loss", "A")]
-    gain, loss = drift
-    assert gain.message == (
-        "Attention moved to *Billing revamp*: 13% → 70% of leaders (+57 pts) "
-        "compared with the previous 4 pulses."
+def test_attention_moving_away_from_the_declared_split_is_drift_with_its_evidence() -> None:
+    steady = [run(i, [EVEN] * 6) for i in range(3)]
+    current = run(3, [TILTED] * 6)
+    # Every leader moved from 50/50 to 20/80: no spread within either side, so p = 0.
+    signals = evaluate(current, list(reversed(steady)), priority_names=NAMES)
+    drift = {f.kind: f for f in signals.flags if f.kind.startswith("drift")}
+    assert "50% → 20% of leaders' attention (-30 pts)" in drift["drift_loss"].message
+    assert "Billing revamp" in drift["drift_gain"].message
+    assert drift["drift_gain"].evidence == (
+        "p < .001, 6 answers against 18 over the previous 3 pulses, corrected for 2 priorities"
     )
-    assert loss.message == (
-        "Attention moved away from *Enterprise expansion*: 70% → 20% of leaders (-50 pts) "
-        "compared with the previous 4 pulses."
+    assert not any(f.kind == "adoption" for f in signals.flags)
+
+
+def test_a_stable_split_raises_nothing() -> None:
+    steady = [run(i, [EVEN, {"A": 0.6, "B": 0.4}, {"A": 0.4, "B": 0.6}]) for i in range(4)]
+    signals = evaluate(steady[-1], list(reversed(steady[:-1])))
+    assert signals.flags == ()
+
+
+def test_moving_towards_a_newly_declared_intent_is_adoption_not_drift() -> None:
+    before = [run(i, [EVEN] * 6) for i in range(3)]
+    current = run(3, [TILTED] * 6, declared=TILTED, version=2)
+    signals = evaluate(current, list(reversed(before)), priority_names=NAMES)
+    assert kinds(signals.flags) == ["adoption"]
+    (adoption,) = signals.flags
+    # B: 50% → 80%, exactly the declared change, so 100% of the way.
+    assert "*Billing revamp* 50% → 80% (now declared 80%), 100% of the way" in adoption.message
+    assert adoption.numbers["progress"] == pytest.approx(1.0)
+
+
+def test_moving_against_a_newly_declared_intent_is_still_drift() -> None:
+    before = [run(i, [EVEN] * 6) for i in range(3)]
+    current = run(3, [{"A": 0.8, "B": 0.2}] * 6, declared=TILTED, version=2)
+    signals = evaluate(current, list(reversed(before)), priority_names=NAMES)
+    assert {"adoption", "drift_gain", "drift_loss"} <= set(kinds(signals.flags))
+    adoption = next(f for f in signals.flags if f.kind == "adoption")
+    assert "0% of the way" in adoption.message
+
+
+def test_single_choices_far_from_the_declared_split_are_an_intent_gap() -> None:
+    all_a = run(0, [{"A": 1.0}] * 10)
+    signals = evaluate(all_a, [])
+    (gap,) = [f for f in signals.flags if f.kind == "intent_gap"]
+    # 10 of 10 on A declared at 50%: exact binomial p = 2 / 1024 < 0.008 / 2.
+    assert gap.numbers["p"] == pytest.approx(2 / 1024)
+    assert gap.evidence == "p < .01, 10 answers, corrected for 2 declared priorities"
+    eight = run(0, [{"A": 1.0}] * 8 + [{"B": 1.0}] * 2)
+    # 8 of 10: p = 2 × 56 / 1024 = 0.109, within the noise.
+    assert not [f for f in evaluate(eight, []).flags if f.kind == "intent_gap"]
+
+
+def test_a_falling_dimension_is_flagged_against_the_runs_before() -> None:
+    history = [run(1, scores=[5, 3, 3, 4, 4]), run(0, scores=[4, 4, 4, 4, 5])]
+    current = run(2, scores=[3, 3, 3, 2, 4, 3])
+    # 10 earlier answers, mean 4.0, squares 4; 6 now, mean 3.0, squares 2; pooled variance
+    # 6 / 14; t = −1 / √(6/14 × (1/10 + 1/6)) = −2.958 on 14 df, p = 0.0052 < 0.008.
+    signals = evaluate(current, history)
+    (fall,) = [f for f in signals.flags if f.kind == "level_drop"]
+    t = -1 / math.sqrt(6 / 14 * (1 / 10 + 1 / 6))
+    assert t == pytest.approx(-2.958, abs=1e-3)
+    assert fall.numbers["p"] == pytest.approx(0.0052, abs=1e-4)
+    assert fall.evidence == (
+        "p < .01, 6 answers over this pulse against 10 over the 2 pulses before, "
+        "corrected for 1 dimensions and 1 comparisons"
     )
-    assert gain.numbers["before"] == 0.125
-    assert gain.numbers["after"] == 0.7
-    assert loss.numbers["change"] == pytest.approx(-0.5)
-    assert gain.numbers["divergence"] >= 0.10
-    assert gain.severity == "high"
-    # C moved 7.5 points only: below the 15-point mover threshold
-    assert all(f.subject != "C" for f in flags)
+    # A stricter budget (p must be below 0.004) keeps it quiet.
+    strict = evaluate(current, history, FlagThresholds(false_alarm=0.004))
+    assert not [f for f in strict.flags if f.kind == "level_drop"]
 
 
-def test_a_stable_team_gets_no_flags() -> None:
-    runs = history([(STABLE_FOCUS, STABLE_ITEMS)] * 6)
-    assert runs[0].priority_drift is not None
-    assert runs[0].priority_drift.divergence == 0.0
-    for index in range(len(runs)):
-        assert compute_flags(runs[index], runs[index + 1 :], priority_names=NAMES) == []
-
-
-def test_a_falling_dimension_is_flagged() -> None:
-    # translation 4.2 for four weeks, now 3.2 (6 × 3, 3 × 4, 1 × 2): level 0.8 → 0.55, −0.25
-    falling = {**STABLE_ITEMS, "translation": {3: 6, 4: 3, 2: 1}}
-    current, *previous = history([(STABLE_FOCUS, STABLE_ITEMS)] * 4 + [(STABLE_FOCUS, falling)])
-
-    flags = compute_flags(current, previous)
-
-    assert kinds(flags) == ["level_drop"]
-    (flag,) = flags
-    assert flag.subject == "translation"
-    assert flag.message == (
-        "*Translation* fell: leaders rate it 3.2 / 5, down from 4.2 over the previous 4 pulses."
+def test_with_no_earlier_pulse_the_engine_says_it_cannot_tell() -> None:
+    signals = evaluate(run(0, [EVEN] * 6, scores=[4] * 6), [])
+    assert signals.undecided == (
+        "drift: too few earlier pulses to tell",
+        "level: no earlier pulse to compare",
+        "agreement: no earlier pulse to compare",
     )
-    assert flag.numbers["drop"] == pytest.approx(0.25)
-    assert flag.severity == "high"
+    assert signals.trend is None
 
 
-def test_a_drop_of_exactly_the_threshold_is_flagged_and_a_smaller_one_is_not() -> None:
-    # mean 4.0 → 3.6: level 0.75 → 0.65, a drop of exactly 0.10
-    steady = {"signal": {4: 10}}
-    exact = history([(STABLE_FOCUS, steady)] * 2 + [(STABLE_FOCUS, {"signal": {4: 6, 3: 4}})])
-    assert kinds(compute_flags(exact[0], exact[1:])) == ["level_drop"]
-    # mean 4.0 → 3.7: a drop of 0.075
-    small = history([(STABLE_FOCUS, steady)] * 2 + [(STABLE_FOCUS, {"signal": {4: 7, 3: 3}})])
-    assert compute_flags(small[0], small[1:]) == []
+def test_the_index_interval_and_a_flat_trend() -> None:
+    scores = [4, 4, 4, 4, 5, 5, 3, 3]
+    first, second = run(0, scores=scores), run(1, scores=scores)
+    signals = evaluate(second, [first])
+    assert signals.index is not None
+    # level (4 − 1) / 4 = 0.75, s² = 4/7, rwg = 1 − 2/7; index = 75 × 5/7 = 53.57
+    assert signals.index.estimate == pytest.approx(75 * 5 / 7)
+    assert signals.index.low <= signals.index.estimate <= signals.index.high
+    assert signals.trend is not None
+    assert signals.trend.change == 0
+    assert not signals.trend.arrow
+    # The mean's 95% interval: 4.0 ± t(.975, 7) × √(4/7) / √8 = 4.0 ± 0.632
+    assert signals.dimensions["stability"].margin == pytest.approx(0.632, abs=1e-3)
 
 
-def test_dropping_into_fragmented_agreement_is_flagged() -> None:
-    # stability keeps its mean 4.2 but splits: 2 × 2, 1 × 3, 7 × 5
-    # s² = (2 × 4.84 + 1.44 + 7 × 0.64) / 9 = 15.6 / 9 ≈ 1.733 → rwg ≈ 0.133 (< 0.50; was 0.80)
-    split = {**STABLE_ITEMS, "stability": {2: 2, 3: 1, 5: 7}}
-    current, *previous = history([(STABLE_FOCUS, STABLE_ITEMS)] * 4 + [(STABLE_FOCUS, split)])
-
-    flags = compute_flags(current, previous)
-
-    assert kinds(flags) == ["fragmented"]
-    (flag,) = flags
-    assert flag.subject == "stability"
-    assert flag.numbers["rwg"] == pytest.approx(1 - (15.6 / 9) / 2)
-    assert flag.numbers["previous_rwg"] == pytest.approx(0.8)
-    assert flag.message == (
-        "Leaders no longer see *Stability* the same way: agreement (rwg) 0.13, below 0.50, "
-        "down from 0.80 over the previous 4 pulses."
-    )
-
-
-def test_fragmented_is_flagged_when_it_happens_not_every_week_after() -> None:
-    split = {**STABLE_ITEMS, "stability": {2: 2, 3: 1, 5: 7}}
-    runs = history([(STABLE_FOCUS, split)] * 3)
-    first_week = compute_flags(runs[-1], [])
-    assert kinds(first_week) == ["fragmented"]
-    assert "very differently" in first_week[0].message
-    assert compute_flags(runs[0], runs[1:]) == []
-
-
-def test_low_response_is_flagged() -> None:
-    current = week(STABLE_FOCUS, [STABLE_FOCUS], n_invited=20, n_responded=10)
-    flags = compute_flags(current, [])
-    assert kinds(flags) == ["low_response"]
-    assert flags[0].message == (
-        "Only 10 of 20 leaders answered (50%), so this week's picture is partial."
-    )
-    assert flags[0].numbers["response_rate"] == 0.5
-
-
-def test_intent_gap_is_flagged_when_attention_ignores_declared_priorities() -> None:
-    # everyone on "other": declared weights have no mass there → JSD 1
-    current = week({"other": 10}, [{"other": 10}])
-    flags = compute_flags(current, [], priority_names=NAMES)
-    assert kinds(flags) == ["intent_gap"]
-    assert flags[0].numbers["intent_gap"] == 1.0
-    assert "*something else* (100% of leaders)" in flags[0].message
-
-
-def test_flags_are_ordered_by_severity() -> None:
-    # attention all on B: intent gap ≈ 0.49 (medium, below 0.50); translation falls by 0.25 (high);
-    # 10 of 20 answered (low)
-    falling = {**STABLE_ITEMS, "translation": {3: 6, 4: 3, 2: 1}}
-    runs = history([({"B": 10}, STABLE_ITEMS)] * 4 + [({"B": 10}, falling)])
-    current = week({"B": 10}, [{"B": 10}] * 4, falling, n_invited=20, n_responded=10)
-
-    flags = compute_flags(current, runs[1:], priority_names=NAMES)
-
-    assert [(f.kind, f.severity) for f in flags] == [
-        ("level_drop", "high"),
-        ("intent_gap", "medium"),
-        ("low_response", "low"),
-    ]
-
-
-def test_thresholds_are_configurable() -> None:
-    current = week(STABLE_FOCUS, [], n_invited=20, n_responded=10)
-    assert compute_flags(current, [], FlagThresholds(low_response_rate=0.5)) == []
-
-
-def test_clearly_different_layers_are_flagged() -> None:
-    executives = week({"A": 6}, [], {"signal": {5: 5, 4: 1}, "translation": {5: 6}})
-    directors = week({"B": 6, "C": 2}, [], {"signal": {3: 6, 2: 2}, "translation": {3: 8}})
-
-    flags = layer_flags("Executive team", executives, "Directors", directors, priority_names=NAMES)
-
-    assert kinds(flags) == ["layer_divergence", "layer_divergence"]
-    focus, items = sorted(flags, key=lambda f: "focus_jsd" not in f.numbers)
-    assert focus.numbers["focus_jsd"] == 1.0
-    assert focus.message == (
-        "*Executive team* and *Directors* put their attention in different places "
-        "(divergence 1.00): Executive team most on *Enterprise expansion* (100%), "
-        "Directors on *Billing revamp* (75%)."
-    )
-    # signal 4.83 vs 2.75 → 2.08; translation 5 vs 3 → 2; mean ≈ 2.04
-    assert items.numbers["item_mean_distance"] == pytest.approx((29 / 6 - 2.75 + 2) / 2)
-    assert "most on *Signal* (4.8 vs 2.8)" in items.message
-    assert {f.subject for f in flags} == {"Executive team vs Directors"}
-
-
-def test_similar_layers_are_not_flagged() -> None:
-    executives = week({"A": 5, "B": 3, "C": 2}, [], STABLE_ITEMS)
-    directors = week({"A": 6, "B": 3, "C": 2}, [], {**STABLE_ITEMS, "signal": {4: 7, 5: 2, 3: 1}})
-    assert layer_flags("Executive team", executives, "Directors", directors) == []
+def test_layers_alike_raise_nothing_and_layers_apart_are_flagged() -> None:
+    a = [run(0, [EVEN] * 6, scores=[4, 4, 5, 3, 4, 4])]
+    b = [run(0, [EVEN] * 6, scores=[4, 5, 4, 3, 4, 4])]
+    assert compare_layers("Executive", a, "Directors", b) == []
+    apart = [run(0, [{"A": 1.0}] * 6, scores=[2, 2, 1, 2, 2, 2])]
+    found = compare_layers("Executive", a, "Directors", apart, priority_names=NAMES)
+    assert [f.kind for f in found] == ["layer_divergence", "layer_divergence"]
+    assert any("Enterprise expansion" in f.message for f in found)

@@ -1,0 +1,1 @@
+"""The signal engine: decision rules with known error rates behind every flag and trend arrow."""

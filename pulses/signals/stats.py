@@ -1,0 +1,161 @@
+"""The statistical tests and intervals behind every flag and arrow, on leaders' answers.
+
+Each test takes the answers of two sets of leaders (arrays of 1–5 scores or 0–1 attention
+shares) and returns a p-value; the rules in `pulses.signals.engine` compare it with their
+share of the false-alarm budget. Distributions come from `scipy.special` (Student t, F) and
+`scipy.stats` (Fisher's exact and the binomial test for single-choice answers).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+Vector = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
+
+# The bootstrap behind the index interval: resamples, and a fixed seed so a report never changes.
+BOOTSTRAP_RESAMPLES: Final = 400
+BOOTSTRAP_SEED: Final = 20240808
+NULL_VARIANCE: Final = 2.0  # σ²_EU of a 5-option Likert item
+
+
+def _binary(*samples: Vector) -> bool:
+    return all(bool(np.all((s == 0.0) | (s == 1.0))) for s in samples)
+
+
+def _pooled_t(a: Vector, b: Vector) -> tuple[float, float] | None:
+    """(t, df) of mean(b) − mean(a) with the pooled variance; None below 1 df or 2 answers."""
+    n_a, n_b = len(a), len(b)
+    df = n_a + n_b - 2
+    if n_a < 1 or n_b < 1 or df < 1:
+        return None
+    squares = float(np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2))
+    difference = float(b.mean() - a.mean())
+    scale = math.sqrt(squares / df * (1 / n_a + 1 / n_b))
+    if scale == 0:
+        return (0.0 if difference == 0 else math.copysign(math.inf, difference)), float(df)
+    return difference / scale, float(df)
+
+
+def mean_fell(before: Vector, after: Vector) -> float:
+    """One-sided p that the mean of ``after`` is below that of ``before`` (pooled Student t).
+
+    Answers are treated as independent: the same leaders answering both sets makes the true
+    spread of the difference smaller, so the test errs on the side of silence.
+    """
+    found = _pooled_t(before, after)
+    if found is None:
+        return 1.0
+    t, df = found
+    return float(special.stdtr(df, t))
+
+
+def means_differ(a: Vector, b: Vector) -> float:
+    """Two-sided p that two sets of answers have different means (pooled Student t)."""
+    found = _pooled_t(a, b)
+    if found is None:
+        return 1.0
+    t, df = found
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def share_moved(before: Vector, after: Vector) -> float:
+    """Two-sided p that the mean share on one priority differs between two sets of leaders.
+
+    Single-choice answers (every share 0 or 1) get Fisher's exact test on the 2×2 counts;
+    shares in tenths the pooled Student t.
+    """
+    if _binary(before, after):
+        table = [
+            [int(after.sum()), len(after) - int(after.sum())],
+            [int(before.sum()), len(before) - int(before.sum())],
+        ]
+        return float(stats.fisher_exact(table).pvalue)
+    return means_differ(before, after)
+
+
+def share_differs_from(shares: Vector, declared: float, pooled_variance: float, df: int) -> float:
+    """Two-sided p that the leaders' mean share differs from the declared share.
+
+    Single-choice answers get the exact binomial test; shares in tenths a one-sample Student t
+    whose variance is pooled over the runs given (``pooled_variance`` with ``df`` degrees).
+    """
+    n = len(shares)
+    if n == 0:
+        return 1.0
+    if _binary(shares):
+        return float(stats.binomtest(int(shares.sum()), n, declared).pvalue)
+    difference = float(shares.mean()) - declared
+    if df < 1:
+        return 1.0
+    scale = math.sqrt(pooled_variance / n)
+    if scale == 0:
+        return 1.0 if abs(difference) < 1e-12 else 0.0
+    return float(2 * special.stdtr(df, -abs(difference) / scale))
+
+
+def variance_rose(before: Vector, after: Vector) -> float:
+    """One-sided p that ``after`` is more spread than ``before``: the variance-ratio F test."""
+    n_a, n_b = len(before), len(after)
+    if n_a < 2 or n_b < 2:
+        return 1.0
+    v_before = float(before.var(ddof=1))
+    v_after = float(after.var(ddof=1))
+    if v_after == 0:
+        return 1.0
+    if v_before == 0:
+        return 0.0
+    return float(special.fdtrc(n_b - 1, n_a - 1, v_after / v_before))
+
+
+def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:
+    """Half-width of the Student t interval of a mean; None below two answers."""
+    n = len(scores)
+    if n < 2:
+        return None
+    quantile = float(special.stdtrit(n - 1, 0.5 + confidence / 2))
+    return quantile * float(scores.std(ddof=1)) / math.sqrt(n)
+
+
+def _index_of(resampled: npt.NDArray[np.float64]) -> Vector:
+    """The coherence index of each resample (axis 0) of a leaders × items matrix."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.nanmean(resampled, axis=1)
+        variances = np.nanvar(resampled, axis=1, ddof=1)
+    rwg = 1 - np.minimum(variances, NULL_VARIANCE) / NULL_VARIANCE
+    level = (np.nanmean(means, axis=1) - 1) / 4
+    agreement = np.nanmean(rwg, axis=1)
+    result: Vector = 100 * level * agreement
+    return result
+
+
+def index_spread(scores: Matrix) -> tuple[float, float, float] | None:
+    """(standard error, 2.5th and 97.5th percentile) of the coherence index by resampling leaders.
+
+    ``scores`` is leaders × items with NaN for an unanswered item. None below three leaders.
+    """
+    n = scores.shape[0]
+    if n < 3 or scores.shape[1] == 0:
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    picks = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample may miss an item
+        values = _index_of(scores[picks])
+    values = values[~np.isnan(values)]
+    if len(values) < BOOTSTRAP_RESAMPLES // 2:
+        return None
+    low, high = np.percentile(values, [2.5, 97.5])
+    # The bootstrap's spread of a mean is (n − 1) / n of the true variance; undo that.
+    return float(values.std(ddof=1)) * math.sqrt(n / (n - 1)), float(low), float(high)
+
+
+def normal_two_sided(z: float) -> float:
+    """Two-sided p of a standard normal statistic."""
+    return float(2 * special.ndtr(-abs(z)))
