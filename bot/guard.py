@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from slack_bolt.context import BoltContext
 from slack_bolt.middleware.request_verification import RequestVerification
 from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 from slack_bolt.response import BoltResponse
 
 from bot.views.pulse import ANSWER_ACTION, SUBMIT_CALLBACK
@@ -51,7 +53,7 @@ def unreadable(headers: Mapping[str, str], body: bytes) -> Problem | None:
     except UnicodeDecodeError:
         return 400, "body is not UTF-8"
     try:
-        payload = _parse_like_bolt(text, headers.get("content-type"))
+        payload = parse_slack_body(text, headers.get("content-type"))
     except (ValueError, RecursionError):
         return 400, "body is neither JSON nor a form as its type says"
     if not isinstance(payload, dict):
@@ -59,16 +61,37 @@ def unreadable(headers: Mapping[str, str], body: bytes) -> Problem | None:
     return None
 
 
-def _parse_like_bolt(text: str, content_type: str | None) -> object:
-    # Mirrors slack_bolt.request.internals.parse_body, which raises on what this rejects.
+def parse_slack_body(text: str, content_type: str | None) -> object:
+    """A request body as Slack meant it: JSON (events), a form with a JSON `payload` field
+    (interactions), or a plain form (slash commands).
+
+    Bolt's own parser looks for the *substring* "payload" and so reads a slash command whose
+    text contains that word as an empty body; this looks for the form field.
+    """
     if not text:
         return {}
     if content_type == "application/json" or text.startswith("{"):
         return json.loads(text)
-    if "payload" in text:
-        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-        return json.loads(payload) if payload is not None else {}
-    return dict(parse_qsl(text, keep_blank_values=True))
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    return json.loads(form["payload"]) if "payload" in form else form
+
+
+class SlackBodyRequest(BoltRequest):
+    """Bolt's request with the body read by `parse_slack_body` (and its copies for lazy
+    listeners likewise)."""
+
+    def __init__(self, *, body: str, **rest: Any) -> None:
+        super().__init__(body=body, **rest)
+        parsed = parse_slack_body(self.raw_body, self.content_type)
+        if parsed != self.body and isinstance(parsed, dict):
+            self.body = parsed
+            self.context = build_context(BoltContext(rest.get("context") or {}), parsed)
+
+    def to_copyable(self) -> BoltRequest:
+        copy = super().to_copyable()
+        copy.body = self.body
+        copy.context = build_context(copy.context, self.body)
+        return copy
 
 
 class GuardedVerification(RequestVerification):

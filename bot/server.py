@@ -14,9 +14,11 @@ from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.response import BoltResponse
 from waitress.server import create_server
 
-from bot.guard import MALFORMED, unreadable
+from bot.guard import MALFORMED, SlackBodyRequest, unreadable
 from bot.logs import request_context
 from bot.metrics import METRICS_CONTENT_TYPE, exposition
 
@@ -33,9 +35,22 @@ THREADS = 8
 WsgiApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
 
+class _SlackHandler(SlackRequestHandler):
+    """Bolt's WSGI adapter, building requests whose body is read as Slack meant it."""
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        return self.app.dispatch(
+            SlackBodyRequest(
+                body=request.get_body(),
+                query=request.query_string,
+                headers=request.get_headers(),
+            )
+        )
+
+
 def make_wsgi_app(app: App | None) -> WsgiApp:
     """`POST /slack/events` to Bolt (in HTTP mode), `GET /healthz` and `GET /metrics`."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    bolt = _SlackHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")

@@ -46,6 +46,16 @@ def test_signed_help_gets_an_ephemeral_reply_listing_every_subcommand(
     assert sandbox.messages(EXEC) == []  # ephemeral: nothing posted to the channel
 
 
+def test_a_command_whose_text_contains_the_word_payload_is_still_a_command(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    # Bolt's body parser looks for the substring "payload" and would read this as empty.
+    response = sandbox.user(_alice(sandbox)).run_command("/coherence", "payload", channel=EXEC)
+    assert response.status == 200
+    [reply] = [e for e in sandbox.ephemerals if e.user == _alice(sandbox)]
+    assert "'payload'" in reply.text
+
+
 def test_a_forged_signature_is_refused_and_no_listener_runs(
     bot: RunningBot, sandbox: SlackSandbox
 ) -> None:
