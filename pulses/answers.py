@@ -4,6 +4,7 @@ resubmission, refused after closing), and the messages refreshed once it is in."
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -16,10 +17,11 @@ from sqlmodel import Session, col, select
 from pulses.notices import notice_for
 from pulses.ports import Messenger
 from pulses.pseudonyms import pseudonym_in_run
-from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
+from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS
 from storage.db import session_scope
 from storage.models import (
     Answer,
+    AnswerFocus,
     AnswerScore,
     Invitation,
     LeadershipGroup,
@@ -31,11 +33,22 @@ from storage.models import (
 OTHER = "other"
 FOCUS_OTHER_MAX = 200
 FRICTION_MAX = 1000
+# Shares of attention are given in steps of 10%, stored in tenths.
+SHARE_STEPS = tuple(range(0, 101, 10))
+
+
+def share_field(key: str) -> str:
+    """The field of the share given to a priority key (its id as text, or OTHER)."""
+    return f"share_{key}"
 
 
 @dataclass(frozen=True)
 class PulseForm:
-    """The questions and priorities one run asks, in order."""
+    """The questions and priorities one run asks, in order.
+
+    ``focus`` is the focus question's version: kind "focus" asks for one choice, kind
+    "attention" for a share of attention on each priority and on something else.
+    """
 
     run: PulseRun
     likert: list[Question]
@@ -43,15 +56,29 @@ class PulseForm:
     friction: Question | None
     priorities: list[Priority]
 
+    @property
+    def asks_shares(self) -> bool:
+        return self.focus is not None and self.focus.kind == ATTENTION
+
+    @property
+    def focus_keys(self) -> list[str]:
+        """The keys a focus answer may name: each priority's id as text, then OTHER."""
+        return [str(p.id) for p in self.priorities] + [OTHER]
+
 
 @dataclass(frozen=True)
 class AnswerInput:
-    """What a person submitted, before validation. Scores keyed by question id."""
+    """What a person submitted, before validation. Scores keyed by question id.
+
+    ``focus`` answers the single-choice question; ``shares`` the attention question: a
+    percentage (0, 10, … 100) by priority key, a key left out counting as 0.
+    """
 
     scores: dict[int, int | None]
     focus: str | None  # a priority id as text, or OTHER
     focus_other: str | None
     friction: str | None
+    shares: Mapping[str, int | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +122,8 @@ class AnswerSheet:
     group_name: str
     previous: Answer | None
     previous_scores: dict[int, int]
+    # The earlier answer's shares in percent by priority key; a single choice is 100.
+    previous_shares: dict[str, int] = field(default_factory=dict)
 
 
 def pulse_form(*, session: Session, run: PulseRun) -> PulseForm:
@@ -109,7 +138,7 @@ def pulse_form(*, session: Session, run: PulseRun) -> PulseForm:
     return PulseForm(
         run=run,
         likert=by_kind.get("likert", []),
-        focus=next(iter(by_kind.get(FOCUS, [])), None),
+        focus=next((q for kind in FOCUS_KINDS for q in by_kind.get(kind, [])), None),
         friction=next(iter(by_kind.get(FRICTION, [])), None),
         priorities=sorted(priorities, key=lambda p: (p.position, p.id or 0)),
     )
@@ -125,9 +154,10 @@ def validate(form: PulseForm, submitted: AnswerInput) -> None:
             problems[str(question.id)] = "Please pick one answer."
         elif score not in LIKERT_LABELS:
             problems[str(question.id)] = "Answers go from 1 to 5."
-    if form.focus is not None:
-        allowed = {str(p.id) for p in form.priorities} | {OTHER}
-        if submitted.focus not in allowed:
+    if form.asks_shares:
+        problems |= _share_problems(form, submitted)
+    elif form.focus is not None:
+        if submitted.focus not in form.focus_keys:
             problems[FOCUS] = "Please pick the priority that took most of your attention."
         elif submitted.focus == OTHER and not (submitted.focus_other or "").strip():
             problems["focus_other"] = "You picked “something else”: say briefly what it was."
@@ -137,6 +167,42 @@ def validate(form: PulseForm, submitted: AnswerInput) -> None:
         problems[FRICTION] = f"Please keep this under {FRICTION_MAX} characters."
     if problems:
         raise InvalidAnswer(problems)
+
+
+def _share_problems(form: PulseForm, submitted: AnswerInput) -> dict[str, str]:
+    """Each share a step of 10% from 0 to 100, together 100%, something else named if given."""
+    problems: dict[str, str] = {}
+    total = 0
+    for key in form.focus_keys:
+        share = submitted.shares.get(key) or 0
+        if share not in SHARE_STEPS:
+            problems[share_field(key)] = "Pick a share from 0% to 100%, in steps of 10%."
+        total += share
+    if problems:
+        return problems
+    if total != 100:
+        problems[share_field(OTHER)] = (
+            f"Your shares add up to {total}%: together they need to make 100%."
+        )
+    elif (submitted.shares.get(OTHER) or 0) and not (submitted.focus_other or "").strip():
+        problems["focus_other"] = "You gave a share to something else: say briefly what it was."
+    return problems
+
+
+def focus_tenths(form: PulseForm, submitted: AnswerInput) -> dict[int | None, int]:
+    """A validated focus answer as tenths of attention by priority id (None: something else);
+    a single choice is the whole attention, 10 tenths, on the chosen key."""
+    if form.focus is None:
+        return {}
+    if form.asks_shares:
+        percent = {key: submitted.shares.get(key) or 0 for key in form.focus_keys}
+    else:
+        percent = {str(submitted.focus): 100}
+    return {
+        (None if key == OTHER else int(key)): share // 10
+        for key, share in percent.items()
+        if share > 0
+    }
 
 
 def _ensure_open(session: Session, run: PulseRun, now: datetime) -> None:
@@ -184,19 +250,23 @@ def answer_sheet(
     if invitation is None:
         raise NotInvited
     _, previous = _own_answer(session, run, invitation, key)
-    scores = (
-        {
+    scores: dict[int, int] = {}
+    shares: dict[str, int] = {}
+    if previous is not None:
+        scores = {
             s.question_id: s.score
             for s in session.exec(select(AnswerScore).where(AnswerScore.answer_id == previous.id))
         }
-        if previous
-        else {}
-    )
+        shares = {
+            OTHER if f.priority_id is None else str(f.priority_id): f.tenths * 10
+            for f in session.exec(select(AnswerFocus).where(AnswerFocus.answer_id == previous.id))
+        }
     return AnswerSheet(
         form=pulse_form(session=session, run=run),
         group_name=group.channel_name,
         previous=previous,
         previous_scores=scores,
+        previous_shares=shares,
     )
 
 
@@ -226,12 +296,9 @@ def record_answer(
     form = pulse_form(session=session, run=run)
     validate(form, submitted)
     tag, answer = _own_answer(session, run, invitation, key)
-    focus_id = int(submitted.focus) if submitted.focus not in (None, OTHER) else None
+    tenths = focus_tenths(form, submitted)
     values: dict[str, Any] = {
-        "focus_priority_id": focus_id,
-        "focus_other": (submitted.focus_other or "").strip() or None
-        if submitted.focus == OTHER
-        else None,
+        "focus_other": (submitted.focus_other or "").strip() or None if None in tenths else None,
         "friction": (submitted.friction or "").strip() or None,
     }
     if answer is None:
@@ -253,6 +320,11 @@ def record_answer(
     session.flush()
     assert answer.id is not None
     session.execute(delete(AnswerScore).where(col(AnswerScore.answer_id) == answer.id))
+    session.execute(delete(AnswerFocus).where(col(AnswerFocus.answer_id) == answer.id))
+    session.add_all(
+        AnswerFocus(answer_id=answer.id, run_id=run_id, priority_id=priority_id, tenths=share)
+        for priority_id, share in tenths.items()
+    )
     for question in form.likert:
         assert question.id is not None
         score = submitted.scores[question.id]

@@ -1,6 +1,9 @@
 """Where leaders put their attention: the focus distribution, the intent gap and priority drift.
 
-Works from per-priority focus counts; a priority key is a priority id as text, or `OTHER`.
+Works from per-priority sums of attention: each focus answer spreads a share of 1 over the
+priority keys (a priority id as text, or `OTHER`), so a key's sum is how many answers' worth
+of attention went to it. A single-choice answer puts its whole share on one key, and then the
+sums are counts.
 """
 
 from __future__ import annotations
@@ -14,18 +17,25 @@ OTHER = "other"
 DRIFT_HISTORY_RUNS = 4
 
 
-def _check_counts(counts: Mapping[str, int]) -> None:
+def _check_sums(counts: Mapping[str, float]) -> None:
     for key, count in counts.items():
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"count for {key!r} must be a non-negative integer, got {count!r}")
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int | float)
+            or not math.isfinite(count)
+            or count < 0
+        ):
+            raise ValueError(f"sum for {key!r} must be a finite non-negative number, got {count!r}")
 
 
-def focus_distribution(counts: Mapping[str, int]) -> dict[str, float]:
-    """Share of focus answers naming each priority key (or `OTHER`); {} when nobody answered.
+def focus_distribution(counts: Mapping[str, float]) -> dict[str, float]:
+    """Each priority key's share of the attention summed over the focus answers (or `OTHER`);
+    {} when nobody answered.
 
-    Keys given with a zero count are kept with share 0.0.
+    With shares, this is the mean of the leaders' share vectors; with single choices, the
+    share of answers naming each key. Keys given with a zero sum are kept with share 0.0.
     """
-    _check_counts(counts)
+    _check_sums(counts)
     total = sum(counts.values())
     if total == 0:
         return {}
@@ -132,26 +142,26 @@ class Drift:
         return {"divergence": self.divergence, "movers": [m.to_dict() for m in self.movers]}
 
 
-def pool_counts(runs: Iterable[Mapping[str, int]]) -> dict[str, int]:
-    """Sum focus counts over runs, so each respondent weighs the same whatever their run."""
-    pooled: dict[str, int] = {}
+def pool_counts(runs: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Sum focus sums over runs, so each respondent weighs the same whatever their run."""
+    pooled: dict[str, float] = {}
     for counts in runs:
-        _check_counts(counts)
+        _check_sums(counts)
         for key, count in counts.items():
             pooled[key] = pooled.get(key, 0) + count
     return pooled
 
 
 def priority_drift(
-    current: Mapping[str, int],
-    previous: Sequence[Mapping[str, int]],
+    current: Mapping[str, float],
+    previous: Sequence[Mapping[str, float]],
     *,
     top: int = 3,
 ) -> Drift | None:
     """How far this run's focus moved from the pooled focus of the previous runs.
 
     ``previous`` is most recent first; only the first `DRIFT_HISTORY_RUNS` (4) are used, and
-    they are pooled by summing counts before normalising. Movers are every key of either side
+    they are pooled by summing before normalising. Movers are every key of either side
     sorted by |change| (descending), ties by key, cut to ``top``. None when this run or the
     previous runs have no focus answers.
     """

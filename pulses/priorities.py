@@ -13,6 +13,7 @@ from typing import Final
 from sqlmodel import Session
 
 from pulses.audit import Change, InvalidChange, audited, unchanged
+from pulses.intent import MAX_REASON, record_declared_changes
 from storage import queries
 from storage.models import LeadershipGroup, Priority
 
@@ -25,6 +26,7 @@ PRIORITY_NEW_NAME = "priority_new_name"
 PRIORITY_NEW_WEIGHT = "priority_new_weight"
 PRIORITY_NEW_SCOPE = "priority_new_scope"
 PRIORITY_RETIRE = "priority_retire"
+PRIORITY_REASON = "priority_reason"
 
 
 def priority_name_field(priority_id: int) -> str:
@@ -59,8 +61,11 @@ class NewPriority:
 
 @dataclass(frozen=True)
 class PriorityEdits:
+    """The modal's edits; ``reason`` is the admin's one line on why the intent changed."""
+
     rows: tuple[PriorityRow, ...] = ()
     new: NewPriority | None = None
+    reason: str | None = None
 
 
 def editable_priorities(
@@ -103,7 +108,8 @@ def apply_priorities(
     """Rename, reweight, reorder, retire and add priorities in one go.
 
     Retiring keeps the row (runs and answers reference it by id), so past digests still name
-    it; `active_priorities` leaves it out of every new pulse.
+    it; `active_priorities` leaves it out of every new pulse. A change of the declared shares
+    records a new intent version, effective now, for each group it changes, with the reason.
     """
     current: dict[int, Priority] = {
         p.id: p
@@ -148,6 +154,9 @@ def apply_priorities(
                 PRIORITY_NEW_NAME,
                 f"There can be at most {MAX_PRIORITIES} priorities; retire one first.",
             )
+    reason = " ".join((edits.reason or "").split()) or None
+    if reason is not None and len(reason) > MAX_REASON:
+        problems[PRIORITY_REASON] = f"Keep the reason under {MAX_REASON + 1} characters."
     if problems:
         raise InvalidChange(problems)
 
@@ -203,4 +212,8 @@ def apply_priorities(
         return unchanged(group_id)
     session.add_all(current.values())
     session.flush()
+    if record_declared_changes(
+        session=session, workspace_id=workspace_id, now=now, user_id=user_id, reason=reason
+    ):
+        lines.append(f"declared intent changed: {reason}" if reason else "declared intent changed")
     return audited(session, workspace_id, group_id, user_id, lines, now)

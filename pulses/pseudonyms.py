@@ -18,7 +18,15 @@ import secrets
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from storage.models import Answer, AnswerScore, Invitation, LeadershipGroup, PulseRun, Workspace
+from storage.models import (
+    Answer,
+    AnswerFocus,
+    AnswerScore,
+    Invitation,
+    LeadershipGroup,
+    PulseRun,
+    Workspace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +66,13 @@ def pseudonym_in_run(session: Session, run: PulseRun, *, user_id: str, key: byte
 def unlink_answers(session: Session, run_id: int) -> None:
     """Erase every trace linking the run's answers to people; part of the close's transaction.
 
-    Pseudonyms and "answered" flags go, and the answers and scores are re-inserted in random
-    order, so neither an id nor the physical row order follows the order people answered in.
+    Pseudonyms and "answered" flags go, and the answers, scores and shares of attention are
+    re-inserted in random order, so neither an id nor the physical row order follows the order
+    people answered in.
     """
     answers = list(
         session.exec(
-            select(Answer.id, Answer.focus_priority_id, Answer.focus_other, Answer.friction).where(
-                Answer.run_id == run_id
-            )
+            select(Answer.id, Answer.focus_other, Answer.friction).where(Answer.run_id == run_id)
         )
     )
     scores_of: dict[int, list[tuple[int, int]]] = {}
@@ -75,16 +82,19 @@ def unlink_answers(session: Session, run_id: int) -> None:
         )
     ):
         scores_of.setdefault(answer_id, []).append((question_id, score))
+    shares_of: dict[int, list[tuple[int | None, int]]] = {}
+    for answer_id, priority_id, tenths in session.exec(
+        select(AnswerFocus.answer_id, AnswerFocus.priority_id, AnswerFocus.tenths).where(
+            AnswerFocus.run_id == run_id
+        )
+    ):
+        shares_of.setdefault(answer_id, []).append((priority_id, tenths))
+    session.execute(delete(AnswerFocus).where(col(AnswerFocus.run_id) == run_id))
     session.execute(delete(AnswerScore).where(col(AnswerScore.run_id) == run_id))
     session.execute(delete(Answer).where(col(Answer.run_id) == run_id))
     _SHUFFLE.shuffle(answers)
-    for old_id, focus_priority_id, focus_other, friction in answers:
-        new = Answer(
-            run_id=run_id,
-            focus_priority_id=focus_priority_id,
-            focus_other=focus_other,
-            friction=friction,
-        )
+    for old_id, focus_other, friction in answers:
+        new = Answer(run_id=run_id, focus_other=focus_other, friction=friction)
         session.add(new)
         session.flush()
         assert new.id is not None
@@ -92,6 +102,10 @@ def unlink_answers(session: Session, run_id: int) -> None:
         session.add_all(
             AnswerScore(answer_id=new.id, run_id=run_id, question_id=question_id, score=score)
             for question_id, score in scores_of.get(old_id, [])
+        )
+        session.add_all(
+            AnswerFocus(answer_id=new.id, run_id=run_id, priority_id=priority_id, tenths=tenths)
+            for priority_id, tenths in shares_of.get(old_id, [])
         )
     session.execute(
         update(Invitation).where(col(Invitation.run_id) == run_id).values(answered=False)

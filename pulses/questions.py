@@ -20,6 +20,10 @@ from storage.models import Question
 
 FOCUS = "focus"
 FRICTION = "friction"
+# The focus question's kinds: one choice (version 1, still readable), or shares of attention.
+SINGLE_CHOICE = "focus"
+ATTENTION = "attention"
+FOCUS_KINDS: Final = (SINGLE_CHOICE, ATTENTION)
 MAX_QUESTION_TEXT: Final = 500
 # A pulse should take a leader under a minute: a handful of statements, not a survey.
 MAX_LIKERT_ITEMS: Final = 10
@@ -41,7 +45,9 @@ def default_questions() -> tuple[DefaultQuestion, ...]:
     return (
         *(DefaultQuestion(d.key, "likert", d.statement) for d in dimensions.DIMENSIONS),
         DefaultQuestion(
-            FOCUS, "focus", "Which priority took most of your leadership attention this week?"
+            FOCUS,
+            ATTENTION,
+            "What share of your leadership attention went to each priority this week?",
         ),
         DefaultQuestion(FRICTION, "friction", "Where did you feel friction this week?"),
     )

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from pulses.cadence import Cadence, due_occurrences, local_send_time, send_timezone
 from pulses.claims import LOOKBACK, rows_changed
 from pulses.groups import active_priorities, cadence_of, grace_period
+from pulses.intent import intent_in_force
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError, Member
 from pulses.pseudonyms import unlink_answers
@@ -110,12 +111,17 @@ def claim_run(
     *,
     manual: bool = False,
 ) -> bool:
-    """Create the group's run of `day`; False if another tick or process created it first."""
+    """Create the group's run of `day`; False if another tick or process created it first.
+
+    The run records the questions, priorities and declared intent version in force now, so
+    later edits change only the runs after them.
+    """
     assert group.id is not None
     try:
         with session_scope(engine) as session:
             questions = current_questions(session=session, workspace_id=group.workspace_id)
             priorities = active_priorities(session=session, group=group)
+            intent = intent_in_force(session=session, group=group, now=scheduled_at)
             session.add(
                 PulseRun(
                     group_id=group.id,
@@ -128,6 +134,7 @@ def claim_run(
                     closes_at=scheduled_at + window,
                     question_ids=",".join(str(q.id) for q in questions),
                     priority_ids=",".join(str(p.id) for p in priorities),
+                    intent_version_id=intent.id,
                     anonymity_threshold=group.anonymity_threshold,
                 )
             )

@@ -154,13 +154,27 @@ PRIORITIES = ("Enterprise expansion", "Platform reliability", "Cost discipline")
 
 @dataclass(frozen=True)
 class Answer:
+    """A leader's answer: scores by dimension key, shares of attention (percent) by priority."""
+
     scores: dict[str, int]
-    focus: str
+    shares: dict[str, int]
     friction: str | None = None
 
 
+# The executive team's drift: from week 5, five of its seven leaders move their attention
+# from expansion to cost, 50 points by week 8, while the declared priorities stay the same.
+EXEC_SHIFT = {
+    5: {"Enterprise expansion": 50, "Platform reliability": 20, "Cost discipline": 30},
+    6: {"Enterprise expansion": 40, "Platform reliability": 10, "Cost discipline": 50},
+    7: {"Enterprise expansion": 20, "Platform reliability": 10, "Cost discipline": 70},
+    8: {"Enterprise expansion": 10, "Platform reliability": 10, "Cost discipline": 80},
+}
+EXEC_BEFORE = {"Enterprise expansion": 60, "Platform reliability": 20, "Cost discipline": 20}
+EXEC_STEADY = {"Enterprise expansion": 30, "Platform reliability": 70}
+
+
 def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
-    """The executive team drifts: focus moves from expansion to cost, stability falls."""
+    """The executive team drifts: attention moves from expansion to cost, stability falls."""
     answers = {}
     for n, user in enumerate(EXEC_LEADERS):
         late = week >= 5
@@ -171,10 +185,7 @@ def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
             "signal": rng.choice((3, 4, 4)),
             "decision_flow": rng.choice((3, 4, 4)),
         }
-        shifted = late and n < 5
-        focus = (
-            "Cost discipline" if shifted else ("Enterprise expansion" if n < 5 else PRIORITIES[1])
-        )
+        shares = EXEC_SHIFT.get(week, EXEC_BEFORE) if n < 5 else EXEC_STEADY
         friction = (
             rng.choice(
                 (
@@ -186,7 +197,7 @@ def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
             if late and n % 2 == 0
             else None
         )
-        answers[user] = Answer(scores, focus, friction)
+        answers[user] = Answer(scores, shares, friction)
     return answers
 
 
@@ -196,7 +207,9 @@ def director_answers(week: int, rng: random.Random) -> dict[str, Answer]:
     return {
         user: Answer(
             {key: rng.choice((3, 4, 4)) for key in dimension_keys()},
-            "Platform reliability" if n < 5 else "Enterprise expansion",
+            {"Platform reliability": 80, "Enterprise expansion": 20}
+            if n < 5
+            else {"Enterprise expansion": 60, "Platform reliability": 40},
             "Release trains are crowded." if n == 1 else None,
         )
         for n, user in enumerate(responders)
@@ -368,16 +381,18 @@ class Scenario:
         return new
 
     def submit(self, user: str, modal: View, answer: Answer) -> None:
+        from pulses.answers import share_field
+
         values: dict[str, object] = {}
         for block in modal.view.get("blocks", []):
             block_id = str(block.get("block_id", ""))
+            label = str(block.get("label", {}).get("text", ""))
             if block_id.isdigit():
-                label = str(block.get("label", {}).get("text", ""))
                 values[block_id] = str(answer.scores[self.question_keys[label]])
-        if values:
-            values["focus"] = _option_value(modal, answer.focus)
-            if answer.friction:
-                values["friction"] = answer.friction
+            elif block_id.startswith(share_field("")):
+                values[block_id] = str(answer.shares.get(label, 0))
+        if values and answer.friction:
+            values["friction"] = answer.friction
         self.slack.user(user).submit(modal.id, values)
         self.slack.flush_events()
 
@@ -391,12 +406,3 @@ class Scenario:
     def await_progress(self, channel: str, progress: str) -> None:
         self.slack.wait_for(lambda s: progress in str(s.messages(channel)[-1].blocks), timeout=WAIT)
         self.slack.flush_events()
-
-
-def _option_value(modal: View, label: str) -> str:
-    for block in modal.view.get("blocks", []):
-        if block.get("block_id") == "focus":
-            for option in block["element"]["options"]:
-                if option["text"]["text"].lower() == label.lower():
-                    return str(option["value"])
-    return "other"

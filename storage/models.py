@@ -86,7 +86,8 @@ class Question(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspaces.id", index=True)
     key: str = Field(max_length=64)  # the Likert dimension key, or "focus" / "friction"
-    kind: str = Field(max_length=16)  # "likert" | "focus" | "friction"
+    # "likert" | "focus" (one choice) | "attention" (shares of attention) | "friction"
+    kind: str = Field(max_length=16)
     text: str = Field(max_length=500)
     version: int = 1
     position: int = 0
@@ -137,6 +138,8 @@ class PulseRun(SQLModel, table=True):
     # The exact question versions and priorities this run asked, as comma-separated ids.
     question_ids: str = Field(default="", max_length=1000)
     priority_ids: str = Field(default="", max_length=4000)
+    # The declared intent in force when the run was claimed; later edits never change it.
+    intent_version_id: int | None = Field(default=None, foreign_key="intent_versions.id")
     anonymity_threshold: int = 5
     # Why the whole run could not be delivered (e.g. the bot is not in the channel).
     failure_reason: str | None = Field(default=None, max_length=255)
@@ -186,7 +189,7 @@ class Answer(SQLModel, table=True):
     run_id: int = Field(foreign_key="pulse_runs.id", index=True)
     # HMAC of workspace, run and user under the operator's key; None once the run closed.
     pseudonym: str | None = Field(default=None, max_length=64)
-    focus_priority_id: int | None = Field(default=None, foreign_key="priorities.id")
+    # What "something else" was, when the answer gave it a share (see AnswerFocus).
     focus_other: str | None = Field(default=None, max_length=200)
     friction: str | None = Field(default=None, max_length=1000)
 
@@ -205,6 +208,55 @@ class AnswerScore(SQLModel, table=True):
     run_id: int = Field(foreign_key="pulse_runs.id", index=True)
     question_id: int = Field(foreign_key="questions.id")
     score: int
+
+
+class AnswerFocus(SQLModel, table=True):
+    """One answer's share of attention on one priority (None: "something else"), in tenths.
+
+    An answer asked the single-choice focus question has one row of 10 tenths; an answer asked
+    for shares has a row for each priority given a share above 0.
+    """
+
+    __tablename__ = "answer_focus"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "priority_id"),
+        CheckConstraint("tenths BETWEEN 1 AND 10", name="tenths_is_share"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(foreign_key="answers.id", index=True, ondelete="CASCADE")
+    run_id: int = Field(foreign_key="pulse_runs.id", index=True)
+    priority_id: int | None = Field(default=None, foreign_key="priorities.id")
+    tenths: int
+
+
+class IntentVersion(SQLModel, table=True):
+    """A group's declared intent from ``effective_at`` on: the shares it asks of attention.
+
+    Recorded whenever the priority list or weights change the group's declared shares (with
+    who and why), or, with no one named, when a run finds the shares changed otherwise.
+    """
+
+    __tablename__ = "intent_versions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    group_id: int = Field(foreign_key="leadership_groups.id", index=True, ondelete="CASCADE")
+    effective_at: datetime
+    user_id: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class IntentShare(SQLModel, table=True):
+    """One priority's declared share (0–1) in an intent version; a version's shares sum to 1."""
+
+    __tablename__ = "intent_shares"
+    __table_args__ = (UniqueConstraint("intent_id", "priority_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    intent_id: int = Field(foreign_key="intent_versions.id", index=True, ondelete="CASCADE")
+    priority_id: int = Field(foreign_key="priorities.id", ondelete="CASCADE")
+    share: float
 
 
 class ConfigChange(SQLModel, table=True):

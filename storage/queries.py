@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import ColumnElement, func
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from storage.models import (
     Answer,
+    AnswerFocus,
     AnswerScore,
+    IntentShare,
+    IntentVersion,
     Invitation,
     LeadershipGroup,
     Priority,
@@ -41,16 +44,22 @@ def stored_ids(text: str) -> list[int]:
 class RunTally:
     """One closed run's answers counted in the database, with the versions it asked.
 
-    ``focus`` maps a priority id to how many named it, and None to how many named something
-    else, in the order the database returned them; answers without a focus are not counted.
+    ``focus`` maps a priority id (None: something else) to the sum of the answers' shares of
+    attention on it, in the order the database returned them: divided by the number of focus
+    answers it is the mean share. A single-choice answer is a share of 1 on its choice, so for
+    runs asked the old way the sums are counts. Answers without a focus add nothing.
+    ``declared`` is the intent in force when the run was claimed (priority id → share, summing
+    to 1; {} when nothing was declared or no version was recorded), ``intent_version`` its id.
     """
 
     run: PulseRun
     asked: list[Question]  # the question versions the run asked that still exist
     histograms: dict[str, dict[int, int]]  # dimension key → score → count
-    focus: dict[int | None, int]
+    focus: dict[int | None, float]
     invited: int  # members whose delivery did not fail
     responded: int
+    declared: dict[int, float] = field(default_factory=dict)
+    intent_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,17 +96,13 @@ def closed_run_window(
         .group_by(col(AnswerScore.run_id), col(Question.key), col(AnswerScore.score))
     ):
         histograms.setdefault(run_id, {}).setdefault(key, {})[score] = count_
-    focus: dict[int, dict[int | None, int]] = {}
-    named_other = col(Answer.focus_other).is_not(None)
-    for run_id, priority_id, other, count_ in session.exec(
-        select(Answer.run_id, Answer.focus_priority_id, named_other, func.count())
-        .where(col(Answer.run_id).in_(run_ids))
-        .group_by(col(Answer.run_id), col(Answer.focus_priority_id), named_other)
+    focus: dict[int, dict[int | None, float]] = {}
+    for run_id, priority_id, tenths in session.exec(
+        select(AnswerFocus.run_id, AnswerFocus.priority_id, func.sum(AnswerFocus.tenths))
+        .where(col(AnswerFocus.run_id).in_(run_ids))
+        .group_by(col(AnswerFocus.run_id), col(AnswerFocus.priority_id))
     ):
-        if priority_id is None and not other:
-            continue  # the run asked no focus question
-        counts = focus.setdefault(run_id, {})
-        counts[priority_id] = counts.get(priority_id, 0) + count_
+        focus.setdefault(run_id, {})[priority_id] = int(tenths) / 10
     invited = dict(
         session.exec(
             select(Invitation.run_id, func.count())
@@ -114,11 +119,26 @@ def closed_run_window(
     )
     priority_ids = {pid for run in runs for pid in stored_ids(run.priority_ids)}
     priority_ids |= {pid for counts in focus.values() for pid in counts if pid is not None}
-    priorities = {
-        p.id: p
-        for p in session.exec(select(Priority).where(col(Priority.id).in_(priority_ids)))
-        if p.id is not None
-    }
+    # The priorities, and the declared shares of the runs' intent versions, in one query.
+    intent_ids = {run.intent_version_id for run in runs if run.intent_version_id is not None}
+    priorities: dict[int, Priority] = {}
+    declared: dict[int, dict[int, float]] = {}
+    for priority, intent_id, share in session.exec(
+        select(Priority, IntentShare.intent_id, IntentShare.share)
+        .outerjoin(
+            IntentShare,
+            and_(
+                col(IntentShare.priority_id) == Priority.id,
+                col(IntentShare.intent_id).in_(intent_ids),
+            ),
+        )
+        .where(or_(col(Priority.id).in_(priority_ids), col(IntentShare.id).is_not(None)))
+        .order_by(col(Priority.id))
+    ):
+        assert priority.id is not None
+        priorities[priority.id] = priority
+        if intent_id is not None and share is not None:
+            declared.setdefault(intent_id, {})[priority.id] = share
     tallies = []
     for run in runs:
         assert run.id is not None
@@ -130,9 +150,84 @@ def closed_run_window(
                 focus=focus.get(run.id, {}),
                 invited=int(invited.get(run.id, 0)),
                 responded=int(responded.get(run.id, 0)),
+                declared=dict(declared.get(run.intent_version_id, {}))
+                if run.intent_version_id is not None
+                else {},
+                intent_version=run.intent_version_id,
             )
         )
     return RunWindow(tallies=tallies, priorities=priorities)
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One answer of a closed run, unlinked: its scores by dimension key and its shares of
+    attention by priority id (None: something else), in tenths."""
+
+    scores: dict[str, int]
+    tenths: dict[int | None, int]
+
+
+def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[AnswerRow]]:
+    """Each run's answers one by one, in three queries whatever the number of runs.
+
+    The answers come in id order, which after a run's close is random (see
+    `pulses.pseudonyms.unlink_answers`): callers must not read meaning into it.
+    """
+    if not run_ids:
+        return {}
+    rows: dict[int, AnswerRow] = {}
+    of_run: dict[int, list[AnswerRow]] = {}
+    for answer_id, run_id in session.exec(
+        select(Answer.id, Answer.run_id)
+        .where(col(Answer.run_id).in_(run_ids))
+        .order_by(col(Answer.id))
+    ):
+        assert answer_id is not None
+        rows[answer_id] = AnswerRow(scores={}, tenths={})
+        of_run.setdefault(run_id, []).append(rows[answer_id])
+    for answer_id, key, score in session.exec(
+        select(AnswerScore.answer_id, Question.key, AnswerScore.score)
+        .join(Question, col(Question.id) == AnswerScore.question_id)
+        .where(col(AnswerScore.run_id).in_(run_ids))
+    ):
+        rows[answer_id].scores[key] = score
+    for answer_id, priority_id, tenths in session.exec(
+        select(AnswerFocus.answer_id, AnswerFocus.priority_id, AnswerFocus.tenths).where(
+            col(AnswerFocus.run_id).in_(run_ids)
+        )
+    ):
+        rows[answer_id].tenths[priority_id] = tenths
+    return of_run
+
+
+def intent_shares(*, session: Session, intent_ids: list[int]) -> dict[int, dict[int, float]]:
+    """The declared shares of each intent version: version id → priority id → share."""
+    if not intent_ids:
+        return {}
+    shares: dict[int, dict[int, float]] = {intent_id: {} for intent_id in intent_ids}
+    for intent_id, priority_id, share in session.exec(
+        select(IntentShare.intent_id, IntentShare.priority_id, IntentShare.share)
+        .where(col(IntentShare.intent_id).in_(intent_ids))
+        .order_by(col(IntentShare.intent_id), col(IntentShare.priority_id))
+    ):
+        shares[intent_id][priority_id] = share
+    return shares
+
+
+def latest_intent(
+    *, session: Session, group_id: int
+) -> tuple[IntentVersion, dict[int, float]] | None:
+    """The group's last recorded intent version and its shares; None before the first."""
+    version = session.exec(
+        select(IntentVersion)
+        .where(IntentVersion.group_id == group_id)
+        .order_by(col(IntentVersion.id).desc())
+        .limit(1)
+    ).first()
+    if version is None or version.id is None:
+        return None
+    return version, intent_shares(session=session, intent_ids=[version.id])[version.id]
 
 
 def friction_texts(*, session: Session, run_ids: list[int]) -> dict[int, list[str]]:

@@ -19,6 +19,7 @@ from bot.views.pulse import (
     FOCUS_OTHER_BLOCK,
     FRICTION_ACTION,
     SCORE_ACTION,
+    SHARE_ACTION,
     SUBMIT_CALLBACK,
     closed_message,
     notice_modal,
@@ -35,6 +36,7 @@ from pulses.answers import (
     confirm_dm_answer,
     record_answer,
     refresh_channel_progress,
+    share_field,
 )
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
@@ -49,6 +51,7 @@ ANSWER_LOCKED = (
     "apart from who gave them, and the link to yours is gone. You can answer the next one."
 )
 SUBMISSION_KEY = "pulse_submission"
+SHARE_PREFIX = share_field("")
 # Slack gives the acknowledgement three seconds; the lazy listener waits a little longer.
 OUTCOME_WAIT_SECONDS = 10.0
 
@@ -84,6 +87,7 @@ def open_pulse_modal(
             group_name=sheet.group_name,
             previous=sheet.previous,
             previous_scores=sheet.previous_scores,
+            previous_shares=sheet.previous_shares,
         )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -91,17 +95,26 @@ def open_pulse_modal(
 def parse_submission(state: dict[str, dict[str, dict[str, Any]]]) -> AnswerInput:
     """The modal's state.values as an AnswerInput (validation happens in the domain)."""
     scores: dict[int, int | None] = {}
+    shares: dict[str, int | None] = {}
     for block_id, actions in state.items():
         if block_id.isdigit() and SCORE_ACTION in actions:
             option = actions[SCORE_ACTION].get("selected_option") or {}
             value = option.get("value")
             scores[int(block_id)] = int(value) if value and value.isdigit() else None
+        elif block_id.startswith(SHARE_PREFIX) and SHARE_ACTION in actions:
+            option = actions[SHARE_ACTION].get("selected_option") or {}
+            value = option.get("value")
+            shares[block_id.removeprefix(SHARE_PREFIX)] = (
+                int(value) if value and value.isdigit() else None
+            )
     focus = ((state.get(FOCUS, {}).get(FOCUS_ACTION) or {}).get("selected_option") or {}).get(
         "value"
     )
     focus_other = (state.get(FOCUS_OTHER_BLOCK, {}).get(FOCUS_OTHER_BLOCK) or {}).get("value")
     friction = (state.get(FRICTION, {}).get(FRICTION_ACTION) or {}).get("value")
-    return AnswerInput(scores=scores, focus=focus, focus_other=focus_other, friction=friction)
+    return AnswerInput(
+        scores=scores, focus=focus, focus_other=focus_other, friction=friction, shares=shares
+    )
 
 
 class Submission:

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views.fields import radio_field, select_field, text_field
-from pulses.answers import OTHER, PulseForm
+from pulses.answers import OTHER, SHARE_STEPS, PulseForm, share_field
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
 from storage.models import Answer
@@ -28,6 +28,7 @@ ANSWER_ACTION = "pulse.answer"
 SUBMIT_CALLBACK = "pulse.submit"
 SCORE_ACTION = "score"
 FOCUS_ACTION = "focus"
+SHARE_ACTION = "share"
 FOCUS_OTHER_BLOCK = "focus_other"
 FRICTION_ACTION = "friction"
 
@@ -117,6 +118,7 @@ def pulse_modal(
     group_name: str,
     previous: Answer | None = None,
     previous_scores: dict[int, int] | None = None,
+    previous_shares: dict[str, int] | None = None,
 ) -> View:
     """The answer modal: Likert items, focus, friction; prefilled when changing an answer."""
     assert form.run.id is not None
@@ -135,14 +137,12 @@ def pulse_modal(
                 initial=initial,
             )
         )
-    if form.focus is not None:
+    if form.asks_shares:
+        blocks += _share_blocks(form, previous_shares or {})
+    elif form.focus is not None:
         focus_options = [Option(value=str(p.id), label=p.name[:75]) for p in form.priorities]
         focus_options.append(Option(value=OTHER, label="Something else"))
-        chosen = (
-            str(previous.focus_priority_id)
-            if previous and previous.focus_priority_id
-            else (OTHER if previous and previous.focus_other else None)
-        )
+        chosen = next(iter(previous_shares or {}), None)
         blocks.append(
             select_field(
                 FOCUS,
@@ -153,6 +153,7 @@ def pulse_modal(
                 placeholder="Choose a priority",
             )
         )
+    if form.focus is not None:
         blocks.append(
             text_field(
                 FOCUS_OTHER_BLOCK,
@@ -185,6 +186,33 @@ def pulse_modal(
         close=PlainTextObject(text="Cancel"),
         blocks=blocks,
     )
+
+
+def _share_blocks(form: PulseForm, previous: dict[str, int]) -> list[Block]:
+    """The attention question: a share select for each priority and for something else."""
+    assert form.focus is not None
+    options = [Option(value=str(step), label=f"{step}%") for step in SHARE_STEPS]
+    blocks: list[Block] = [
+        SectionBlock(
+            block_id=FOCUS,
+            text=MarkdownTextObject(
+                text=f"*{form.focus.text[:2900]}*\nIn steps of 10%, together 100%."
+            ),
+        )
+    ]
+    labels = [(str(p.id), p.name[:75]) for p in form.priorities] + [(OTHER, "Something else")]
+    for key, label in labels:
+        chosen = str(previous.get(key, 0))
+        blocks.append(
+            select_field(
+                share_field(key),
+                label,
+                options,
+                action_id=SHARE_ACTION,
+                initial=next(o for o in options if o.value == chosen),
+            )
+        )
+    return blocks
 
 
 def notice_modal(title: str, message: str, *, close: str = "OK") -> View:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from bot.services import utc_now
 from sandbox import SlackSandbox
 from storage.db import session_scope
-from storage.models import LeadershipGroup, SkipDate
+from storage.models import AnswerFocus, LeadershipGroup, SkipDate
 from tests.bot.pulse_helpers import (
     EXEC,
     EXEC_LEADERS,
@@ -115,18 +115,23 @@ def _open_channel_pulse(bot: RunningBot, sandbox: SlackSandbox) -> None:
     run_tick(bot.engine, messenger_for(bot.services.settings), bot.clock.now)
 
 
-def _answer(sandbox: SlackSandbox, user: str, value: int, focus: str = "other") -> None:
+def _answer(
+    sandbox: SlackSandbox, user: str, value: int, shares: dict[str, str] | None = None
+) -> None:
+    """Answer every statement with ``value`` and give the shares of attention (by block id;
+    by default all of it to something else, "hiring")."""
     person = sandbox.user(user)
     modal = click_answer(sandbox, user)
     values: dict[str, object] = {}
     for block in modal.view["blocks"]:
         if block["block_id"].isdigit():
             values[block["block_id"]] = str(value)
-    values["focus"] = focus
-    if focus == "other":
+    values |= shares or {"share_other": "100"}
+    if values.get("share_other", "0") != "0":
         values["focus_other"] = "hiring"
     response = person.submit(modal.id, values)
     assert response.status == 200
+    assert response.json is None, response.json
 
 
 def test_submit_stores_and_resubmitting_replaces_the_answer(
@@ -152,7 +157,7 @@ def test_the_same_submission_delivered_twice_stores_one_answer(
     person = sandbox.user("U0BEN")
     modal = click_answer(sandbox, "U0BEN")
     values = {b["block_id"]: "5" for b in modal.view["blocks"] if b["block_id"].isdigit()}
-    first = person.submit(modal.id, {**values, "focus": "other", "focus_other": "hiring"})
+    first = person.submit(modal.id, {**values, "share_other": "100", "focus_other": "hiring"})
     replayed = person.replay(first)  # a double click, or Slack retrying the same payload
     assert (first.status, replayed.status) == (200, 200)
     assert len(answers(bot.engine)) == 1
@@ -168,7 +173,7 @@ def test_an_answer_after_the_close_is_refused_and_nothing_is_stored(
     # The modal stays open past the 48-hour window, then the leader submits.
     bot.clock.now = at("2026-12-02 09:00", BERLIN)
     values = {b["block_id"]: "3" for b in modal.view["blocks"] if b["block_id"].isdigit()}
-    response = person.submit(modal.id, {**values, "focus": "other", "focus_other": "x"})
+    response = person.submit(modal.id, {**values, "share_other": "100", "focus_other": "x"})
     assert response.json is not None
     assert response.json["response_action"] == "update"
     assert "This pulse closed at Wed 2 Dec, 09:00 CET" in str(response.json["view"])
@@ -183,13 +188,77 @@ def test_invalid_input_is_shown_inline_and_nothing_is_stored(
     person = sandbox.user("U0DIEGO")
     modal = click_answer(sandbox, "U0DIEGO")
     values = {b["block_id"]: "3" for b in modal.view["blocks"] if b["block_id"].isdigit()}
-    response = person.submit(modal.id, {**values, "focus": "other"})
+    response = person.submit(modal.id, {**values, "share_other": "100"})
     assert response.json == {
         "response_action": "errors",
-        "errors": {"focus_other": "You picked “something else”: say briefly what it was."},
+        "errors": {"focus_other": "You gave a share to something else: say briefly what it was."},
     }
     assert sandbox.views[modal.id].open
     assert answers(bot.engine) == []
+
+
+def test_shares_that_do_not_make_100_percent_are_refused_inline(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    [expansion, reliability] = add_priorities(
+        bot.engine, "Enterprise expansion", "Platform reliability"
+    )
+    _open_channel_pulse(bot, sandbox)
+    person = sandbox.user("U0DIEGO")
+    modal = click_answer(sandbox, "U0DIEGO")
+    values = {b["block_id"]: "3" for b in modal.view["blocks"] if b["block_id"].isdigit()}
+    shares = {f"share_{expansion}": "60", f"share_{reliability}": "30"}
+    response = person.submit(modal.id, {**values, **shares})
+    assert response.json == {
+        "response_action": "errors",
+        "errors": {"share_other": "Your shares add up to 90%: together they need to make 100%."},
+    }
+    assert answers(bot.engine) == []
+
+
+def test_shares_of_attention_are_stored_in_tenths_and_prefilled_when_changing(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    [expansion, reliability] = add_priorities(
+        bot.engine, "Enterprise expansion", "Platform reliability"
+    )
+    _open_channel_pulse(bot, sandbox)
+    modal = click_answer(sandbox, "U0ALICE")
+    selects = {
+        b["block_id"]: b["label"]["text"]
+        for b in modal.view["blocks"]
+        if b["block_id"].startswith("share_")
+    }
+    assert selects == {
+        f"share_{expansion}": "Enterprise expansion",
+        f"share_{reliability}": "Platform reliability",
+        "share_other": "Something else",
+    }
+    # Every share starts at 0%, offered in steps of 10%.
+    [first] = [b for b in modal.view["blocks"] if b["block_id"] == f"share_{expansion}"]
+    assert first["element"]["initial_option"]["value"] == "0"
+    assert [o["value"] for o in first["element"]["options"]] == [str(10 * i) for i in range(11)]
+    _answer(sandbox, "U0ALICE", 4, {f"share_{expansion}": "70", "share_other": "30"})
+    with session_scope(bot.engine) as session:
+        stored = {(f.priority_id, f.tenths) for f in session.exec(select(AnswerFocus))}
+    assert stored == {(expansion, 7), (None, 3)}
+    [answer] = answers(bot.engine)
+    assert answer.focus_other == "hiring"
+    again = click_answer(sandbox, "U0ALICE")
+    initial = {
+        b["block_id"]: b["element"]["initial_option"]["value"]
+        for b in again.view["blocks"]
+        if b["block_id"].startswith("share_")
+    }
+    assert initial == {f"share_{expansion}": "70", f"share_{reliability}": "0", "share_other": "30"}
+    # Changed to all on reliability: the earlier shares and the "something else" text go.
+    changed = {f"share_{expansion}": "0", f"share_{reliability}": "100", "share_other": "0"}
+    _answer(sandbox, "U0ALICE", 4, changed)
+    with session_scope(bot.engine) as session:
+        stored = {(f.priority_id, f.tenths) for f in session.exec(select(AnswerFocus))}
+    assert stored == {(reliability, 10)}
+    [answer] = answers(bot.engine)
+    assert answer.focus_other is None
 
 
 def test_without_declared_priorities_focus_offers_only_something_else(
@@ -197,8 +266,8 @@ def test_without_declared_priorities_focus_offers_only_something_else(
 ) -> None:
     _open_channel_pulse(bot, sandbox)
     modal = click_answer(sandbox, "U0EMMA")
-    [focus] = [b for b in modal.view["blocks"] if b["block_id"] == "focus"]
-    assert [o["value"] for o in focus["element"]["options"]] == ["other"]
+    shares = [b["block_id"] for b in modal.view["blocks"] if b["block_id"].startswith("share_")]
+    assert shares == ["share_other"]
 
 
 def test_reminder_goes_once_and_only_to_non_responders(
@@ -352,7 +421,7 @@ def test_in_dm_mode_answering_turns_the_dm_into_a_confirmation_with_a_way_to_cha
 
     modal = click_answer(sandbox, "U0ALICE", channel="DM")
     values = {b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()}
-    sandbox.user("U0ALICE").submit(modal.id, {**values, "focus": "other", "focus_other": "x"})
+    sandbox.user("U0ALICE").submit(modal.id, {**values, "share_other": "100", "focus_other": "x"})
     sandbox.wait_for(lambda s: "your answer" in s.messages(s.dm_channel("U0ALICE"))[0].text)
     [dm] = sandbox.messages(sandbox.dm_channel("U0ALICE"))
     assert "You can change it until Wed 2 Dec, 09:00 CET." in str(dm.blocks)
@@ -369,10 +438,10 @@ def test_in_dm_mode_a_refused_submission_leaves_the_dm_unconfirmed(
     run_tick(bot.engine, messenger_for(bot.services.settings), bot.clock.now)
     refused = click_answer(sandbox, "U0ALICE", channel="DM")
     values = {b["block_id"]: "4" for b in refused.view["blocks"] if b["block_id"].isdigit()}
-    response = sandbox.user("U0ALICE").submit(refused.id, {**values, "focus": "other"})
+    response = sandbox.user("U0ALICE").submit(refused.id, {**values, "share_other": "100"})
     assert response.json["response_action"] == "errors"
     # Ben's answer is confirmed after Alice's refusal went through the same listeners.
     accepted = click_answer(sandbox, "U0BEN", channel="DM")
-    sandbox.user("U0BEN").submit(accepted.id, {**values, "focus": "other", "focus_other": "x"})
+    sandbox.user("U0BEN").submit(accepted.id, {**values, "share_other": "100", "focus_other": "x"})
     sandbox.wait_for(lambda s: "your answer" in s.messages(s.dm_channel("U0BEN"))[0].text)
     assert "your answer" not in sandbox.messages(sandbox.dm_channel("U0ALICE"))[0].text

@@ -10,9 +10,11 @@ from sqlmodel import Session, select
 
 from pulses.dimensions import dimension_keys
 from pulses.focus import OTHER
+from pulses.intent import intent_in_force
 from pulses.questions import current_questions, seed_default_questions
 from storage.models import (
     Answer,
+    AnswerFocus,
     AnswerScore,
     Invitation,
     LeadershipGroup,
@@ -27,12 +29,23 @@ DIMENSIONS = dimension_keys()
 
 @dataclass(frozen=True)
 class Seeded:
-    """One leader's answer set: scores by dimension key, focus a priority name or OTHER."""
+    """One leader's answer set: scores by dimension key, and focus either as one choice (a
+    priority name or OTHER: the share 1.0 on it) or as ``shares`` of attention by priority
+    name or OTHER (multiples of 0.1 summing to 1)."""
 
     scores: Mapping[str, int]
     focus: str | None = None
     other: str | None = None
     friction: str | None = None
+    shares: Mapping[str, float] | None = None
+
+    def tenths(self) -> dict[str, int]:
+        """The focus as tenths of attention by priority name or OTHER."""
+        if self.shares is not None:
+            tenths = {name: round(share * 10) for name, share in self.shares.items()}
+            assert sum(tenths.values()) == 10, self.shares
+            return {name: t for name, t in tenths.items() if t > 0}
+        return {self.focus: 10} if self.focus is not None else {}
 
 
 def uniform(score: int) -> dict[str, int]:
@@ -130,6 +143,7 @@ def seed_run(
         closed_at=closing if status == "closed" else None,
         question_ids=",".join(str(q.id) for q in asked.values()),
         priority_ids=",".join(str(p.id) for p in org.priorities.values()),
+        intent_version_id=intent_in_force(session=session, group=group, now=scheduled).id,
         anonymity_threshold=group.anonymity_threshold,
         channel_id=group.channel_id,
     )
@@ -151,18 +165,24 @@ def seed_run(
         )
     session.flush()
     for seeded in answers:
-        focus_id = None
-        if seeded.focus is not None and seeded.focus != OTHER:
-            focus_id = org.priorities[seeded.focus].id
+        tenths = seeded.tenths()
         answer = Answer(
             run_id=run.id,
-            focus_priority_id=focus_id,
-            focus_other=(seeded.other or "something") if seeded.focus == OTHER else None,
+            focus_other=(seeded.other or "something") if OTHER in tenths else None,
             friction=seeded.friction,
         )
         session.add(answer)
         session.flush()
         assert answer.id is not None
+        session.add_all(
+            AnswerFocus(
+                answer_id=answer.id,
+                run_id=run.id,
+                priority_id=None if name == OTHER else org.priorities[name].id,
+                tenths=share,
+            )
+            for name, share in tenths.items()
+        )
         for key, score in seeded.scores.items():
             question = asked[key]
             assert question.id is not None

@@ -18,7 +18,7 @@ from pulses.ports import Member
 from pulses.pseudonyms import pseudonym
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
-from storage.models import Answer, PulseRun
+from storage.models import Answer, Priority, PulseRun, Workspace
 from storage.queries import run_progress
 from tests.pulses.test_dispatch import FakeMessenger, make_group, runs
 
@@ -40,17 +40,26 @@ def database(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _answer(engine: Engine, run_id: int, user_id: str, friction: str, now: datetime) -> int:
+def _answer(
+    engine: Engine, run_id: int, user_id: str, friction: str, now: datetime, expansion: int = 70
+) -> int:
+    """Answer with ``expansion`` percent of attention on the first priority, the rest on
+    something else."""
     with session_scope(engine) as session:
         run = session.get(PulseRun, run_id)
         assert run is not None
         form = pulse_form(session=session, run=run)
+        assert form.asks_shares
         scores: dict[int, int | None] = {q.id: 1 + len(friction) % 5 for q in form.likert if q.id}
+        shares: dict[str, int | None] = {
+            str(form.priorities[0].id): expansion,
+            OTHER: 100 - expansion,
+        }
         answer = record_answer(
             session=session,
             run_id=run_id,
             user_id=user_id,
-            submitted=AnswerInput(scores, OTHER, "hiring", friction),
+            submitted=AnswerInput(scores, None, "hiring", friction, shares),
             now=now,
             key=KEY,
         )
@@ -69,6 +78,9 @@ def _dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
 
 def _open_dm_run(engine: Engine) -> tuple[FakeMessenger, int]:
     make_group(engine, delivery_mode="dm", created_at=MONDAY - timedelta(days=1))
+    with session_scope(engine) as session:
+        workspace = session.execute(select(Workspace).where(Workspace.team_id == "T1")).scalar_one()
+        session.add(Priority(workspace_id=workspace.id or 0, name="Expansion"))
     messenger = FakeMessenger([Member(user, "UTC") for user in MEMBERS])
     tick(engine=engine, messenger=messenger, now=MONDAY)
     [run] = runs(engine)
@@ -84,10 +96,17 @@ def test_after_the_close_no_answer_can_be_linked_to_a_person_or_an_order(
     first_ids = {}
     for minute, user in enumerate(ANSWER_ORDER):
         first_ids[user] = _answer(
-            database, run_id, user, f"comment {minute}", MONDAY + timedelta(minutes=minute)
+            database,
+            run_id,
+            user,
+            f"comment {minute}",
+            MONDAY + timedelta(minutes=minute),
+            expansion=10 * minute,
         )
     # Before the close a resubmission replaces the earlier answer, found by its pseudonym.
-    again = _answer(database, run_id, ANSWER_ORDER[0], "comment 0", MONDAY + timedelta(hours=2))
+    again = _answer(
+        database, run_id, ANSWER_ORDER[0], "comment 0", MONDAY + timedelta(hours=2), expansion=0
+    )
     assert again == first_ids[ANSWER_ORDER[0]]
     open_dump = _dump(database)
     assert len(open_dump["answers"]) == len(ANSWER_ORDER)
@@ -106,7 +125,7 @@ def test_after_the_close_no_answer_can_be_linked_to_a_person_or_an_order(
     [run] = runs(database)
     assert run.status == "closed"
     dump = _dump(database)
-    for table in ("answers", "answer_scores"):
+    for table in ("answers", "answer_scores", "answer_focus"):
         for row in dump[table]:
             for value in row.values():
                 assert not any(user in str(value) for user in MEMBERS), (table, row)
@@ -119,9 +138,15 @@ def test_after_the_close_no_answer_can_be_linked_to_a_person_or_an_order(
         "id",
         "run_id",
         "pseudonym",
-        "focus_priority_id",
         "focus_other",
         "friction",
+    }
+    assert {c["name"] for c in columns.get_columns("answer_focus")} == {
+        "id",
+        "answer_id",
+        "run_id",
+        "priority_id",
+        "tenths",
     }
     assert {c["name"] for c in columns.get_columns("answer_scores")} == {
         "id",
@@ -141,6 +166,20 @@ def test_after_the_close_no_answer_can_be_linked_to_a_person_or_an_order(
     )
     answer_ids = {a["id"] for a in dump["answers"]}
     assert {s["answer_id"] for s in dump["answer_scores"]} == answer_ids
+    # Shares of attention too: each answer's shares stay together under its new id, and
+    # their row ids follow the answers' random order, not the order people answered in.
+    assert sorted(f["tenths"] for f in dump["answer_focus"]) == sorted(
+        f["tenths"] for f in open_dump["answer_focus"]
+    )
+    assert {f["answer_id"] for f in dump["answer_focus"]} == answer_ids
+    friction_of = {a["id"]: a["friction"] for a in dump["answers"]}
+    expansion_of = {
+        friction_of[f["answer_id"]]: f["tenths"]
+        for f in dump["answer_focus"]
+        if f["priority_id"] is not None
+    }
+    # "comment m" gave 10·m % to the first priority (so "comment 0" none).
+    assert expansion_of == {f"comment {m}": m for m in range(1, len(ANSWER_ORDER))}
     with session_scope(database) as session:
         assert run_progress(session=session, run_id=run_id) == (10, 12)
 
@@ -160,7 +199,7 @@ def test_an_answer_whose_pseudonym_cannot_be_found_is_locked_not_counted_twice(
                 session=session,
                 run_id=run_id,
                 user_id=MEMBERS[0],
-                submitted=AnswerInput(scores, OTHER, "hiring", "second"),
+                submitted=AnswerInput(scores, None, "hiring", "second", {OTHER: 100}),
                 now=MONDAY,
                 key=b"another key",
             )
@@ -224,20 +263,27 @@ def test_the_migration_unlinks_closed_runs_and_pseudonymises_open_ones(
             [question, *_] = current_questions(session=session, workspace_id=group.workspace_id)
             assert question.id is not None
             question_id = question.id
-            made = {}
+        made = {}
+        with engine.begin() as connection:
+            # The runs as revision 0004 stored them (the model has columns added since).
             for day, status in ((1, "closed"), (8, "open")):
-                run = PulseRun(
-                    group_id=group_id,
-                    occurrence_day=(MONDAY + timedelta(days=day)).date(),
-                    scheduled_at=MONDAY + timedelta(days=day),
-                    status=status,
-                    closes_at=MONDAY + timedelta(days=day + 2),
-                    question_ids=str(question_id),
-                )
-                session.add(run)
-                session.flush()
-                assert run.id is not None
-                made[status] = run.id
+                made[status] = connection.execute(
+                    text(
+                        "INSERT INTO pulse_runs (group_id, occurrence_day, scheduled_at, status, "
+                        "delivery_mode, manual, closes_at, channel_post_state, question_ids, "
+                        "priority_ids, anonymity_threshold, created_at) VALUES (:group, :day, "
+                        ":at, :status, 'channel', false, :closes, 'pending', :questions, '', 5, "
+                        ":at) RETURNING id"
+                    ),
+                    {
+                        "group": group_id,
+                        "day": (MONDAY + timedelta(days=day)).date(),
+                        "at": MONDAY + timedelta(days=day),
+                        "status": status,
+                        "closes": MONDAY + timedelta(days=day + 2),
+                        "questions": str(question_id),
+                    },
+                ).scalar_one()
         with engine.begin() as connection:
             for status in ("closed", "open"):
                 for user in MEMBERS[:3]:

@@ -30,12 +30,14 @@ from bot.views.admin.inputs import (
 )
 from bot.views.fields import number_field, radio_field, text_field
 from pulses.audit import InvalidChange
+from pulses.intent import MAX_REASON
 from pulses.priorities import (
     MAX_PRIORITY_NAME,
     MAX_PRIORITY_WEIGHT,
     PRIORITY_NEW_NAME,
     PRIORITY_NEW_SCOPE,
     PRIORITY_NEW_WEIGHT,
+    PRIORITY_REASON,
     PRIORITY_RETIRE,
     NewPriority,
     PriorityEdits,
@@ -134,6 +136,18 @@ def priorities_modal(
         blocks.append(
             radio_field(PRIORITY_NEW_SCOPE, "For", scopes, action_id=VALUE, initial=scopes[0])
         )
+    blocks += [
+        DividerBlock(),
+        text_field(
+            PRIORITY_REASON,
+            "Reason for the change",
+            action_id=VALUE,
+            max_length=MAX_REASON,
+            optional=True,
+            hint="One line, shown on the digests' timeline when the declared intent changes "
+            "(e.g. “Board asked for 12 months of runway”).",
+        ),
+    ]
     return View(
         type="modal",
         callback_id=PRIORITIES_CALLBACK,
@@ -182,4 +196,6 @@ def parse_priorities(values: State, priority_ids: Sequence[int]) -> PriorityEdit
         )
     if problems:
         raise InvalidChange(problems)
-    return PriorityEdits(rows=tuple(rows), new=new)
+    return PriorityEdits(
+        rows=tuple(rows), new=new, reason=text_value(values, PRIORITY_REASON) or None
+    )

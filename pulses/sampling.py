@@ -1,0 +1,58 @@
+"""Stored runs as the signal engine reads them: a group's closed runs as `RunSample`s.
+
+The same window of runs the reports aggregate (`storage.queries.closed_run_window`), each with
+its answers one by one, unlinked and in no meaningful order, and the declared intent recorded
+when the run was claimed. A fixed number of queries per window, whatever its length.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from pulses.samples import OTHER, LeaderAnswer, RunSample
+from storage.queries import AnswerRow, answer_rows, closed_run_window
+
+
+def _attention(tenths: dict[int | None, int]) -> dict[str, float]:
+    total = sum(tenths.values())
+    if total <= 0:
+        return {}
+    return {
+        OTHER if priority_id is None else str(priority_id): share / total
+        for priority_id, share in tenths.items()
+    }
+
+
+def _leader(row: AnswerRow) -> LeaderAnswer:
+    return LeaderAnswer(scores=dict(row.scores), attention=_attention(row.tenths))
+
+
+def load_samples(
+    *, session: Session, group_id: int, until: date | None = None, count: int
+) -> list[RunSample]:
+    """The group's last ``count`` closed runs up to ``until`` (None: up to now), most recent
+    first, as samples.
+
+    Every closed run is included, whether or not enough people answered to show it: the
+    caller decides what may be shown (`pulses.privacy`).
+    """
+    window = closed_run_window(session=session, group_id=group_id, until=until, count=count)
+    run_ids = [tally.run.id for tally in window.tallies if tally.run.id is not None]
+    answers = answer_rows(session=session, run_ids=run_ids)
+    samples = []
+    for tally in window.tallies:
+        run = tally.run
+        assert run.id is not None
+        samples.append(
+            RunSample(
+                run_id=run.id,
+                day=run.occurrence_day,
+                invited=tally.invited,
+                answers=tuple(_leader(row) for row in answers.get(run.id, [])),
+                declared={str(pid): share for pid, share in tally.declared.items()},
+                intent_version=tally.intent_version,
+            )
+        )
+    return samples
