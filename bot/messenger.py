@@ -76,7 +76,7 @@ class UnknownOutcome(DeliveryError):
     """Slack may or may not have carried the call out: a 5xx, a timeout, a dropped connection."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason, permanent=False)
+        super().__init__(reason, permanent=False, ambiguous=True)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,15 @@ def deliver_channel_posts(tick: Tick) -> None:
                 if error.permanent:
                     _fail_channel_post(session, run, error.reason)
                     tick.report.failed += 1
+                elif error.ambiguous:
+                    # Maybe posted: left "posting" without an owner, so the next recovery
+                    # (in whichever process) looks it up by its marker before any repost.
+                    session.execute(
+                        update(PulseRun)
+                        .where(col(PulseRun.id) == run.id)
+                        .values(channel_post_claimed_by=None)
+                    )
+                    tick.report.errors.append(f"run {run.id}: {error.reason}")
                 else:
                     session.execute(
                         update(PulseRun)
@@ -145,6 +154,12 @@ def _deliver_one(tick: Tick, invitation: Invitation) -> None:
             invitation.user_id, notice, marker=marker("invitation", invitation.id)
         )
     except DeliveryError as error:
+        if error.ambiguous and not error.permanent:
+            # Maybe delivered: left "sending" without an owner, so the next recovery (in
+            # whichever process) looks it up by its marker before it is sent again.
+            _settle(tick, invitation, owned, claimed_by=None, failure_reason=error.reason)
+            tick.report.errors.append(f"invitation {invitation.id}: {error.reason}")
+            return
         if error.permanent or attempts >= MAX_ATTEMPTS:
             reason = (
                 error.reason

@@ -33,12 +33,17 @@ class Member:
 
 
 class DeliveryError(Exception):
-    """Slack refused a delivery. Permanent ones are recorded, transient ones retried."""
+    """Slack refused a delivery. Permanent ones are recorded, transient ones retried.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    ``ambiguous``: Slack may have carried the send out after all (a 5xx, a timeout, a dropped
+    connection) and could not be asked; it must be looked up by its marker before any resend.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, ambiguous: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.ambiguous = ambiguous
 
 
 class RenderedDigest(Protocol):

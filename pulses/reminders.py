@@ -41,7 +41,10 @@ def send_reminders(tick: Tick) -> None:
                 invitation.user_id, notice, in_channel=run.delivery_mode == "channel"
             )
         except DeliveryError as error:
-            _set_reminder_state(tick, invitation, "failed" if error.permanent else "pending")
+            # A reminder carries no marker to look up: one that may have gone out is not sent
+            # again (a missing nudge is better than a second one).
+            retry = not (error.permanent or error.ambiguous)
+            _set_reminder_state(tick, invitation, "pending" if retry else "failed")
             tick.report.errors.append(f"reminder {invitation.id}: {error.reason}")
             continue
         _set_reminder_state(tick, invitation, "sent", reminded_at=now)

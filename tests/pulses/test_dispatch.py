@@ -39,6 +39,8 @@ class FakeMessenger:
     posts: list[tuple[str, datetime | None]] = field(default_factory=list)
     delivered: dict[tuple[str, str], str] = field(default_factory=dict)
     find_fails: bool = False
+    # Slack stores the next DM, then its answer is lost (a 503 after storing).
+    lose_next_answer: bool = False
     during_send: Callable[[], None] | None = None
     clock: Callable[[], datetime | None] = lambda: None
 
@@ -58,6 +60,9 @@ class FakeMessenger:
             interrupt()
         self.sent.append((user_id, marker))
         self.delivered[(user_id, marker)] = "1.0"
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise DeliveryError("http_503", permanent=False, ambiguous=True)
         return "D" + user_id, "1.0"
 
     def confirm_answer(self, notice: PulseNotice, *, channel: str, ts: str) -> None:
@@ -121,6 +126,27 @@ def test_a_failed_lookup_during_recovery_leaves_the_claim_instead_of_resending(
 
     messenger.find_fails = False  # the next tick can ask, and finds the DM
     report = tick(engine=engine, messenger=messenger, now=T0 + timedelta(minutes=2), worker=later)
+    assert report.recovered == 1
+    assert Counter(user for user, _ in messenger.sent) == {"U1": 1}
+    assert [i.status for i in invitations(engine)] == ["sent"]
+
+
+def test_a_dm_whose_outcome_is_unknown_is_looked_up_by_any_process_before_a_resend(
+    engine: Engine,
+) -> None:
+    group_id = make_group(engine, delivery_mode="dm")
+    messenger = FakeMessenger([Member("U1", "UTC")], lose_next_answer=True, find_fails=True)
+    assert claim_run_now(engine=engine, group_id=group_id, now=T0)
+    tick(engine=engine, messenger=messenger, now=T0, worker=Worker("hostA:1:a"))
+    # Slack has the DM but process A never learned it: the send is left for a lookup, owned
+    # by nobody, instead of being put back to be sent again.
+    [invitation] = invitations(engine)
+    assert (invitation.status, invitation.claimed_by) == ("sending", None)
+    other = Worker("hostB:2:b", clock=wall(T0 + timedelta(minutes=1)))
+    tick(engine=engine, messenger=messenger, now=T0 + timedelta(minutes=1), worker=other)
+    assert [i.status for i in invitations(engine)] == ["sending"]  # Slack can't be asked yet
+    messenger.find_fails = False
+    report = tick(engine=engine, messenger=messenger, now=T0 + timedelta(minutes=2), worker=other)
     assert report.recovered == 1
     assert Counter(user for user, _ in messenger.sent) == {"U1": 1}
     assert [i.status for i in invitations(engine)] == ["sent"]
