@@ -6,6 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.settings import Settings, SettingsError
+from pulses.flags import FlagThresholds
 
 
 def test_a_missing_bot_token_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +64,7 @@ def test_flag_thresholds_are_configurable_and_unknown_names_are_refused(
     thresholds = Settings(_env_file=None).flag_thresholds
     assert thresholds.drift_divergence == 0.2
     assert thresholds.history_runs == 6
-    assert thresholds.intent_gap == 0.25  # untouched defaults stay
+    assert thresholds.intent_gap == FlagThresholds().intent_gap  # untouched defaults stay
     monkeypatch.setenv("COHERENCE_FLAG_THRESHOLDS", '{"drift": 0.2}')
     from pydantic import ValidationError
 
