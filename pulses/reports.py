@@ -28,7 +28,6 @@ from storage.queries import (
     friction_texts,
     latest_unclosed_run,
     run_progress,
-    stored_ids,
 )
 
 TREND_RUNS = 12
@@ -206,10 +205,9 @@ def _load_window(
         likert_ids[run.id] = {q.key: q.id for q in likert if q.id is not None}
         # Items in the order they were asked; keys answered but no longer listed come last.
         item_keys = list(dict.fromkeys([q.key for q in likert] + sorted(tally.histograms)))
+        # The intent in force when the run was claimed: editing weights later never rewrites it.
         weights: dict[str, float | None] = {
-            str(pid): window.priorities[pid].weight
-            for pid in stored_ids(run.priority_ids)
-            if pid in window.priorities
+            str(pid): share for pid, share in tally.declared.items()
         }
         declared[run.id] = declared_distribution(weights)
         named = {_focus_key(pid): count_ for pid, count_ in tally.focus.items()}

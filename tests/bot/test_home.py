@@ -81,7 +81,7 @@ def test_an_answered_or_closed_pulse_leaves_the_home(
     values: dict[str, object] = {
         b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()
     }
-    sandbox.user(ALICE).submit(modal.id, {**values, "focus": "other", "focus_other": "hiring"})
+    sandbox.user(ALICE).submit(modal.id, {**values, "share_other": "100", "focus_other": "hiring"})
     assert "Nothing waiting for you" in open_home(sandbox, ALICE)
     assert "closes Wed 2 Dec" in open_home(sandbox, "U0BEN")
     bot.clock.now = at("2026-12-02 09:00", BERLIN)

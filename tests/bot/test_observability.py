@@ -87,11 +87,11 @@ def test_metrics_count_an_answer_submitted_through_slack(
     values: dict[str, object] = {
         block["block_id"]: "4" for block in modal.view["blocks"] if block["block_id"].isdigit()
     }
-    assert sandbox.user(user).submit(modal.id, {**values, "focus": "other", "focus_other": "x"})
+    assert sandbox.user(user).submit(modal.id, {**values, "share_other": "100", "focus_other": "x"})
     assert scrape(bot.server.url)["coherence_answers_total"] == before + 1
     # A submission refused in the modal ("something else" without saying what) counts nothing.
     modal = click_answer(sandbox, user)
-    sandbox.user(user).submit(modal.id, {**values, "focus": "other", "focus_other": ""})
+    sandbox.user(user).submit(modal.id, {**values, "share_other": "100", "focus_other": ""})
     assert scrape(bot.server.url)["coherence_answers_total"] == before + 1
 
 

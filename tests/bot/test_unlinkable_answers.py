@@ -63,7 +63,7 @@ def test_an_answer_the_current_key_cannot_find_is_shown_as_received_not_counted_
     assert "can no longer be changed" in str(modal.view)
     values = {b["block_id"]: "1" for b in open_before.view["blocks"] if b["block_id"].isdigit()}
     response = sandbox.user("U0CHIE").submit(
-        open_before.id, {**values, "focus": "other", "focus_other": "x"}
+        open_before.id, {**values, "share_other": "100", "focus_other": "x"}
     )
     assert response.json is not None
     assert response.json["response_action"] == "update"

@@ -36,9 +36,12 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=intro))]
     for question in questions:
-        kind = {"likert": "statement, rated 1–5", "focus": "focus", "friction": "friction"}.get(
-            question.kind, question.kind
-        )
+        kind = {
+            "likert": "statement, rated 1–5",
+            "focus": "focus",
+            "attention": "focus, shares of attention",
+            "friction": "friction",
+        }.get(question.kind, question.kind)
         blocks.append(
             text_field(
                 question_field(question.key),
