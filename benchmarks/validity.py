@@ -54,7 +54,10 @@ ATTENTION: Final = (0.5, 0.3, 0.2)
 SHIFTED: Final = (0.3, 0.3, 0.4)
 PRIORITIES: Final = ("1", "2", "3")
 KEYS: Final = tuple(d.key for d in DIMENSIONS)
-HISTORY: Final = DEFAULT_THRESHOLDS.history_runs + DEFAULT_THRESHOLDS.window_runs
+HISTORY: Final = (
+    max(DEFAULT_THRESHOLDS.history_runs, DEFAULT_THRESHOLDS.rating_history_runs)
+    + DEFAULT_THRESHOLDS.window_runs
+)
 SINGLE: Final = ("drift", "intent", "level", "fragmented", "layer")
 KIND_OF: Final = {
     "drift_gain": "drift",

@@ -4,6 +4,9 @@ Rows come from `pulses.reports.group_history`, whose metrics went through
 `pulses.privacy.reportable`: a run below its anonymity threshold has no row at all (not a row of
 blanks, which would still tell that few answered), and nothing identifies a person.
 Friction comments are left out: free text can identify its author even without a name.
+Each figure the signal engine gives an interval carries its 95% margin (``coherence_index_pm``,
+``<dimension>_mean_pm``: the figure ± that much), and ``flags`` lists each flag of the run with
+its evidence ("kind subject: message (evidence)", separated by " | ").
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ RUN_COLUMNS: Final = (
     "n_responded",
     "response_rate",
     "coherence_index",
+    "coherence_index_pm",
     "level",
     "agreement",
     "rwg_j",
@@ -39,8 +43,9 @@ RUN_COLUMNS: Final = (
     "top_focus",
     "focus_distribution",
     "wording_changed",
+    "flags",
 )
-ITEM_FIELDS: Final = ("mean", "sd", "rwg", "ad_m", "n")
+ITEM_FIELDS: Final = ("mean", "mean_pm", "sd", "rwg", "ad_m", "n")
 
 
 def _number(value: float | int | None) -> str:
@@ -51,6 +56,14 @@ def _number(value: float | int | None) -> str:
     return f"{value:.4f}"
 
 
+def _flags(report: RunReport) -> str:
+    return " | ".join(
+        f"{flag.kind} {flag.subject}: {flag.message.replace('*', '')}"
+        + (f" ({flag.evidence})" if flag.evidence else "")
+        for flag in report.flags
+    )
+
+
 def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -> dict[str, str]:
     metrics = report.shown
     assert metrics is not None
@@ -58,6 +71,7 @@ def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -
         metrics.focus_distribution.items(),
         key=lambda item: (-item[1], report.priority_name(item[0])),
     )
+    index = report.signals.index if report.signals is not None else None
     row = {
         "group": group.channel_name or group.channel_id,
         "layer": group.layer or "",
@@ -66,6 +80,7 @@ def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -
         "n_responded": _number(metrics.n_responded),
         "response_rate": _number(metrics.response_rate),
         "coherence_index": _number(metrics.coherence_index),
+        "coherence_index_pm": _number(index.margin if index is not None else None),
         "level": _number(metrics.level),
         "agreement": _number(metrics.agreement),
         "rwg_j": _number(metrics.rwg_j),
@@ -79,11 +94,17 @@ def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -
             f"{report.priority_name(key)}={share:.4f}" for key, share in distribution
         ),
         "wording_changed": " ".join(report.wording_changed),
+        "flags": _flags(report),
     }
+    intervals = report.signals.dimensions if report.signals is not None else {}
     for key in dimensions:
         stats = metrics.items.get(key)
         for name in ITEM_FIELDS:
-            value = getattr(stats, name) if stats is not None else None
+            if name == "mean_pm":
+                interval = intervals.get(key)
+                value = interval.margin if interval is not None else None
+            else:
+                value = getattr(stats, name) if stats is not None else None
             row[f"{key}_{name}"] = _number(value)
     return row
 

@@ -40,27 +40,36 @@ class FlagThresholds:
     false_alarm: the share of a stable team's runs in which one flag type may fire by chance
         (0.008: the 1% target less a margin for chance); each rule divides it over the
         subjects it tests (Bonferroni).
+    rating_false_alarm: the same budget for the level and agreement rules (0.007): they pool
+        the run-to-run noise over the dimensions, which is a little optimistic when the
+        dimensions' noise differs, so their budget keeps a wider margin.
     trend_false_alarm: the same for the index's trend arrow (0.01).
     drift_divergence: the smallest move of attention worth naming even when it is beyond the
         noise, as a Jensen–Shannon divergence in bits (0.01); keeps a large team's tiny but
         significant moves out of the digest.
     intent_gap: the same floor for attention against the declared intent (0.01).
     low_response_rate: response rate below which the run is noted as thinly answered (0.60).
-    history_runs: how many earlier runs form the baseline (8).
+    history_runs: how many earlier runs form an attention rule's baseline (8).
+    rating_history_runs: the same for a rating rule (12): it reads one figure per run, so a
+        longer baseline measures their run-to-run noise better.
     window_runs: how many recent runs (this one included) a rating rule compares with the
-        baseline before them (3): a fall spread over three pulses is seen with three times
-        the answers.
+        baseline before them (3): a fall spread over three pulses is seen three times.
+    window_share: the share of a rating rule's budget spent on that window comparison (0.75);
+        the rest goes to this run alone against the runs before it.
     min_baseline_runs: below this many earlier runs a rule says "too few answers to tell" (2).
     min_answers: below this many answers in the runs a rule compares, the same (5).
     """
 
     false_alarm: float = 0.008
+    rating_false_alarm: float = 0.007
     trend_false_alarm: float = 0.01
     drift_divergence: float = 0.01
     intent_gap: float = 0.01
     low_response_rate: float = 0.60
     history_runs: int = 8
+    rating_history_runs: int = 12
     window_runs: int = 3
+    window_share: float = 0.9
     min_baseline_runs: int = 2
     min_answers: int = 5
 

@@ -1,110 +1,180 @@
 """Rules on the Likert dimensions: a level that fell, an agreement that broke down.
 
-Both compare this pulse's answers with those of the `history_runs` pulses before it, and the
-answers of the last `window_runs` pulses (this one included) with those of the pulses before
-them (a fall spread over three pulses is seen with three times the answers), one dimension at a
-time, and divide the false-alarm budget over the dimensions and comparisons (Bonferroni):
+The same leaders answer nearly every pulse, so what sets them apart (one rates everything a
+point higher) is in every pulse alike and cancels between pulses: a pulse's mean moves far less
+from one pulse to the next than the spread between leaders suggests. So both rules work on one
+figure per pulse and dimension, and measure its noise by how much that figure moved over the
+earlier pulses:
 
-- **level drop**: the window's mean is below the baseline's (one-sided pooled Student t);
-- **fragmented**: the window's answers are more spread than the baseline's, so agreement
-  (rwg = 1 − s²/σ²_EU) fell (one-sided variance-ratio F test).
+- **level drop**: the pulse's mean score;
+- **fragmented**: the pulse's spread of answers, its variance s² to the power 1/3 (the power
+  that makes the noise of a variance nearly normal; agreement, rwg = 1 − s²/σ²_EU, falls as
+  s² grows).
 
-Answers of one leader in different pulses are treated as independent (they cannot be linked):
-the true noise of a difference is smaller, so the rules err on the side of silence.
+Each rule compares this pulse's figure, and the mean figure of the last `window_runs` pulses
+(this one included), with the mean figure of the up to `rating_history_runs` pulses before
+them (one-sided Student t, the pulse-to-pulse variance pooled over the dimensions), and divides
+its false-alarm budget (`rating_false_alarm`) over the dimensions and the two comparisons
+(weighted Bonferroni: the window, where a fall spread over three pulses shows, gets
+`window_share` of it). While history is short the window shrinks so that at least
+`min_baseline_runs` pulses stay before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag, FlagThresholds, p_text, severity_of, window_phrase
 from pulses.samples import RunSample
 from pulses.signals import arrays
 from pulses.signals.attention import Verdict
-from pulses.signals.stats import NULL_VARIANCE, Vector, mean_fell, variance_rose
+from pulses.signals.stats import NULL_VARIANCE, Vector, run_means_fell
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The runs a comparison reads: the recent ones and the ones before them."""
+
+    window: list[RunSample]
+    baseline: list[RunSample]
+    alpha: float
 
 
 def _splits(
-    current: RunSample, history: Sequence[RunSample], thresholds: FlagThresholds
-) -> list[tuple[list[RunSample], list[RunSample]]]:
-    """The (window, baseline) pairs compared: this run against the runs before it, and the
-    last `window_runs` runs against the runs before them when history leaves a baseline."""
-    pairs = [([current], list(history[: thresholds.history_runs]))]
-    wide = thresholds.window_runs - 1
-    if wide > 0 and len(history) >= wide + thresholds.min_baseline_runs:
-        pairs.append(
-            ([current, *history[:wide]], list(history[wide : wide + thresholds.history_runs]))
-        )
-    return pairs
+    current: RunSample, history: Sequence[RunSample], thresholds: FlagThresholds, dims: int
+) -> list[_Split]:
+    """This run against the runs before it and, when history allows, the last `window_runs`
+    runs against the runs before them, each with its share of the false-alarm budget."""
+    wide = min(thresholds.window_runs, len(history) + 1 - thresholds.min_baseline_runs)
+    if wide < 1:
+        return []
+    single = [current], list(history[: thresholds.rating_history_runs])
+    if wide == 1:
+        return [_Split(*single, alpha=thresholds.rating_false_alarm / dims)]
+    window = [current, *history[: wide - 1]]
+    baseline = list(history[wide - 1 : wide - 1 + thresholds.rating_history_runs])
+    share = thresholds.window_share
+    return [
+        _Split(*single, alpha=thresholds.rating_false_alarm * (1 - share) / dims),
+        _Split(window, baseline, alpha=thresholds.rating_false_alarm * share / dims),
+    ]
 
 
-def _phrases(window: int, baseline: int, n_now: int, n_then: int) -> str:
-    before = "the pulse before" if baseline == 1 else f"the {baseline} pulses before"
-    return f"{n_now} answers over {window_phrase(window)} against {n_then} over {before}"
+def _mean(values: Vector) -> float:
+    return float(values.mean())
+
+
+def _spread(values: Vector) -> float:
+    """The answers' variance to the power 1/3, the power that makes its noise nearly normal
+    (Wilson & Hilferty 1931)."""
+    return float(values.var(ddof=1) ** (1 / 3))
+
+
+def _figures(runs: Sequence[RunSample], key: str, figure: Callable[[Vector], float]) -> Vector:
+    """The figure of each run with at least two answers on ``key``."""
+    values = [arrays.scores([run], key) for run in runs]
+    return np.asarray([figure(v) for v in values if len(v) >= 2], dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class _Test:
+    key: str
     p: float
-    window: int
-    baseline: int
-    now: Vector
-    then: Vector
+    split: _Split
+    now: Vector  # the window's figures, one per run
+    then: Vector  # the baseline's
+    answers: tuple[int, int]  # answers in the window and in the baseline
+
+    @property
+    def noise(self) -> float:
+        """How much the figure moved from run to run (pooled sd of both sets)."""
+        squares = float(np.sum((self.now - self.now.mean()) ** 2))
+        squares += float(np.sum((self.then - self.then.mean()) ** 2))
+        df = len(self.now) + len(self.then) - 2
+        return math.sqrt(squares / df) if df > 0 else 0.0
 
 
-def _enough(pair: tuple[Vector, Vector], thresholds: FlagThresholds) -> bool:
-    then, now = pair
-    return len(then) >= 2 * thresholds.min_answers and len(now) >= thresholds.min_answers
+def _tests(
+    splits: Sequence[_Split],
+    keys: Sequence[str],
+    thresholds: FlagThresholds,
+    figure: Callable[[Vector], float],
+    sign: float,
+) -> list[_Test]:
+    """Every comparison's p per dimension; ``sign`` −1 tests a rise instead of a fall."""
+    found = []
+    for split in splits:
+        pairs, used = [], []
+        for key in keys:
+            then = _figures(split.baseline, key, figure)
+            now = _figures(split.window, key, figure)
+            answers = (
+                len(arrays.scores(split.window, key)),
+                len(arrays.scores(split.baseline, key)),
+            )
+            enough = answers[0] >= thresholds.min_answers
+            enough &= answers[1] >= 2 * thresholds.min_answers
+            if enough and len(then) >= thresholds.min_baseline_runs and len(now):
+                pairs.append((sign * then, sign * now))
+                used.append((key, now, then, answers))
+        for (key, now, then, answers), p in zip(used, run_means_fell(pairs), strict=True):
+            found.append(_Test(key, p, split, now, then, answers))
+    return found
 
 
 def ratings(
     current: RunSample, history: Sequence[RunSample], thresholds: FlagThresholds
 ) -> tuple[Verdict, Verdict]:
     """(level drops, fragmentation) of this run's dimensions."""
-    splits = [
-        (window, baseline)
-        for window, baseline in _splits(current, history, thresholds)
-        if len(baseline) >= thresholds.min_baseline_runs
-    ]
     keys = arrays.dimension_keys([current])
-    tests: dict[str, list[tuple[list[RunSample], list[RunSample], Vector, Vector]]] = {}
-    for key in keys:
-        for window, baseline in splits:
-            then, now = arrays.scores(baseline, key), arrays.scores(window, key)
-            if _enough((then, now), thresholds):
-                tests.setdefault(key, []).append((window, baseline, now, then))
-    if not tests:
+    splits = _splits(current, history, thresholds, max(1, len(keys)))
+    falls = _tests(splits, keys, thresholds, _mean, 1.0)
+    rises = _tests(splits, keys, thresholds, _spread, -1.0)
+    if not falls and not rises:
         why = "too few earlier pulses to tell" if history else "no earlier pulse to compare"
         return Verdict(undecided=f"level: {why}"), Verdict(undecided=f"agreement: {why}")
-    count = sum(len(found) for found in tests.values())
-    alpha = thresholds.false_alarm / count
-    corrected = f", corrected for {len(tests)} dimensions and {len(splits)} comparisons"
-    levels: list[Flag] = []
-    spreads: list[Flag] = []
-    for key, found in tests.items():
-        falls = [_Test(mean_fell(t, n), len(w), len(b), n, t) for w, b, n, t in found]
-        rises = [_Test(variance_rose(t, n), len(w), len(b), n, t) for w, b, n, t in found]
-        fall = min(falls, key=lambda test: test.p)
-        if fall.p < alpha:
-            levels.append(_level_flag(key, fall, alpha, corrected))
-        rise = min(rises, key=lambda test: test.p)
-        if rise.p < alpha:
-            spreads.append(_spread_flag(key, rise, alpha, corrected))
-    return Verdict(flags=tuple(levels)), Verdict(flags=tuple(spreads))
+    corrected = f", corrected for {len(keys)} dimensions and {len(splits)} comparisons"
+    return (
+        Verdict(flags=tuple(_level_flag(t, corrected) for t in _firing(falls))),
+        Verdict(flags=tuple(_spread_flag(t, corrected) for t in _firing(rises))),
+    )
 
 
-def _level_flag(key: str, test: _Test, alpha: float, corrected: str) -> Flag:
+def _firing(tests: Sequence[_Test]) -> list[_Test]:
+    """Per dimension, the comparison with the strongest evidence among those that fired."""
+    best: dict[str, _Test] = {}
+    for test in tests:
+        if test.p < test.split.alpha:
+            held = best.get(test.key)
+            if held is None or test.p / test.split.alpha < held.p / held.split.alpha:
+                best[test.key] = test
+    return list(best.values())
+
+
+def _evidence(test: _Test, what: str, corrected: str) -> str:
+    window, baseline = len(test.split.window), len(test.split.baseline)
+    before = "the pulse before" if baseline == 1 else f"the {baseline} pulses before"
+    return (
+        f"{p_text(test.p)}, {what} over {window_phrase(window)} ({test.answers[0]} answers) "
+        f"against {before} ({test.answers[1]} answers), which moved by ±{test.noise:.2f} "
+        f"from pulse to pulse{corrected}"
+    )
+
+
+def _level_flag(test: _Test, corrected: str) -> Flag:
     mean_now, mean_then = float(test.now.mean()), float(test.then.mean())
-    evidence = _phrases(test.window, test.baseline, len(test.now), len(test.then))
     return Flag(
         kind="level_drop",
-        severity=severity_of(test.p, alpha),
-        subject=key,
+        severity=severity_of(test.p, test.split.alpha),
+        subject=test.key,
         message=(
-            f"*{dimension_name(key)}* fell: leaders rate it {mean_now:.1f} / 5 over "
-            f"{window_phrase(test.window)}, down from {mean_then:.1f}."
+            f"*{dimension_name(test.key)}* fell: leaders rate it {mean_now:.1f} / 5 over "
+            f"{window_phrase(len(test.split.window))}, down from {mean_then:.1f}."
         ),
         numbers={
             "mean": mean_now,
@@ -112,31 +182,36 @@ def _level_flag(key: str, test: _Test, alpha: float, corrected: str) -> Flag:
             "drop": mean_then - mean_now,
             "p": test.p,
         },
-        evidence=f"{p_text(test.p)}, {evidence}{corrected}",
+        evidence=_evidence(test, "the mean", corrected),
     )
 
 
-def _rwg(values: Vector) -> float:
-    return 1 - min(float(values.var(ddof=1)), NULL_VARIANCE) / NULL_VARIANCE
+def _variance(figures: Vector) -> float:
+    """The mean variance of the runs whose spread figures (variance^(1/3)) are given."""
+    return float(np.mean(figures**3))
 
 
-def _spread_flag(key: str, test: _Test, alpha: float, corrected: str) -> Flag:
-    evidence = _phrases(test.window, test.baseline, len(test.now), len(test.then))
+def _rwg(variance: float) -> float:
+    return 1 - min(variance, NULL_VARIANCE) / NULL_VARIANCE
+
+
+def _spread_flag(test: _Test, corrected: str) -> Flag:
+    now, then = _variance(test.now), _variance(test.then)
     return Flag(
         kind="fragmented",
-        severity=severity_of(test.p, alpha),
-        subject=key,
+        severity=severity_of(test.p, test.split.alpha),
+        subject=test.key,
         message=(
-            f"Leaders no longer see *{dimension_name(key)}* the same way: agreement (rwg) "
-            f"{_rwg(test.now):.2f} over {window_phrase(test.window)}, down from "
-            f"{_rwg(test.then):.2f}."
+            f"Leaders no longer see *{dimension_name(test.key)}* the same way: agreement (rwg) "
+            f"{_rwg(now):.2f} over {window_phrase(len(test.split.window))}, down from "
+            f"{_rwg(then):.2f}."
         ),
         numbers={
-            "rwg": _rwg(test.now),
-            "previous_rwg": _rwg(test.then),
-            "sd": float(test.now.std(ddof=1)),
-            "previous_sd": float(test.then.std(ddof=1)),
+            "rwg": _rwg(now),
+            "previous_rwg": _rwg(then),
+            "sd": math.sqrt(now),
+            "previous_sd": math.sqrt(then),
             "p": test.p,
         },
-        evidence=f"{p_text(test.p)}, {evidence}{corrected}",
+        evidence=_evidence(test, "the spread of answers", corrected),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -41,19 +42,6 @@ def _pooled_t(a: Vector, b: Vector) -> tuple[float, float] | None:
     if scale == 0:
         return (0.0 if difference == 0 else math.copysign(math.inf, difference)), float(df)
     return difference / scale, float(df)
-
-
-def mean_fell(before: Vector, after: Vector) -> float:
-    """One-sided p that the mean of ``after`` is below that of ``before`` (pooled Student t).
-
-    Answers are treated as independent: the same leaders answering both sets makes the true
-    spread of the difference smaller, so the test errs on the side of silence.
-    """
-    found = _pooled_t(before, after)
-    if found is None:
-        return 1.0
-    t, df = found
-    return float(special.stdtr(df, t))
 
 
 def means_differ(a: Vector, b: Vector) -> float:
@@ -100,18 +88,35 @@ def share_differs_from(shares: Vector, declared: float, pooled_variance: float, 
     return float(2 * special.stdtr(df, -abs(difference) / scale))
 
 
-def variance_rose(before: Vector, after: Vector) -> float:
-    """One-sided p that ``after`` is more spread than ``before``: the variance-ratio F test."""
-    n_a, n_b = len(before), len(after)
-    if n_a < 2 or n_b < 2:
-        return 1.0
-    v_before = float(before.var(ddof=1))
-    v_after = float(after.var(ddof=1))
-    if v_after == 0:
-        return 1.0
-    if v_before == 0:
-        return 0.0
-    return float(special.fdtrc(n_b - 1, n_a - 1, v_after / v_before))
+def run_means_fell(pairs: Sequence[tuple[Vector, Vector]]) -> list[float]:
+    """For each (earlier runs, recent runs) pair of one figure per run, the one-sided p that
+    the recent runs' mean is below the earlier runs' mean.
+
+    Student t on the runs' figures (one value per run, each run weighing the same), with the
+    run-to-run variance pooled over every pair given (the dimensions of one comparison): the
+    noise of a run's figure is measured by how much it moved from run to run, not by the spread
+    between leaders, which largely cancels when the same leaders answer every run. A pair with
+    no earlier or no recent run gets p = 1.
+    """
+    squares = 0.0
+    df = 0
+    for before, after in pairs:
+        if len(before) and len(after):
+            squares += float(np.sum((before - before.mean()) ** 2))
+            squares += float(np.sum((after - after.mean()) ** 2))
+            df += len(before) + len(after) - 2
+    found = []
+    for before, after in pairs:
+        if not len(before) or not len(after) or df < 1:
+            found.append(1.0)
+            continue
+        difference = float(after.mean() - before.mean())
+        scale = math.sqrt(squares / df * (1 / len(before) + 1 / len(after)))
+        if scale == 0:
+            found.append(1.0 if difference >= 0 else 0.0)
+            continue
+        found.append(float(special.stdtr(df, difference / scale)))
+    return found
 
 
 def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:

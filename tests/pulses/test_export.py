@@ -86,3 +86,30 @@ def test_names_that_look_like_formulas_are_defused(engine: Engine) -> None:
         [row] = _rows(export_csv(session=session, workspace_id=org.workspace_id))
     assert row["group"] == "'@team"
     assert row["top_focus"] == "'=HYPERLINK(1)"
+
+
+def test_each_row_has_its_margins_and_flags_with_their_evidence(engine: Engine) -> None:
+    scores = [4, 4, 4, 4, 4, 4, 5, 5, 5, 3]
+    steady = [Seeded(uniform(s), "Hiring") for s in scores]
+    falling = [
+        Seeded({**uniform(s), "stability": 2 if i < 8 else 3}, "Hiring")
+        for i, s in enumerate(scores)
+    ]
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        group = seed_group(session, org)
+        for week in range(4):
+            seed_run(session, org, group, date(2026, 11, 2 + 7 * week), steady)
+        seed_run(session, org, group, date(2026, 11, 30), falling)
+        rows = _rows(export_csv(session=session, workspace_id=org.workspace_id))
+    # Mean 4.2, s² = 3.6 / 9 = 0.4: ± t(.975, 9) × √0.4 / √10 = 2.2622 × 0.2 = 0.4524.
+    assert rows[0]["reinforcement_mean"] == "4.2000"
+    assert rows[0]["reinforcement_mean_pm"] == "0.4524"
+    assert rows[0]["coherence_index_pm"] != ""
+    assert "level_drop" not in rows[0]["flags"]
+    # Four identical pulses before: stability's fall from 4.2 to 2.2 is beyond any noise.
+    assert (
+        "level_drop stability: Stability fell: leaders rate it 2.2 / 5 over this pulse, down "
+        "from 4.2. (p < .001, the mean over this pulse (10 answers) against the 4 pulses before "
+        "(40 answers), which moved by ±0.00 from pulse to pulse"
+    ) in rows[-1]["flags"]

@@ -48,13 +48,15 @@ def kinds(found: Sequence[Flag]) -> list[str]:
     return sorted(flag.kind for flag in found)
 
 
-def test_a_fall_in_the_mean_is_a_pooled_student_t() -> None:
-    # means 4.0 and 3.0; squares 4 and 2; pooled variance 6 / 12 = 0.5;
-    # t = −1 / √(0.5 × (1/8 + 1/6)) = −2.6186 on 12 df, one-sided p = 0.0112
-    before = np.array([4.0, 4, 4, 4, 5, 5, 3, 3])
-    after = np.array([3.0, 3, 3, 2, 4, 3])
-    assert stats.mean_fell(before, after) == pytest.approx(0.01122, abs=5e-5)
-    assert stats.mean_fell(after, before) == pytest.approx(1 - 0.01122, abs=5e-5)
+def test_run_figures_are_compared_with_their_run_to_run_noise_pooled_over_dimensions() -> None:
+    # Dimension 1: earlier runs 4.0, 4.2, 3.8 (squares 0.08), recent 3.0, 3.2, 2.8 (0.08);
+    # dimension 2: earlier 4, 4, 4 and recent 4, 4, 4 (0). Pooled variance 0.16 / 8 = 0.02;
+    # dimension 1: t = −1 / √(0.02 × (1/3 + 1/3)) = −8.660 on 8 df, one-sided p = 1.2e-5.
+    fell = np.array([4.0, 4.2, 3.8]), np.array([3.0, 3.2, 2.8])
+    flat = np.array([4.0, 4, 4]), np.array([4.0, 4, 4])
+    p_fell, p_flat = stats.run_means_fell([fell, flat])
+    assert p_fell == pytest.approx(1.23e-5, rel=0.01)
+    assert p_flat == pytest.approx(0.5)
 
 
 def test_single_choices_against_a_declared_share_use_the_exact_binomial_test() -> None:
@@ -122,22 +124,59 @@ def test_single_choices_far_from_the_declared_split_are_an_intent_gap() -> None:
 
 
 def test_a_falling_dimension_is_flagged_against_the_runs_before() -> None:
-    history = [run(1, scores=[5, 3, 3, 4, 4]), run(0, scores=[4, 4, 4, 4, 5])]
-    current = run(2, scores=[3, 3, 3, 2, 4, 3])
-    # 10 earlier answers, mean 4.0, squares 4; 6 now, mean 3.0, squares 2; pooled variance
-    # 6 / 14; t = −1 / √(6/14 × (1/10 + 1/6)) = −2.958 on 14 df, p = 0.0052 < 0.008.
+    # Most recent first: the last 3 pulses' means 3.0, 3.2, 2.8 against 4.0, 4.2, 3.8 before.
+    current = run(5, scores=[3, 3, 3, 3, 3])
+    history = [
+        run(4, scores=[3, 3, 3, 3, 4]),
+        run(3, scores=[3, 3, 3, 3, 2]),
+        run(2, scores=[4, 4, 4, 4, 4]),
+        run(1, scores=[4, 4, 4, 4, 5]),
+        run(0, scores=[4, 4, 4, 4, 3]),
+    ]
+    # Window: squares 0.08 + 0.08 on 4 df, variance 0.04 (±0.20 from pulse to pulse);
+    # t = −1 / √(0.04 × (1/3 + 1/3)) = −6.124 on 4 df, one-sided p = 0.0018, below its share
+    # 0.9 × 0.007 = 0.0063. This pulse alone (3.0 against the five before, mean 3.6, squares
+    # 1.36 on 4 df) gives t = −0.6 / √(0.34 × 1.2) = −0.94: within the noise.
     signals = evaluate(current, history)
     (fall,) = [f for f in signals.flags if f.kind == "level_drop"]
-    t = -1 / math.sqrt(6 / 14 * (1 / 10 + 1 / 6))
-    assert t == pytest.approx(-2.958, abs=1e-3)
-    assert fall.numbers["p"] == pytest.approx(0.0052, abs=1e-4)
+    assert fall.numbers["p"] == pytest.approx(0.0018, abs=1e-4)
+    assert fall.numbers["mean"] == pytest.approx(3.0)
+    assert fall.numbers["previous_mean"] == pytest.approx(4.0)
+    assert fall.severity == "medium"
     assert fall.evidence == (
-        "p < .01, 6 answers over this pulse against 10 over the 2 pulses before, "
-        "corrected for 1 dimensions and 1 comparisons"
+        "p < .01, the mean over the last 3 pulses (15 answers) against the 3 pulses before "
+        "(15 answers), which moved by ±0.20 from pulse to pulse, corrected for 1 dimensions "
+        "and 2 comparisons"
     )
-    # A stricter budget (p must be below 0.004) keeps it quiet.
-    strict = evaluate(current, history, FlagThresholds(false_alarm=0.004))
+    assert not [f for f in signals.flags if f.kind == "fragmented"]
+    # A stricter budget (the window's p must be below 0.9 × 0.0015) keeps it quiet.
+    strict = evaluate(current, history, FlagThresholds(rating_false_alarm=0.0015))
     assert not [f for f in strict.flags if f.kind == "level_drop"]
+
+
+def test_answers_spreading_apart_are_flagged_as_fragmented() -> None:
+    # Every pulse's mean is 3. Variances before: 0.5, 0.5, 1.0; the last 3 pulses: 4, 4, 4.
+    wide = [1, 1, 3, 5, 5]
+    current = run(5, scores=wide)
+    history = [
+        run(4, scores=wide),
+        run(3, scores=wide),
+        run(2, scores=[2, 3, 3, 3, 4]),
+        run(1, scores=[2, 3, 3, 3, 4]),
+        run(0, scores=[2, 2, 3, 4, 4]),
+    ]
+    # Figures s^(2/3): 0.794, 0.794, 1.0 before (squares 0.0284), 1.587 × 3 now (0) on 4 df;
+    # t = (1.587 − 0.862) / √(0.0284 / 4 × 2/3) = 10.5, one-sided p ≈ 2e-4.
+    before = np.array([0.5, 0.5, 1.0]) ** (1 / 3)
+    t = (4 ** (1 / 3) - before.mean()) / math.sqrt(np.sum((before - before.mean()) ** 2) / 6)
+    assert t == pytest.approx(10.54, abs=0.01)
+    signals = evaluate(current, history)
+    assert not [f for f in signals.flags if f.kind == "level_drop"]
+    (spread,) = [f for f in signals.flags if f.kind == "fragmented"]
+    # rwg = 1 − min(s², 2) / 2: 0.00 now, 1 − (2/3) / 2 = 0.67 before.
+    assert "agreement (rwg) 0.00 over the last 3 pulses, down from 0.67" in spread.message
+    assert spread.numbers["previous_rwg"] == pytest.approx(2 / 3)
+    assert spread.evidence.startswith("p < .001, the spread of answers over the last 3 pulses")
 
 
 def test_with_no_earlier_pulse_the_engine_says_it_cannot_tell() -> None:
