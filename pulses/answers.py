@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from pulses.notices import notice_for
 from pulses.ports import Messenger
 from pulses.pseudonyms import pseudonym_in_run
-from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS
+from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS, PRESSURE
 from storage.db import session_scope
 from storage.models import (
     Answer,
@@ -48,6 +48,8 @@ class PulseForm:
 
     ``focus`` is the focus question's version: kind "focus" asks for one choice, kind
     "attention" for a share of attention on each priority and on something else.
+    ``pressure`` is the pressure item (1–5, context, never part of the index); None for runs
+    sent before it was asked.
     """
 
     run: PulseRun
@@ -55,6 +57,12 @@ class PulseForm:
     focus: Question | None
     friction: Question | None
     priorities: list[Priority]
+    pressure: Question | None = None
+
+    @property
+    def rated(self) -> list[Question]:
+        """The questions answered on the 1–5 scale: the statements, then the pressure item."""
+        return self.likert + ([self.pressure] if self.pressure is not None else [])
 
     @property
     def asks_shares(self) -> bool:
@@ -68,7 +76,8 @@ class PulseForm:
 
 @dataclass(frozen=True)
 class AnswerInput:
-    """What a person submitted, before validation. Scores keyed by question id.
+    """What a person submitted, before validation. Scores (the statements' and the pressure
+    item's) keyed by question id.
 
     ``focus`` answers the single-choice question; ``shares`` the attention question: a
     percentage (0, 10, … 100) by priority key, a key left out counting as 0.
@@ -141,13 +150,14 @@ def pulse_form(*, session: Session, run: PulseRun) -> PulseForm:
         focus=next((q for kind in FOCUS_KINDS for q in by_kind.get(kind, [])), None),
         friction=next(iter(by_kind.get(FRICTION, [])), None),
         priorities=sorted(priorities, key=lambda p: (p.position, p.id or 0)),
+        pressure=next(iter(by_kind.get(PRESSURE, [])), None),
     )
 
 
 def validate(form: PulseForm, submitted: AnswerInput) -> None:
     """Raise InvalidAnswer naming each field that is missing or out of range."""
     problems: dict[str, str] = {}
-    for question in form.likert:
+    for question in form.rated:
         assert question.id is not None
         score = submitted.scores.get(question.id)
         if score is None:
@@ -325,7 +335,7 @@ def record_answer(
         AnswerFocus(answer_id=answer.id, run_id=run_id, priority_id=priority_id, tenths=share)
         for priority_id, share in tenths.items()
     )
-    for question in form.likert:
+    for question in form.rated:
         assert question.id is not None
         score = submitted.scores[question.id]
         assert score is not None

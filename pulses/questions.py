@@ -1,6 +1,6 @@
-"""The questions a pulse asks: the default set (one statement per dimension, then focus and
-friction), the versions a workspace asks now, and editing them, where every new wording is a
-new version."""
+"""The questions a pulse asks: the default set (one statement per dimension, then focus, the
+pressure item and friction), the versions a workspace asks now, and editing them, where every
+new wording is a new version."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from pulses import dimensions
 from pulses.audit import Change, InvalidChange, audited, unchanged
 from storage.models import Question
+from storage.queries import PRESSURE_KIND
 
 FOCUS = "focus"
 FRICTION = "friction"
@@ -24,6 +25,13 @@ FRICTION = "friction"
 SINGLE_CHOICE = "focus"
 ATTENTION = "attention"
 FOCUS_KINDS: Final = (SINGLE_CHOICE, ATTENTION)
+# The pressure item: context for the index, never part of it. Its own kind (and key), so the
+# index, rwg(j) and every dimension figure, which read only "likert" items, cannot take it in.
+PRESSURE = PRESSURE_KIND
+PRESSURE_TEXT: Final = (
+    "This week, my area was under heavy pressure: tight deadlines, escalations or "
+    "competing demands."
+)
 MAX_QUESTION_TEXT: Final = 500
 # A pulse should take a leader under a minute: a handful of statements, not a survey.
 MAX_LIKERT_ITEMS: Final = 10
@@ -38,7 +46,8 @@ class DefaultQuestion:
 
 
 def default_questions() -> tuple[DefaultQuestion, ...]:
-    """A new workspace's questions: each dimension's statement, then focus and friction.
+    """A new workspace's questions: each dimension's statement, then focus, pressure and
+    friction.
 
     Read from the registry at call time, so a dimension added there is asked at once.
     """
@@ -49,6 +58,7 @@ def default_questions() -> tuple[DefaultQuestion, ...]:
             ATTENTION,
             "What share of your leadership attention went to each priority this week?",
         ),
+        DefaultQuestion(PRESSURE, PRESSURE, PRESSURE_TEXT),
         DefaultQuestion(FRICTION, "friction", "Where did you feel friction this week?"),
     )
 
@@ -140,7 +150,7 @@ def apply_questions(
                 "Use 2–32 lowercase letters, digits or _, starting with a letter "
                 "(e.g. customer_focus)."
             )
-        elif new_key in (FOCUS, FRICTION) or _key_exists(session, workspace_id, new_key):
+        elif new_key in (FOCUS, FRICTION, PRESSURE) or _key_exists(session, workspace_id, new_key):
             problems[QUESTION_NEW_KEY] = (
                 f"'{new_key}' exists already; edit its wording above instead."
             )

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER, declared_distribution
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
+from pulses.pressure import RunPressure, run_pressure
 from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
 from pulses.samples import RunSample
 from pulses.sampling import load_samples
@@ -41,9 +42,10 @@ HiddenReason = Literal["too_few"]
 class RunReport:
     """One closed run as it may be shown: metrics or `Suppressed`, never raw answers.
 
-    ``flags``, ``friction``, ``falling``, ``fragmented`` and ``signals`` (intervals, trend, what
-    could not be told) are empty when the run is suppressed. ``wording_changed`` lists the
-    dimension keys whose question version differs from the previous closed run.
+    ``flags``, ``friction``, ``falling``, ``fragmented``, ``signals`` (intervals, trend, what
+    could not be told) and ``pressure`` (context) are empty when the run is suppressed.
+    ``wording_changed`` lists the dimension keys whose question version differs from the
+    previous closed run.
     """
 
     run_id: int
@@ -58,6 +60,7 @@ class RunReport:
     fragmented: frozenset[str] = frozenset()
     hidden_reason: HiddenReason | None = None
     signals: Signals | None = None
+    pressure: RunPressure | None = None
 
     @property
     def trend(self) -> Trend | None:
@@ -182,10 +185,6 @@ class _Window:
     samples: dict[int, RunSample]  # run id → the run's answers one by one, for the engine
 
 
-def _focus_key(priority_id: int | None) -> str:
-    return OTHER if priority_id is None else str(priority_id)
-
-
 def _load_window(
     session: Session, group: LeadershipGroup, *, until: date | None, count: int
 ) -> _Window:
@@ -210,7 +209,7 @@ def _load_window(
             str(pid): share for pid, share in tally.declared.items()
         }
         declared[run.id] = declared_distribution(weights)
-        named = {_focus_key(pid): count_ for pid, count_ in tally.focus.items()}
+        named = {OTHER if pid is None else str(pid): n for pid, n in tally.focus.items()}
         # Declared priorities nobody named stay in the distribution with share 0.
         focus_counts = {key: 0 for key in weights} | named
         inputs[run.id] = RunInput(
@@ -264,9 +263,12 @@ def _build_reports(
         if index >= limit:
             continue
         previous_shown = [window.samples[i] for i in earlier if shown[i] and i in window.samples]
-        reports.append(
-            _report(run, metrics, previous_shown, window, runs[index + 1 : index + 2], thresholds)
-        )
+        before = runs[index + 1 : index + 2]
+        report = _report(run, metrics, previous_shown, window, before, thresholds)
+        if report.shown is not None:
+            sample = window.samples[run_id]
+            report = replace(report, pressure=run_pressure(sample, _threshold(group, run)))
+        reports.append(report)
     reportable_ids = [r.run_id for r in reports if r.shown is not None]
     comments = _friction(session, reportable_ids)
     return [replace(r, friction=comments.get(r.run_id, ())) if r.shown else r for r in reports]
@@ -490,8 +492,10 @@ def report_json(report: RunReport) -> dict[str, Any]:
         **identity,
         "suppressed": False,
         **report.metrics.to_dict(),
+        "rwg_j_convention": rwg_j_convention(item.n for item in report.metrics.items.values()),
         "priority_names": dict(report.priority_names),
         "flags": [flag.to_dict() for flag in report.flags],
         **(report.signals.to_dict() if report.signals else {}),
+        "pressure": None if report.pressure is None else report.pressure.to_dict(),
         "friction_comments": list(report.friction),
     }

@@ -24,10 +24,13 @@ class LeaderAnswer:
     ``attention`` maps a priority key (the priority's id as text, or `OTHER`) to the share of
     the leader's attention on it, shares summing to 1; a single-choice focus answer (question
     version 1) is the share 1.0 on the chosen key; ``{}`` when the run asked no focus.
+    ``pressure`` is the pressure item's 1–5 score (None: not asked), context that is never one
+    of the ``scores``.
     """
 
     scores: Mapping[str, int]
     attention: Mapping[str, float] = field(default_factory=dict)
+    pressure: int | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ def _attention(tenths: dict[int | None, int]) -> dict[str, float]:
 
 
 def _leader(row: AnswerRow) -> LeaderAnswer:
-    return LeaderAnswer(scores=dict(row.scores), attention=_attention(row.tenths))
+    return LeaderAnswer(
+        scores=dict(row.scores), attention=_attention(row.tenths), pressure=row.pressure
+    )
 
 
 def load_samples(

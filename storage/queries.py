@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import ColumnElement, func
@@ -40,6 +40,10 @@ def stored_ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
+# The pressure item's question kind: its scores are context, kept apart from the dimensions'.
+PRESSURE_KIND = "pressure"
+
+
 @dataclass(frozen=True)
 class RunTally:
     """One closed run's answers counted in the database, with the versions it asked.
@@ -50,6 +54,8 @@ class RunTally:
     runs asked the old way the sums are counts. Answers without a focus add nothing.
     ``declared`` is the intent in force when the run was claimed (priority id → share, summing
     to 1; {} when nothing was declared or no version was recorded), ``intent_version`` its id.
+    ``histograms`` hold the dimensions only; the pressure item's answers are ``pressure``
+    (score → count), never part of them.
     """
 
     run: PulseRun
@@ -60,6 +66,7 @@ class RunTally:
     responded: int
     declared: dict[int, float] = field(default_factory=dict)
     intent_version: int | None = None
+    pressure: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,19 +90,31 @@ def closed_run_window(
         return RunWindow(tallies=[], priorities={})
 
     question_ids = {qid for run in runs for qid in stored_ids(run.question_ids)}
+    answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
+    # The questions asked and answered: the answers' keys, and which of them is the pressure item.
     questions = {
         q.id: q
-        for q in session.exec(select(Question).where(col(Question.id).in_(question_ids)))
+        for q in session.exec(
+            select(Question).where(
+                or_(col(Question.id).in_(question_ids), col(Question.id).in_(answered))
+            )
+        )
         if q.id is not None
     }
     histograms: dict[int, dict[str, dict[int, int]]] = {}
-    for run_id, key, score, count_ in session.exec(
-        select(AnswerScore.run_id, Question.key, AnswerScore.score, func.count())
-        .join(Question, col(Question.id) == AnswerScore.question_id)
+    pressure: dict[int, dict[int, int]] = {}
+    for run_id, question_id, score, count_ in session.exec(
+        select(AnswerScore.run_id, AnswerScore.question_id, AnswerScore.score, func.count())
         .where(col(AnswerScore.run_id).in_(run_ids))
-        .group_by(col(AnswerScore.run_id), col(Question.key), col(AnswerScore.score))
+        .group_by(col(AnswerScore.run_id), col(AnswerScore.question_id), col(AnswerScore.score))
     ):
-        histograms.setdefault(run_id, {}).setdefault(key, {})[score] = count_
+        question = questions[question_id]
+        if question.kind == PRESSURE_KIND:
+            counts = pressure.setdefault(run_id, {})
+            counts[score] = counts.get(score, 0) + count_
+        else:
+            by_score = histograms.setdefault(run_id, {}).setdefault(question.key, {})
+            by_score[score] = by_score.get(score, 0) + count_
     focus: dict[int, dict[int | None, float]] = {}
     for run_id, priority_id, tenths in session.exec(
         select(AnswerFocus.run_id, AnswerFocus.priority_id, func.sum(AnswerFocus.tenths))
@@ -154,6 +173,7 @@ def closed_run_window(
                 if run.intent_version_id is not None
                 else {},
                 intent_version=run.intent_version_id,
+                pressure=pressure.get(run.id, {}),
             )
         )
     return RunWindow(tallies=tallies, priorities=priorities)
@@ -161,15 +181,19 @@ def closed_run_window(
 
 @dataclass(frozen=True)
 class AnswerRow:
-    """One answer of a closed run, unlinked: its scores by dimension key and its shares of
-    attention by priority id (None: something else), in tenths."""
+    """One answer of a closed run, unlinked: its scores by dimension key, its shares of
+    attention by priority id (None: something else), in tenths, and its pressure item score
+    (None: not asked or not answered), which is never one of the scores."""
 
     scores: dict[str, int]
     tenths: dict[int | None, int]
+    pressure: int | None = None
 
 
 def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[AnswerRow]]:
     """Each run's answers one by one, in three queries whatever the number of runs.
+
+    The pressure item's score comes apart from the dimensions' (`AnswerRow.pressure`).
 
     The answers come in id order, which after a run's close is random (see
     `pulses.pseudonyms.unlink_answers`): callers must not read meaning into it.
@@ -177,7 +201,7 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
     if not run_ids:
         return {}
     rows: dict[int, AnswerRow] = {}
-    of_run: dict[int, list[AnswerRow]] = {}
+    of_run: dict[int, list[int]] = {}
     for answer_id, run_id in session.exec(
         select(Answer.id, Answer.run_id)
         .where(col(Answer.run_id).in_(run_ids))
@@ -185,20 +209,27 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
     ):
         assert answer_id is not None
         rows[answer_id] = AnswerRow(scores={}, tenths={})
-        of_run.setdefault(run_id, []).append(rows[answer_id])
-    for answer_id, key, score in session.exec(
-        select(AnswerScore.answer_id, Question.key, AnswerScore.score)
+        of_run.setdefault(run_id, []).append(answer_id)
+    pressure: dict[int, int] = {}
+    for answer_id, key, kind, score in session.exec(
+        select(AnswerScore.answer_id, Question.key, Question.kind, AnswerScore.score)
         .join(Question, col(Question.id) == AnswerScore.question_id)
         .where(col(AnswerScore.run_id).in_(run_ids))
     ):
-        rows[answer_id].scores[key] = score
+        if kind == PRESSURE_KIND:
+            pressure[answer_id] = score
+        else:
+            rows[answer_id].scores[key] = score
     for answer_id, priority_id, tenths in session.exec(
         select(AnswerFocus.answer_id, AnswerFocus.priority_id, AnswerFocus.tenths).where(
             col(AnswerFocus.run_id).in_(run_ids)
         )
     ):
         rows[answer_id].tenths[priority_id] = tenths
-    return of_run
+    return {
+        run_id: [replace(rows[i], pressure=pressure.get(i)) for i in ids]
+        for run_id, ids in of_run.items()
+    }
 
 
 def intent_shares(*, session: Session, intent_ids: list[int]) -> dict[int, dict[int, float]]:

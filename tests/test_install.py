@@ -92,11 +92,11 @@ def test_migrate_up_down_and_up_on_sqlite_from_another_directory(
     installed: Path, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'coherence.db'}"
-    assert migrate(installed, tmp_path, url).endswith("→ 0006")
+    assert migrate(installed, tmp_path, url).endswith("→ 0007")
     assert migrate(installed, tmp_path, url, "--revision", "base") == (
-        "Database schema: 0006 → empty"
+        "Database schema: 0007 → empty"
     )
-    assert migrate(installed, tmp_path, url) == "Database schema: empty → 0006"
+    assert migrate(installed, tmp_path, url) == "Database schema: empty → 0007"
 
 
 def test_migrate_up_down_and_up_on_postgresql(
@@ -105,9 +105,9 @@ def test_migrate_up_down_and_up_on_postgresql(
     # The fixture's database is at head already; spelled as hosts hand it out.
     url = make_url(postgres_url).set(drivername="postgres").render_as_string(hide_password=False)
     assert migrate(installed, tmp_path, url, "--revision", "base") == (
-        "Database schema: 0006 → empty"
+        "Database schema: 0007 → empty"
     )
-    assert migrate(installed, tmp_path, url) == "Database schema: empty → 0006"
+    assert migrate(installed, tmp_path, url) == "Database schema: empty → 0007"
     assert migrate(installed, tmp_path, url, "--revision", "0002") == (
-        "Database schema: 0006 → 0002"
+        "Database schema: 0007 → 0002"
     )

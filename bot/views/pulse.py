@@ -22,7 +22,7 @@ from bot.views.fields import radio_field, select_field, text_field
 from pulses.answers import OTHER, SHARE_STEPS, PulseForm, share_field
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
-from storage.models import Answer
+from storage.models import Answer, Question
 
 ANSWER_ACTION = "pulse.answer"
 SUBMIT_CALLBACK = "pulse.submit"
@@ -120,23 +120,14 @@ def pulse_modal(
     previous_scores: dict[int, int] | None = None,
     previous_shares: dict[str, int] | None = None,
 ) -> View:
-    """The answer modal: Likert items, focus, friction; prefilled when changing an answer."""
+    """The answer modal: Likert items, focus, the pressure item, friction; prefilled when
+    changing an answer."""
     assert form.run.id is not None
     scores = previous_scores or {}
     blocks: list[Block] = []
     options = [Option(value=str(v), label=f"{v} · {label}") for v, label in LIKERT_LABELS.items()]
     for question in form.likert:
-        assert question.id is not None
-        initial = next((o for o in options if o.value == str(scores.get(question.id))), None)
-        blocks.append(
-            radio_field(
-                str(question.id),
-                question.text[:2000],
-                options,
-                action_id=SCORE_ACTION,
-                initial=initial,
-            )
-        )
+        blocks.append(_rating(question, options, scores))
     if form.asks_shares:
         blocks += _share_blocks(form, previous_shares or {})
     elif form.focus is not None:
@@ -164,6 +155,8 @@ def pulse_modal(
                 optional=True,
             )
         )
+    if form.pressure is not None:
+        blocks.append(_rating(form.pressure, options, scores))
     if form.friction is not None:
         blocks.append(
             text_field(
@@ -185,6 +178,15 @@ def pulse_modal(
         submit=PlainTextObject(text="Update" if previous else "Submit"),
         close=PlainTextObject(text="Cancel"),
         blocks=blocks,
+    )
+
+
+def _rating(question: Question, options: list[Option], scores: dict[int, int]) -> Block:
+    """A 1–5 item (a statement, or the pressure item), its block named by the question id."""
+    assert question.id is not None
+    initial = next((o for o in options if o.value == str(scores.get(question.id))), None)
+    return radio_field(
+        str(question.id), question.text[:2000], options, action_id=SCORE_ACTION, initial=initial
     )
 
 

@@ -144,7 +144,8 @@ def test_submit_stores_and_resubmitting_replaces_the_answer(
     _answer(sandbox, "U0ALICE", 2)
     [second] = answers(bot.engine)
     assert second.id == first.id
-    assert [s.score for s in scores(bot.engine)] == [2] * 5
+    # Five statements and the pressure item (issue 9), each replaced.
+    assert [s.score for s in scores(bot.engine)] == [2] * 6
     # The channel message shows progress, never names.
     sandbox.wait_for(lambda s: "1 of 7 answered" in str(s.messages(EXEC)[0].blocks))
     assert "U0ALICE" not in str(sandbox.messages(EXEC)[0].blocks)
@@ -161,7 +162,7 @@ def test_the_same_submission_delivered_twice_stores_one_answer(
     replayed = person.replay(first)  # a double click, or Slack retrying the same payload
     assert (first.status, replayed.status) == (200, 200)
     assert len(answers(bot.engine)) == 1
-    assert len(scores(bot.engine)) == 5
+    assert len(scores(bot.engine)) == 6  # five statements and the pressure item
 
 
 def test_an_answer_after_the_close_is_refused_and_nothing_is_stored(

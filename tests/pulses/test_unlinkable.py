@@ -50,7 +50,7 @@ def _answer(
         assert run is not None
         form = pulse_form(session=session, run=run)
         assert form.asks_shares
-        scores: dict[int, int | None] = {q.id: 1 + len(friction) % 5 for q in form.likert if q.id}
+        scores: dict[int, int | None] = {q.id: 1 + len(friction) % 5 for q in form.rated if q.id}
         shares: dict[str, int | None] = {
             str(form.priorities[0].id): expansion,
             OTHER: 100 - expansion,
@@ -193,7 +193,7 @@ def test_an_answer_whose_pseudonym_cannot_be_found_is_locked_not_counted_twice(
         run = session.get(PulseRun, run_id)
         assert run is not None
         form = pulse_form(session=session, run=run)
-        scores: dict[int, int | None] = {q.id: 3 for q in form.likert if q.id}
+        scores: dict[int, int | None] = {q.id: 3 for q in form.rated if q.id}
         with pytest.raises(AnswerLocked):
             record_answer(
                 session=session,
