@@ -67,7 +67,7 @@ DETECT_BY: Final = 12
 EXPECTED_RUNS: Final = 400
 KEYS: Final = tuple(d.key for d in DIMENSIONS)
 ROWS: Final = (
-    ("pressure_holds_false", '"holds" team: flagged as breaking, per run after 12', "<= 2%"),
+    ("pressure_holds_false", '"holds" team: flagged breaking, per run after 12', "<= 2%"),
     ("pressure_breaks_detect_12", '"breaks" team: flagged within 12 runs', ">= 80%"),
     ("pressure_gap_coverage_90", "coherence gap: 90% interval covers the true gap", "87-93%"),
 )
@@ -257,4 +257,16 @@ def pressure_figures(
 
 def pressure_rows(figures: dict[str, float]) -> list[str]:
     """The figures as rows of the validity table (team of 8)."""
-    return [f"{label:<50}{target:>8}{100 * figures[key]:>8.1f}%" for key, label, target in ROWS]
+    return [f"{label:<50} {target:>7} {100 * figures[key]:6.1f}%" for key, label, target in ROWS]
+
+
+def add_pressure(table: dict[str, dict[str, float]]) -> None:
+    """Print the pressure rows and merge the three figures into ``table["n8"]``."""
+    figures, intervals = pressure_figures()
+    print(
+        f"Coherence under pressure: team of 8, {REPLICATIONS} replications per team type, "
+        f"seed {SEED}, coverage over {intervals} intervals"
+    )
+    print(f"{'figure':<50} {'target':>7} {'n=8':>7}")
+    print("\n".join(pressure_rows(figures)))
+    table.setdefault("n8", {}).update(figures)

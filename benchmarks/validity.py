@@ -33,6 +33,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.pressure_validity import add_pressure
 from pulses.dimensions import DIMENSIONS
 from pulses.flags import DEFAULT_THRESHOLDS, Flag
 from pulses.samples import LeaderAnswer, RunSample
@@ -258,6 +259,7 @@ def main(replications: int = REPLICATIONS, workers: int = 2) -> dict[str, dict[s
     for key, label, target in TARGETS:
         cells = " ".join(f"{table[f'n{n}'][key] * 100:6.1f}%" for n in SIZES)
         print(f"{label:<46} {target:>7} {cells}")
+    add_pressure(table)
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
     print(json.dumps(table, separators=(", ", ": ")))
     return table
