@@ -125,6 +125,20 @@ def rwg_j(item_variances: Sequence[float], options: int = LIKERT_OPTIONS) -> flo
     return min(1.0, max(0.0, value))
 
 
+def rwg_j_convention(answers_per_item: Iterable[int]) -> str:
+    """How `rwg_j` treated the items, in plain words.
+
+    It is pairwise: each item's variance comes from that item's own answers. R's
+    ``multilevel::rwg.j`` is listwise (only leaders who answered every item). The two agree
+    when every item has the same answers; when items were answered by different numbers of
+    leaders (an item added mid-run, one left blank) the text says so.
+    """
+    counts = sorted({n for n in answers_per_item if n >= 2})
+    if len(counts) <= 1:
+        return "pairwise"
+    return f"pairwise: items answered by {counts[0]}–{counts[-1]} leaders"
+
+
 def level(item_means: Iterable[float | None], options: int = LIKERT_OPTIONS) -> float | None:
     """(mean of the defined item means − 1) / (A − 1): 0–1, i.e. (m − 1) / 4 on a 1–5 scale."""
     means = [m for m in item_means if m is not None]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
+from pulses.agreement import rwg_j_convention
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER, declared_distribution
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics

@@ -19,7 +19,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.views.pressure import pressure_blocks, pressure_suffix
 from bot.views.uncertainty import change_text, margin_text, undecided_note
+from pulses.agreement import rwg_j_convention
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag
 from pulses.metrics import RunMetrics
@@ -134,6 +136,12 @@ def _capped(blocks: list[Block]) -> list[Block]:
 # --- parts shared by the digest and the status --------------------------------------------------
 
 
+def _convention(metrics: RunMetrics) -> str:
+    # Said only when items were answered by different numbers of leaders, where it matters.
+    convention = rwg_j_convention(item.n for item in metrics.items.values())
+    return "" if convention == "pairwise" else f" ({convention})"
+
+
 def _headline(report: RunReport, change: float | None, history: Sequence[RunReport]) -> str:
     metrics = report.shown
     assert metrics is not None
@@ -145,7 +153,7 @@ def _headline(report: RunReport, change: float | None, history: Sequence[RunRepo
         lines[0] += f"  ({moved})"
     lines.append(
         f"Level {number(metrics.level)} × agreement {number(metrics.agreement)}"
-        f" · rwg(j) {number(metrics.rwg_j)}"
+        f" · rwg(j) {number(metrics.rwg_j)}{_convention(metrics)}"
     )
     if len(history) > 1:
         lines.append(f"`{sparkline(history)}`  last {len(history)} pulses")
@@ -286,6 +294,7 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
     )
     if metrics.focus_distribution:
         blocks.append(_section(_focus_text(report)))
+    blocks += pressure_blocks(digest.history)
     if report.friction:
         blocks.append(DividerBlock())
         blocks.append(_section(_friction_text(report)))
@@ -446,6 +455,7 @@ def status_blocks(status: GroupStatus) -> tuple[str, list[Block]]:
         )
     else:
         blocks.append(_context("No active flags: nothing is drifting."))
+    blocks += pressure_blocks(status.trend)
     for note in (_wording_note(report), undecided_note(report)):
         if note:
             blocks.append(_context(note))
@@ -462,6 +472,7 @@ def trend_line(report: RunReport) -> str:
         f"{day} index *{index_text(metrics.coherence_index)}* · level {number(metrics.level)}"
         f" · agreement {number(metrics.agreement)} · {percent(metrics.response_rate)} answered"
     )
+    line += pressure_suffix(report)
     if report.wording_changed:
         line += " · _wording changed_"
     return line
@@ -477,6 +488,7 @@ def trend_blocks(history: Sequence[RunReport], n: int) -> tuple[str, list[Block]
         _section(f"*{title}*\n`{sparkline(runs)}`  (oldest → newest, {GAP} = hidden)")
     ]
     blocks += _line_sections("", [trend_line(r) for r in runs], 20)
+    blocks += pressure_blocks(runs)
     return title, _capped(blocks)
 
 

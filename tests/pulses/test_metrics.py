@@ -532,3 +532,12 @@ def test_item_stats_agree_with_the_statistics_module(scores: list[int]) -> None:
     assert stats.sd == pytest.approx(statistics.stdev(scores), abs=1e-12)
     assert stats.ad_m == pytest.approx(sum(abs(s - mean) for s in scores) / len(scores))
     assert stats.rwg == pytest.approx(1 - min(statistics.variance(scores), 2) / 2)
+
+
+def test_rwg_j_says_it_is_pairwise_and_when_items_had_different_answers() -> None:
+    from pulses.agreement import rwg_j_convention
+
+    assert rwg_j_convention([7, 7, 7, 7, 7]) == "pairwise"
+    # An item added mid-run: answered by 4 of the 7 leaders; an item with one answer has no
+    # variance and takes no part.
+    assert rwg_j_convention([7, 7, 4, 7, 1]) == "pairwise: items answered by 4–7 leaders"
