@@ -75,9 +75,9 @@ def js_divergence(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     for key in sorted(pn.keys() | qn.keys()):
         pk = pn.get(key, 0.0)
         qk = qn.get(key, 0.0)
-        m = (pk + qk) / 2
-        left = pk * math.log2(pk / m) if pk > 0 else 0.0
-        right = qk * math.log2(qk / m) if qk > 0 else 0.0
+        # p / m written as 2p / (p + q): (p + q) / 2 underflows to 0 for a subnormal p.
+        left = pk * math.log2(2 * pk / (pk + qk)) if pk > 0 else 0.0
+        right = qk * math.log2(2 * qk / (pk + qk)) if qk > 0 else 0.0
         terms.append(left + right)
     return min(1.0, max(0.0, math.fsum(terms) / 2))
 
