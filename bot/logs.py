@@ -77,11 +77,21 @@ class ContextExecutor(ThreadPoolExecutor):
 
 
 class RedactSecrets(logging.Filter):
+    """Masks tokens and signatures in the message and in an attached traceback (an exception's
+    text can quote a token, e.g. a URL or a library's error)."""
+
+    _traceback = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if _SECRET.search(message):
             record.msg = _SECRET.sub("[redacted]", message)
             record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the masked text is what they print.
+            record.exc_text = self._traceback.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _SECRET.sub("[redacted]", record.exc_text)
         return True
 
 

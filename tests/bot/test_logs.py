@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 from slack_sdk import WebClient
@@ -24,6 +25,20 @@ def test_tokens_and_signatures_are_masked_in_any_record() -> None:
     )
     RedactSecrets().filter(record)
     assert record.getMessage() == "auth [redacted] sig [redacted]"
+
+
+def test_tokens_in_an_attached_traceback_are_masked_too() -> None:
+    try:
+        raise RuntimeError("refused xoxp-1-2-3-secret and xapp-1-A0-1-ff")
+    except RuntimeError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "call failed", (), sys.exc_info()
+        )
+    RedactSecrets().filter(record)
+    printed = logging.Formatter().format(record)
+    assert "RuntimeError: refused [redacted] and [redacted]" in printed
+    assert "secret" not in printed
+    assert "A0-1-ff" not in printed
 
 
 def test_slack_sdk_debug_output_does_not_leak_the_bot_token(

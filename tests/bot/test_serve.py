@@ -54,6 +54,9 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
                 break
         else:
             raise AssertionError("".join(log))
+        workspace = sandbox.workspace
+        connected = f"Connected to workspace {workspace.team_domain} ({workspace.team_id}) as bot"
+        assert any(connected in line for line in log), log
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as health:
             assert health.status == 200
         sandbox.bot_url = f"http://127.0.0.1:{port}/slack/events"
