@@ -14,18 +14,25 @@ from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.layers import layer_profile
 from pulses.metrics import RunInput, RunMetrics
 from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
-from pulses.reports import GroupInfo, RunReport, group_info, latest_run
+from pulses.reports import TREND_RUNS, GroupInfo, RunReport, group_history, group_info, latest_run
 from pulses.samples import RunSample
 from pulses.signals.engine import compare_layers
+from pulses.signals.pressure import PressureGap
+from pulses.under_pressure import under_pressure
 from storage.queries import active_groups_by_layer
 
 
 @dataclass(frozen=True)
 class GroupColumn:
-    """One group in the organisation digest; ``latest`` is None before its first closed run."""
+    """One group in the organisation digest; ``latest`` is None before its first closed run.
+
+    ``pressure`` is the group's coherence under pressure over its own last shown runs (None
+    when its latest run is hidden or it has none).
+    """
 
     group: GroupInfo
     latest: RunReport | None
+    pressure: PressureGap | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,13 @@ def org_digest(
                     closed.threshold,
                 )
                 shown_samples[group.id] = shown_sample(closed.sample, latest.shown)
-        columns.append(GroupColumn(group=group_info(group), latest=latest))
+        pressure = None
+        if latest is not None and latest.shown is not None:
+            history = group_history(
+                session=session, group_id=group.id, limit=TREND_RUNS, thresholds=thresholds
+            )
+            pressure = under_pressure(history)
+        columns.append(GroupColumn(group=group_info(group), latest=latest, pressure=pressure))
 
     layers: dict[str, list[GroupColumn]] = {}
     for column in columns:

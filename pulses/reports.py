@@ -25,12 +25,7 @@ from pulses.samples import RunSample
 from pulses.sampling import load_samples
 from pulses.signals.engine import Signals, Trend, evaluate
 from storage.models import LeadershipGroup, PulseRun
-from storage.queries import (
-    closed_run_window,
-    friction_texts,
-    latest_unclosed_run,
-    run_progress,
-)
+from storage.queries import closed_run_window, friction_texts, latest_unclosed_run, run_progress
 
 TREND_RUNS = 12
 OTHER_NAME = "Something else"

@@ -34,7 +34,7 @@ SIGNING_SECRET = "sandbox-signing-secret-not-real"
 EXEC = "C0EXEC"
 DIRECTORS = "C0DIRS"
 ADMIN_CHANNEL = "C0LEADOPS"
-WEEKS = 8
+WEEKS = 12
 # Waits return as soon as Slack has what the bot sent; the ceiling only matters on a machine
 # so busy that the bot's threads barely run.
 WAIT = 60.0
@@ -43,7 +43,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 BANNER = """\
 ============================================================================
   COHERENCE · LOCAL SLACK SANDBOX
-  No Slack tokens were found, so this run plays eight scripted weeks in a
+  No Slack tokens were found, so this run plays twelve scripted weeks in a
   local stand-in for Slack. Nothing here reaches a real workspace.
 
   To connect a real workspace:
@@ -108,7 +108,7 @@ def play(out: TextIO = sys.stdout) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="coherence-sandbox-"))
     workspace = Workspace.demo()
     workspace.add_channel(ADMIN_CHANNEL, "leadership-ops", ["U0ADMIN"])
-    # Eight weeks pass in a few real seconds; Slack's per-minute limits would stretch them
+    # Twelve weeks pass in a few real seconds; Slack's per-minute limits would stretch them
     # into minutes of waiting out Retry-After (the tests cover 429s).
     slack = SlackSandbox(
         workspace,
@@ -161,29 +161,41 @@ class Answer:
     friction: str | None = None
 
 
-# The executive team's drift: from week 5, five of its seven leaders move their attention
-# from expansion to cost, 50 points by week 8, while the declared priorities stay the same.
+# The executive team's drift: from week 9, five of its seven leaders move their attention
+# from expansion to cost, 50 points by week 12, while the declared priorities stay the same.
+DRIFT_FROM = 9
 EXEC_SHIFT = {
-    5: {"Enterprise expansion": 50, "Platform reliability": 20, "Cost discipline": 30},
-    6: {"Enterprise expansion": 40, "Platform reliability": 10, "Cost discipline": 50},
-    7: {"Enterprise expansion": 20, "Platform reliability": 10, "Cost discipline": 70},
-    8: {"Enterprise expansion": 10, "Platform reliability": 10, "Cost discipline": 80},
+    9: {"Enterprise expansion": 50, "Platform reliability": 20, "Cost discipline": 30},
+    10: {"Enterprise expansion": 40, "Platform reliability": 10, "Cost discipline": 50},
+    11: {"Enterprise expansion": 20, "Platform reliability": 10, "Cost discipline": 70},
+    12: {"Enterprise expansion": 10, "Platform reliability": 10, "Cost discipline": 80},
 }
 EXEC_BEFORE = {"Enterprise expansion": 60, "Platform reliability": 20, "Cost discipline": 20}
 EXEC_STEADY = {"Enterprise expansion": 30, "Platform reliability": 70}
+# Coherence under pressure: both teams have pressured weeks; the executive team's answers
+# scatter in theirs (agreement falls), the directors' hold steady in theirs.
+EXEC_PRESSURED = frozenset({2, 4, 6, 7, 9, 11})
+DIRECTORS_PRESSURED = frozenset({3, 5, 6, 8, 10, 11})
+
+
+def pressure_answer(pressured: bool, rng: random.Random) -> int:
+    return rng.choice((4, 5, 5)) if pressured else rng.choice((2, 2, 3))
 
 
 def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
-    """The executive team drifts: attention moves from expansion to cost, stability falls."""
+    """The executive team drifts: attention moves from expansion to cost, stability falls; in
+    its pressured weeks its leaders' answers scatter."""
     answers = {}
+    pressured = week in EXEC_PRESSURED
     for n, user in enumerate(EXEC_LEADERS):
-        late = week >= 5
+        late = week >= DRIFT_FROM
         scores = {
-            "reinforcement": rng.choice((4, 4, 5)),
+            "reinforcement": rng.choice((1, 3, 5)) if pressured else rng.choice((4, 4, 5)),
             "translation": rng.choice((1, 3, 5)) if late else rng.choice((4, 4, 5)),
             "stability": rng.choice((2, 2, 3)) if late else rng.choice((4, 4, 5)),
-            "signal": rng.choice((3, 4, 4)),
-            "decision_flow": rng.choice((3, 4, 4)),
+            "signal": rng.choice((2, 3, 5)) if pressured else rng.choice((3, 4, 4)),
+            "decision_flow": rng.choice((1, 3, 5)) if pressured else rng.choice((3, 4, 4)),
+            "pressure": pressure_answer(pressured, rng),
         }
         shares = EXEC_SHIFT.get(week, EXEC_BEFORE) if n < 5 else EXEC_STEADY
         friction = (
@@ -202,11 +214,14 @@ def executive_answers(week: int, rng: random.Random) -> dict[str, Answer]:
 
 
 def director_answers(week: int, rng: random.Random) -> dict[str, Answer]:
-    """The directors stay steady on reliability; one quiet week falls below the threshold."""
+    """The directors stay steady on reliability, under pressure too; one quiet week falls below
+    the threshold."""
     responders = DIRECTOR_IDS[:4] if week == 3 else DIRECTOR_IDS[:7]
+    pressured = week in DIRECTORS_PRESSURED
     return {
         user: Answer(
-            {key: rng.choice((3, 4, 4)) for key in dimension_keys()},
+            {key: rng.choice((3, 4, 4)) for key in dimension_keys()}
+            | {"pressure": pressure_answer(pressured, rng)},
             {"Platform reliability": 80, "Enterprise expansion": 20}
             if n < 5
             else {"Enterprise expansion": 60, "Platform reliability": 40},
@@ -217,7 +232,7 @@ def director_answers(week: int, rng: random.Random) -> dict[str, Answer]:
 
 
 class Scenario:
-    """Eight leadership weeks: help, pulses in a channel and by DM, answers, reminders, a late
+    """Twelve leadership weeks: help, pulses in a channel and by DM, answers, reminders, a late
     answer, the close, and the weekly digests — through the bot's real code paths."""
 
     def __init__(

@@ -41,17 +41,22 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "(only visible to Grace Kim)" in out
     assert "has closed" in out
     assert "This pulse closed at Wed 7 Oct, 09:00 CEST" in out
-    # Eight weeks later: both digests (with their trend charts) and the organisation digest,
-    # with the executive team's visible drift flagged.
-    assert "Week 8 of 8" in out
-    assert "Coherence digest · #exec-team · Mon 23 Nov 2026" in out
-    assert "Coherence digest · #directors · Mon 23 Nov 2026" in out
-    assert "uploaded coherence-exec-team-2026-11-23.png" in out
+    # Twelve weeks later (issue 9: long enough for coherence under pressure): both digests
+    # (with their trend charts) and the organisation digest, with the executive team's visible
+    # drift flagged, its coherence breaking in its pressured weeks while the directors' holds.
+    assert "Week 12 of 12" in out
+    assert "Coherence digest · #exec-team · Mon 21 Dec 2026" in out
+    assert "Coherence digest · #directors · Mon 21 Dec 2026" in out
+    assert "uploaded coherence-exec-team-2026-12-21.png" in out
     assert "Attention moved to *Cost discipline*" in out
+    assert "⚠️ *Coherence breaks under pressure*" in out
+    assert "*Coherence holds under pressure*" in out
+    assert "#directors holds under pressure" in out
+    assert "#exec-team breaks under pressure" in out
     assert "Coherence across the organisation" in out
     assert "#leadership-ops" in out
     # Dana's App Home: every group, its next send, its last figures, the audit trail.
     assert "Home tab for Dana Admin:" in out
-    assert "Next pulse: Mon 30 Nov, 09:00 CET (your time)." in out
-    assert "Last pulse (23 Nov): response rate 86% · coherence index 43" in out
+    assert "Next pulse: Mon 28 Dec, 09:00 CET (your time)." in out
+    assert "Last pulse (21 Dec): response rate 86% · coherence index 40" in out
     assert "Recent changes" in out

@@ -1,4 +1,5 @@
-"""The digest's trend chart: the coherence index and its two factors over the runs, as a PNG."""
+"""The digest's trend chart: the coherence index and its two factors over the runs, and the
+pressure leaders reported (context, not part of the index), as a PNG."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from pulses.reports import RunReport
 INDEX_COLOUR = "#1f4e79"
 LEVEL_COLOUR = "#2e8b57"
 AGREEMENT_COLOUR = "#d2691e"
+PRESSURE_COLOUR = "#b22222"
+
+
+def _pressure(history: Sequence[RunReport]) -> list[float]:
+    """Each run's pressure level on the chart's 0–100 scale ((level − 1) × 25); NaN where a run
+    is hidden or did not ask the pressure item."""
+    return [
+        float("nan") if r.shown is None or r.pressure is None else 25 * (r.pressure.level - 1)
+        for r in history
+    ]
 
 
 def _series(history: Sequence[RunReport]) -> tuple[list[float], list[float], list[float]]:
@@ -46,6 +57,7 @@ def trend_chart_png(history: Sequence[RunReport]) -> bytes:
     lines = (
         (level, LEVEL_COLOUR, 1.4, "--", 3, "Level (× 100)"),
         (agreement, AGREEMENT_COLOUR, 1.4, ":", 3, "Agreement (× 100)"),
+        (_pressure(history), PRESSURE_COLOUR, 1.2, "-", 3, "Pressure (context, 1–5 as 0–100)"),
         (index, INDEX_COLOUR, 2.6, "-", 5, "Coherence index"),
     )
     for values, colour, width, style, size, label in lines:
@@ -77,7 +89,7 @@ def trend_chart_png(history: Sequence[RunReport]) -> bytes:
         fontsize=10,
         loc="left",
     )
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=3)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=2)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.views.pressure import pressure_blocks, pressure_suffix
+from bot.views.pressure import org_pressure_blocks, pressure_blocks, pressure_suffix
 from bot.views.uncertainty import change_text, margin_text, undecided_note
 from pulses.agreement import rwg_j_convention
 from pulses.dimensions import dimension_name
@@ -394,6 +394,7 @@ def org_digest_blocks(digest: OrgDigest) -> tuple[str, list[Block]]:
         )
     elif len([layer for layer in digest.layers if isinstance(layer.metrics, RunMetrics)]) > 1:
         blocks.append(_section("Layers see things alike this week: no divergence stands out."))
+    blocks += org_pressure_blocks(digest)
     blocks.append(
         _context(
             "Groups with too few answers are hidden, and a layer pools only the groups shown, "
