@@ -19,6 +19,8 @@ from typing import Final
 from sqlmodel import Session
 
 from pulses.reports import RunReport, group_history
+from pulses.signals.pressure import PressureGap
+from pulses.under_pressure import under_pressure
 from storage.models import LeadershipGroup
 from storage.queries import groups_by_name
 
@@ -44,6 +46,14 @@ RUN_COLUMNS: Final = (
     "focus_distribution",
     "wording_changed",
     "flags",
+    # Context, never part of the index (issue 9): the run's pressure, and the group's coherence
+    # gap over its last 12 shown runs up to this one (blank below 8 such runs).
+    "pressure_level",
+    "pressure_agreement",
+    "coherence_gap",
+    "coherence_gap_low",
+    "coherence_gap_high",
+    "pressure_verdict",
 )
 ITEM_FIELDS: Final = ("mean", "mean_pm", "sd", "rwg", "ad_m", "n")
 
@@ -64,7 +74,21 @@ def _flags(report: RunReport) -> str:
     )
 
 
-def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -> dict[str, str]:
+def _pressure(report: RunReport, gap: PressureGap) -> dict[str, str]:
+    pressure, index = report.pressure, gap.index
+    return {
+        "pressure_level": _number(pressure.level if pressure else None),
+        "pressure_agreement": _number(pressure.agreement if pressure else None),
+        "coherence_gap": _number(index.estimate if index else None),
+        "coherence_gap_low": _number(index.low if index else None),
+        "coherence_gap_high": _number(index.high if index else None),
+        "pressure_verdict": "" if gap.verdict == "too_few" else gap.verdict,
+    }
+
+
+def _row(
+    group: LeadershipGroup, report: RunReport, dimensions: Sequence[str], gap: PressureGap
+) -> dict[str, str]:
     metrics = report.shown
     assert metrics is not None
     distribution = sorted(
@@ -95,6 +119,7 @@ def _row(group: LeadershipGroup, report: RunReport, dimensions: Sequence[str]) -
         ),
         "wording_changed": " ".join(report.wording_changed),
         "flags": _flags(report),
+        **_pressure(report, gap),
     }
     intervals = report.signals.dimensions if report.signals is not None else {}
     for key in dimensions:
@@ -114,17 +139,18 @@ def _export_rows(
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Column names and one row per shown closed run, by group then date."""
     groups = groups_by_name(session=session, workspace_id=workspace_id, group_id=group_id)
-    shown: list[tuple[LeadershipGroup, RunReport]] = []
+    shown: list[tuple[LeadershipGroup, RunReport, PressureGap]] = []
     for group in groups:
         assert group.id is not None
-        for report in group_history(session=session, group_id=group.id, limit=MAX_RUNS):
+        history = group_history(session=session, group_id=group.id, limit=MAX_RUNS)
+        for position, report in enumerate(history):
             if report.shown is not None:
-                shown.append((group, report))
+                shown.append((group, report, under_pressure(history[: position + 1])))
     dimensions = list(
-        dict.fromkeys(key for _, report in shown if report.shown for key in report.shown.items)
+        dict.fromkeys(key for _, report, _ in shown if report.shown for key in report.shown.items)
     )
     columns = list(RUN_COLUMNS) + [f"{key}_{name}" for key in dimensions for name in ITEM_FIELDS]
-    return columns, [_row(group, report, dimensions) for group, report in shown]
+    return columns, [_row(group, report, dimensions, gap) for group, report, gap in shown]
 
 
 def export_csv(*, session: Session, workspace_id: int, group_id: int | None = None) -> str:
