@@ -408,7 +408,8 @@ def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> 
     """`coherence report --group CHANNEL [--run latest|YYYY-MM-DD] [--json]`."""
     import yaml
 
-    from pulses.reports import report_json, run_report
+    from pulses.reports import group_history, report_json, run_report
+    from pulses.under_pressure import under_pressure
     from storage.db import session_scope
 
     try:
@@ -424,10 +425,15 @@ def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> 
             return 1
         thresholds = settings.flag_thresholds
         report = run_report(session=session, group_id=group_id, run=selector, thresholds=thresholds)
-    if report is None:
-        print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
-        return 1
+        if report is None:
+            print(f"coherence: no closed pulse for {group} ({run})", file=sys.stderr)
+            return 1
+        # Coherence under pressure is a group figure: the shown runs up to this one.
+        history = group_history(
+            session=session, group_id=group_id, until=report.occurrence_day, thresholds=thresholds
+        )
     content = report_json(report)
+    content["coherence_under_pressure"] = under_pressure(history).to_dict()
     if as_json:
         print(json.dumps(content, indent=2, ensure_ascii=False))
     else:

@@ -44,6 +44,11 @@ def test_report_prints_the_latest_runs_metrics_as_json(
 ) -> None:
     assert main(["report", "--group", group, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
+    # The group's coherence under pressure comes with the run: three pulses are too few.
+    under_pressure = printed.pop("coherence_under_pressure")
+    assert under_pressure["verdict"] == "too_few"
+    assert under_pressure["runs_needed"] == 8
+    assert under_pressure["coherence_gap"] is None
     with session_scope(engine) as session:
         report = run_report(session=session, group_id=database)
     assert report is not None

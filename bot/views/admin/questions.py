@@ -40,6 +40,7 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
             "likert": "statement, rated 1–5",
             "focus": "focus",
             "attention": "focus, shares of attention",
+            "pressure": "pressure, rated 1–5; context, never in the index",
             "friction": "friction",
         }.get(question.kind, question.kind)
         blocks.append(
