@@ -1,12 +1,68 @@
-"""Run every benchmark and print its figures."""
+"""`make bench`: every hot path against its baseline, in one run, with Slack's limits on.
+
+Prints the measurements, one ratio per line, and a JSON line last. `--scale` shrinks every
+size (members, rounds stay) to fit a slower machine; the defaults are issue 11's sizes.
+PostgreSQL is measured too when COHERENCE_BENCH_POSTGRES_URL names an empty database.
+"""
 
 from __future__ import annotations
 
-from benchmarks import fanout
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+
+from benchmarks import burst, fanout
+from benchmarks.harness import slack_with_members, sqlite_url
+
+BURST_MEMBERS = 200
+FANOUT_MEMBERS = 1000
+ROUNDS = 3
+POSTGRES_VARIABLE = "COHERENCE_BENCH_POSTGRES_URL"
 
 
-def main() -> None:
-    fanout.main()
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every size (0-1]")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="bursts per database")
+    options = parser.parse_args(argv)
+    # 200 simultaneous requests are what is measured, not something to warn about.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    started = time.monotonic()
+    figures: dict[str, object] = {"scale": options.scale}
+
+    members = max(2, round(BURST_MEMBERS * options.scale))
+    slack = slack_with_members(members)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            rounds = burst.measure(slack, sqlite_url(folder), members, options.rounds)
+        figures["burst_sqlite"] = burst.report("SQLite", members, rounds)
+    finally:
+        slack.stop()
+    postgres = os.environ.get(POSTGRES_VARIABLE)
+    if postgres:
+        slack = slack_with_members(members)
+        try:
+            rounds = burst.measure(slack, postgres, members, options.rounds)
+            figures["burst_postgres"] = burst.report("PostgreSQL", members, rounds)
+        finally:
+            slack.stop()
+    else:
+        print(f"PostgreSQL burst not measured: set {POSTGRES_VARIABLE}")
+
+    members = max(2, round(FANOUT_MEMBERS * options.scale))
+    slack = slack_with_members(members)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            figures["fanout"] = fanout.report(fanout.measure(slack, sqlite_url(folder), members))
+    finally:
+        slack.stop()
+
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(figures, sort_keys=True))
+    return figures
 
 
 if __name__ == "__main__":

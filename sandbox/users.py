@@ -202,17 +202,31 @@ class VirtualUser:
 
     def submit(self, view_id: str, values: Mapping[str, object] | None = None) -> BotResponse:
         """Submit a modal; `values` maps block_id or action_id to plain Python values."""
-        sandbox = self.sandbox
-        with sandbox.lock:
-            view = sandbox.views.get(view_id)
-            if view is None or not view.open or view.type != "modal":
-                raise LookupError(f"no open modal {view_id}")
-            submitted = self._view_with_state(view, values or {}, strict=True)
-        payload = self._base_payload("view_submission")
-        payload.update({"view": submitted, "response_urls": []})
-        response = self._send_payload(payload)
+        view, submitted = self._submitted(view_id, values)
+        response = self._send_payload(self._submission_payload(submitted))
         self._apply_submission(view, submitted, response)
         return response
+
+    def submission_body(self, view_id: str, values: Mapping[str, object] | None = None) -> bytes:
+        """The form body `submit` would send, for `send_raw` to send (again) later, e.g. to
+        fire many submissions at once; the modal stays as it is."""
+        _, submitted = self._submitted(view_id, values)
+        payload = self._submission_payload(submitted)
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
+    def _submitted(
+        self, view_id: str, values: Mapping[str, object] | None
+    ) -> tuple[View, dict[str, Any]]:
+        with self.sandbox.lock:
+            view = self.sandbox.views.get(view_id)
+            if view is None or not view.open or view.type != "modal":
+                raise LookupError(f"no open modal {view_id}")
+            return view, self._view_with_state(view, values or {}, strict=True)
+
+    def _submission_payload(self, submitted: dict[str, Any]) -> dict[str, Any]:
+        payload = self._base_payload("view_submission")
+        payload.update({"view": submitted, "response_urls": []})
+        return payload
 
     def _apply_submission(
         self, view: View, submitted: dict[str, Any], response: BotResponse

@@ -1,0 +1,134 @@
+"""What every benchmark sets up: a sandbox workspace with Slack's rate limits, the bot serving
+it over real HTTP, and figures printed the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot.app import build_app, build_services
+from bot.server import RunningServer, start_in_background
+from bot.services import Services
+from bot.settings import Settings
+from pulses.groups import create_group, ensure_workspace
+from sandbox import RateLimits, SlackSandbox, Workspace
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+
+TOKEN = "xoxb-bench"
+SECRET = "bench-secret"
+CHANNEL = "C0ALL"
+# A Monday 08:00 UTC: the groups' pulses are due at this instant.
+DUE = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+def member_id(n: int) -> str:
+    return f"U{n:05d}"
+
+
+def slack_with_members(members: int) -> SlackSandbox:
+    """A started sandbox with `members` people in #leaders, Slack's limits on."""
+    workspace = Workspace()
+    ids = [
+        workspace.add_user(member_id(n), f"l{n}", f"L{n}", "Europe/Berlin").id
+        for n in range(members)
+    ]
+    workspace.add_channel(CHANNEL, "leaders", ids)
+    slack = SlackSandbox(
+        workspace, bot_token=TOKEN, signing_secret=SECRET, rate_limits=RateLimits()
+    )
+    slack.start()
+    return slack
+
+
+@contextmanager
+def limits_off(slack: SlackSandbox) -> Iterator[None]:
+    """Set-up that is not being measured runs without Slack's limits."""
+    slack.rate_limits.enabled = False
+    try:
+        yield
+    finally:
+        slack.rate_limits.enabled = True
+
+
+def sqlite_url(folder: str) -> str:
+    return f"sqlite:///{Path(folder) / 'bench.db'}"
+
+
+def settings_for(slack: SlackSandbox, url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=SecretStr(TOKEN),
+        slack_signing_secret=SecretStr(SECRET),
+        slack_api_url=slack.api_url,
+        database_url=url,
+    )
+
+
+@dataclass
+class Bot:
+    services: Services
+    server: RunningServer
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    def close(self) -> None:
+        self.server.close()
+        self.services.refresher.close()
+        self.services.engine.dispose()
+
+
+def start_bot(slack: SlackSandbox, url: str) -> Bot:
+    """Coherence, migrated and serving on waitress, with Slack sending it its requests."""
+    upgrade(url)
+    engine = make_engine(url)
+    services = build_services(settings_for(slack, url), engine=engine)
+    server = start_in_background(build_app(services))
+    slack.bot_url = server.events_url
+    return Bot(services, server)
+
+
+def start_bare_bolt(slack: SlackSandbox, callback_id: str) -> RunningServer:
+    """The baseline: a Bolt app that only acknowledges, on the same waitress server."""
+    app = App(client=WebClient(token=TOKEN, base_url=slack.api_url), signing_secret=SECRET)
+    app.view(callback_id)(lambda ack: ack())
+    return start_in_background(app)
+
+
+def add_group(engine: Engine, *, delivery_mode: str, channel: str = CHANNEL) -> int:
+    """A group whose first pulse is due at DUE."""
+    with session_scope(engine) as session:
+        workspace = ensure_workspace(session=session, team_id=Workspace().team_id)
+        assert workspace.id is not None
+        group = create_group(
+            session=session,
+            workspace_id=workspace.id,
+            channel_id=channel,
+            delivery_mode=delivery_mode,
+            timezone="UTC",
+            local_time="08:00",
+            created_at=DUE - timedelta(days=1),
+        )
+        assert group.id is not None
+        return group.id
+
+
+def percentile(samples: list[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest sample at or above `share` of them."""
+    ordered = sorted(samples)
+    rank = max(1, -(-len(ordered) * round(share * 100) // 100))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
