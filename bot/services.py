@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from pulses.ports import Messenger
+from pulses.refresh import Refresher
 from pulses.ticks import Worker
 
 SERVICES_KEY = "coherence"
@@ -32,6 +33,9 @@ class Services:
     # The domain never reads the clock itself, so tests and the sandbox run can drive time.
     clock: Callable[[], datetime] = field(default=utc_now)
     worker: Worker = field(default_factory=Worker.for_this_process)
+    # Updates after an answer (the channel's count, the member's confirmation) run here, off
+    # the listener threads.
+    refresher: Refresher = field(default_factory=Refresher)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
         # Bolt deep-copies the context for each lazy listener; the services (engine, client,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,15 @@ def first_line(error: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
+# Connections kept open per process: enough for the server's threads and the post-ack workers.
+# Each SQLite connection's PRAGMAs run once, when it is opened, not once per unit of work.
+SQLITE_POOL_SIZE = 8
+SQLITE_POOL_OVERFLOW = 24
+# Set on a read-only unit of work: SQLite begins it deferred, so it takes no write lock and
+# (in WAL mode) reads while a writer writes.
+READ_ONLY = "coherence_read_only"
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for `url`, with SQLite tuned for a long-running server.
 
@@ -143,14 +152,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     error is logged with its message.
     """
     if url.startswith("sqlite"):
+        in_memory = ":memory:" in url
+        pooling: dict[str, Any] = (
+            {}
+            if in_memory
+            else {
+                "poolclass": QueuePool,
+                "pool_size": SQLITE_POOL_SIZE,
+                "max_overflow": SQLITE_POOL_OVERFLOW,
+            }
+        )
         engine = create_engine(
             url,
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            # Pooled SQLite connections shared across threads hold locks longer than needed;
-            # opening a file connection is cheap.
-            poolclass=NullPool if ":memory:" not in url else None,
+            **pooling,
         )
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
@@ -175,7 +192,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting on
     # busy_timeout; taking the write lock up front makes concurrent processes queue instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A unit of work that only reads needs no lock at all.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -189,4 +210,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session for a unit of work that only reads: it never waits for, or holds, SQLite's
+    write lock. Nothing it changes is committed."""
+    session = Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
         session.close()

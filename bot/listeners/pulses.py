@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.metrics import count_answer
 from bot.services import Services, services_of
@@ -33,13 +32,12 @@ from pulses.answers import (
     PulseClosed,
     PulseNotFound,
     answer_sheet,
-    confirm_dm_answer,
     record_answer,
-    refresh_channel_progress,
     share_field,
 )
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
+from pulses.refresh import after_answer
 from storage.db import session_scope
 
 NOT_INVITED = (
@@ -50,10 +48,10 @@ ANSWER_LOCKED = (
     "Your answer to this pulse is in, and it can no longer be changed: answers are kept "
     "apart from who gave them, and the link to yours is gone. You can answer the next one."
 )
-SUBMISSION_KEY = "pulse_submission"
 SHARE_PREFIX = share_field("")
-# Slack gives the acknowledgement three seconds; the lazy listener waits a little longer.
-OUTCOME_WAIT_SECONDS = 10.0
+# Shown in the modal when the answer could not be stored: the member still has it and can
+# submit again.
+NOT_STORED = "Your answer could not be saved just now. Please submit it again."
 
 
 def open_pulse_modal(
@@ -117,106 +115,56 @@ def parse_submission(state: dict[str, dict[str, dict[str, Any]]]) -> AnswerInput
     )
 
 
-class Submission:
-    """Whether this submission's answer was recorded, told by the ack listener to the lazy one.
-
-    Bolt starts a lazy listener as soon as it starts the ack listener, each with its own copy
-    of the request; this object is the same in both copies, so the lazy listener waits for the
-    outcome instead of racing the recording.
-    """
-
-    def __init__(self) -> None:
-        self._recorded = False
-        self._settled = threading.Event()
-
-    def __deepcopy__(self, memo: dict[int, object]) -> Submission:
-        return self
-
-    def settle(self, *, recorded: bool) -> None:
-        self._recorded = recorded
-        self._settled.set()
-
-    def recorded(self, timeout: float) -> bool:
-        """True once the answer is stored; False if it was refused or never settled."""
-        return self._settled.wait(timeout) and self._recorded
-
-
-def track_submission(context: BoltContext, next: Callable[[], None]) -> None:
-    # Set before Bolt copies the request for the lazy listener.
-    context[SUBMISSION_KEY] = Submission()
-    next()
-
-
-def _submission(context: BoltContext) -> Submission:
-    submission = context[SUBMISSION_KEY]
-    assert isinstance(submission, Submission)
-    return submission
-
-
 def submit_pulse(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, logger: Logger
 ) -> None:
-    """Record the answer, or show in the modal why not; `show_answer_received` does the rest."""
-    recorded = False
-    try:
-        recorded = _record_submission(ack, body, view, context)
-    finally:
-        _submission(context).settle(recorded=recorded)
-
-
-def _record_submission(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext
-) -> bool:
+    """Record the answer in one short transaction, or show in the modal why not; then hand
+    the message updates to the refresher, so the ack never waits on Slack."""
     services = services_of(context)
+    run_id = _run_id(view)
+    user_id = body["user"]["id"]
     try:
         with session_scope(services.engine) as session:
             record_answer(
                 session=session,
-                run_id=_run_id(view),
-                user_id=body["user"]["id"],
+                run_id=run_id,
+                user_id=user_id,
                 submitted=parse_submission(view["state"]["values"]),
                 now=services.clock(),
                 key=_pseudonym_key(services),
             )
     except InvalidAnswer as invalid:
         ack(response_action="errors", errors=invalid.problems)
-        return False
+        return
     except PulseClosed as closed:
         message = closed_message(closed.closed_at, closed.timezone)
         ack(response_action="update", view=notice_modal("Pulse closed", message))
-        return False
+        return
     except NotInvited:
         ack(response_action="update", view=notice_modal("Not in this pulse", NOT_INVITED))
-        return False
+        return
     except AnswerLocked:
         ack(response_action="update", view=notice_modal("Answer received", ANSWER_LOCKED))
-        return False
+        return
+    except SQLAlchemyError:
+        logger.exception("Could not store an answer; the modal asks to submit it again")
+        ack(response_action="errors", errors=_not_stored(view))
+        return
     ack()
     count_answer()
-    return True
+    after_answer(
+        services.refresher,
+        engine=services.engine,
+        messenger=services.messenger,
+        run_id=run_id,
+        user_id=user_id,
+    )
 
 
-def show_answer_received(
-    body: dict[str, Any], view: dict[str, Any], context: BoltContext, logger: Logger
-) -> None:
-    """After the acknowledgement, once the answer is in: the channel message's progress and,
-    in DM mode, the member's confirmation (updating messages may wait on rate limits)."""
-    if not _submission(context).recorded(OUTCOME_WAIT_SECONDS):
-        return
-    services = services_of(context)
-    run_id = _run_id(view)
-    try:
-        refresh_channel_progress(
-            engine=services.engine, messenger=services.messenger, run_id=run_id
-        )
-        confirm_dm_answer(
-            engine=services.engine,
-            messenger=services.messenger,
-            run_id=run_id,
-            user_id=body["user"]["id"],
-        )
-    except Exception:
-        logger.exception("Could not update the pulse message after an answer")
+def _not_stored(view: dict[str, Any]) -> dict[str, str]:
+    """The inline error on the modal's first input: nothing was stored."""
+    first = next(iter(view["state"]["values"]), None)
+    return {first: NOT_STORED} if first else {}
 
 
 def _pseudonym_key(services: Services) -> bytes:
@@ -230,6 +178,4 @@ def _run_id(view: dict[str, Any]) -> int:
 
 def register(app: App) -> None:
     app.action(ANSWER_ACTION)(open_pulse_modal)
-    app.view(SUBMIT_CALLBACK, middleware=[track_submission])(
-        ack=submit_pulse, lazy=[show_answer_received]
-    )
+    app.view(SUBMIT_CALLBACK)(submit_pulse)
