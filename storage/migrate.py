@@ -2,20 +2,37 @@
 
 Configured in code, pointing at the migrations shipped inside this package, so migrating
 works from an installed package in any working directory.
+
+Migrating is serialised across processes: replicas that start together on an empty or
+out-of-date database take turns, and every one after the first finds the schema already
+moved. On PostgreSQL a session-level advisory lock guards it (released by the server if the
+holder dies); on a SQLite file, an exclusive lock on a file beside the database.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from storage.db import make_engine
+from storage.db import describe_database, make_engine
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The advisory lock every Coherence process takes to migrate a PostgreSQL database (any fixed
+# bigint; advisory locks are per database, so databases on one server do not contend).
+MIGRATION_LOCK_KEY = 0x436F686572656E63  # "Coherenc"
+# Beside a SQLite database file: held with flock, never deleted (deleting it would race).
+SQLITE_LOCK_SUFFIX = ".migrate-lock"
 
 
 class UnknownRevision(ValueError):
@@ -31,14 +48,70 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Hold the database's migration lock for the block; waits while another process holds it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        with _advisory_lock(url):
+            yield
+    elif parsed.database and parsed.database != ":memory:":
+        with _file_lock(Path(parsed.database + SQLITE_LOCK_SUFFIX), url):
+            yield
+    else:  # an in-memory SQLite database belongs to one process
+        yield
+
+
+@contextmanager
+def _advisory_lock(url: str) -> Iterator[None]:
+    # A connection of its own, outside any transaction, held for the whole migration: the
+    # lock is the session's, so it outlives Alembic's transactions and dies with the process.
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            key = {"key": MIGRATION_LOCK_KEY}
+            if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+                _say_waiting(url)
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _file_lock(path: Path, url: str) -> Iterator[None]:
+    import fcntl
+
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say_waiting(url)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _say_waiting(url: str) -> None:
+    logger.info("Another process is migrating %s; waiting for it", describe_database(url))
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision`."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database at `url` up to `revision` (a no-op when it is there already)."""
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Take the database at `url` down to `revision`."""
-    command.downgrade(alembic_config(url), revision)
+    with migration_lock(url):
+        command.downgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
@@ -61,18 +134,21 @@ def migrate_to(url: str, revision: str = "head") -> tuple[str | None, str | None
     """Upgrade or downgrade the database at `url` to `revision`; returns (before, after).
 
     `revision` is "head", "base" or a revision ID; downgrading is chosen when the target is
-    the current revision's ancestor.
+    the current revision's ancestor. `before` is read under the migration lock, so a process
+    that waited for another's migration reports the schema that one left.
     """
     revisions = known_revisions()
     if revision not in {"head", "base", *revisions}:
         raise UnknownRevision(revision)
-    before = current_revision(url)
-    target_index = {"base": -1, "head": len(revisions) - 1}.get(revision)
-    if target_index is None:
-        target_index = revisions.index(revision)
-    current_index = revisions.index(before) if before in revisions else -1
-    if target_index < current_index:
-        downgrade(url, revision)
-    elif target_index > current_index:
-        upgrade(url, revision)
-    return before, current_revision(url)
+    config = alembic_config(url)
+    with migration_lock(url):
+        before = current_revision(url)
+        target_index = {"base": -1, "head": len(revisions) - 1}.get(revision)
+        if target_index is None:
+            target_index = revisions.index(revision)
+        current_index = revisions.index(before) if before in revisions else -1
+        if target_index < current_index:
+            command.downgrade(config, revision)
+        elif target_index > current_index:
+            command.upgrade(config, revision)
+        return before, current_revision(url)
