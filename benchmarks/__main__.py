@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="bursts per database")
     options = parser.parse_args(argv)
     # 200 simultaneous requests are what is measured, not something to warn about.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     started = time.monotonic()
     figures: dict[str, object] = {"scale": options.scale}
 

@@ -48,6 +48,10 @@ POST_ATTEMPTS = 3
 PULSE_EVENT = "coherence_pulse"
 DIGEST_EVENT = "coherence_digest"
 MEMBER_CACHE_SECONDS = 3600
+# More unknown members than this and the whole directory is read (users.list, Tier 2, pages of
+# DIRECTORY_PAGE people) rather than each one looked up (users.info, Tier 4: 100 a minute).
+LOOKUP_ONE_BY_ONE = 20
+DIRECTORY_PAGE = 200
 
 
 class Pacer:
@@ -96,6 +100,14 @@ class _CachedUser:
     fetched: float
 
 
+def _cached_user(user: dict[str, Any], fetched: float) -> _CachedUser:
+    return _CachedUser(
+        timezone=user.get("tz"),
+        human=not (user.get("is_bot") or user.get("deleted") or user["id"] == "USLACKBOT"),
+        fetched=fetched,
+    )
+
+
 class SlackMessenger:
     """Delivers pulses and digests through a WebClient; Slack errors become DeliveryError."""
 
@@ -118,12 +130,45 @@ class SlackMessenger:
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
+        known = self._known_users(user_ids)
         members = []
         for user_id in user_ids:
-            cached = self._user(user_id)
+            cached = known.get(user_id) or self._user(user_id)
             if cached is not None and cached.human:
                 members.append(Member(user_id=user_id, timezone=cached.timezone))
         return members
+
+    def _known_users(self, user_ids: list[str]) -> dict[str, _CachedUser]:
+        """Who each member is, read from the cache; when many are unknown or stale, the
+        workspace's directory is read again a page of 200 people at a time (users.list,
+        Tier 2) instead of one users.info (Tier 4) per person."""
+        now = time.monotonic()
+        with self._users_lock:
+            fresh = {
+                user_id: cached
+                for user_id in user_ids
+                if (cached := self._users.get(user_id)) is not None
+                and now - cached.fetched < MEMBER_CACHE_SECONDS
+            }
+        if len(user_ids) - len(fresh) <= LOOKUP_ONE_BY_ONE:
+            return fresh
+        directory = self._read_directory()
+        return {user_id: directory[user_id] for user_id in user_ids if user_id in directory}
+
+    def _read_directory(self) -> dict[str, _CachedUser]:
+        directory: dict[str, _CachedUser] = {}
+        cursor: str | None = None
+        while True:
+            response = self._call(self.client.users_list, limit=DIRECTORY_PAGE, cursor=cursor)
+            fetched = time.monotonic()
+            for user in response.get("members", []):
+                directory[user["id"]] = _cached_user(user, fetched)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        with self._users_lock:
+            self._users.update(directory)
+        return directory
 
     def _user(self, user_id: str) -> _CachedUser | None:
         with self._users_lock:
@@ -136,11 +181,7 @@ class SlackMessenger:
             if error.permanent:
                 return None
             raise
-        cached = _CachedUser(
-            timezone=user.get("tz"),
-            human=not (user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT"),
-            fetched=time.monotonic(),
-        )
+        cached = _cached_user(user, time.monotonic())
         with self._users_lock:
             self._users[user_id] = cached
         return cached

@@ -22,6 +22,7 @@ SLACK_TIERS: dict[str, int] = {
     "conversations.history": TIER_3,
     "conversations.members": TIER_4,
     "users.info": TIER_4,
+    "users.list": TIER_2,
     "views.open": TIER_4,
     "views.update": TIER_4,
     "views.publish": TIER_4,

@@ -30,6 +30,7 @@ from sandbox.workspace import Channel, Workspace
 
 # Captured once so freezegun (told to ignore this package) cannot bend the sandbox's clocks.
 _monotonic = time.monotonic
+_wallclock_seconds = time.time
 _sleep = time.sleep
 
 _JSON_FIELDS = ("blocks", "view", "files", "attachments", "metadata")
@@ -73,6 +74,7 @@ class SlackSandbox(SandboxState):
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
@@ -323,6 +325,28 @@ class SlackSandbox(SandboxState):
         if user is None:
             raise SlackError("user_not_found")
         return {"user": self.user_payload(user)}
+
+    def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Slack pages the workspace's people (the bot user too) by cursor; it suggests pages
+        # of at most 200 and refuses more than 1,000.
+        users = list(self.workspace.users.values())
+        limit = min(max(_int_arg(args.get("limit"), 0) or 1000, 1), 1000)
+        start = 0
+        cursor = args.get("cursor")
+        if cursor:
+            try:
+                after = base64.b64decode(str(cursor), validate=True).decode()
+                start = [u.id for u in users].index(after.removeprefix("user:"))
+            except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+                raise SlackError("invalid_cursor") from error
+        page = users[start : start + limit]
+        rest = users[start + limit : start + limit + 1]
+        next_cursor = base64.b64encode(f"user:{rest[0].id}".encode()).decode() if rest else ""
+        return {
+            "members": [self.user_payload(user) for user in page],
+            "cache_ts": int(_wallclock_seconds()),
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger_id = str(args.get("trigger_id", ""))

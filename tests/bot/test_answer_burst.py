@@ -1,0 +1,87 @@
+"""Everyone answers at once while Slack is slow and rate-limits chat.update: every answer is
+acknowledged at once and stored, and the channel message ends at the right count."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.listeners import pulses as listener
+from sandbox import SlackSandbox
+from tests.bot.pulse_helpers import EXEC, EXEC_LEADERS, answers, click_answer
+from tests.bot.test_pulses import _open_channel_pulse
+from tests.conftest import RunningBot
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _body(sandbox: SlackSandbox, user: str) -> bytes:
+    modal = click_answer(sandbox, user)
+    values: dict[str, object] = {
+        b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()
+    }
+    values |= {"share_other": "100", "focus_other": "hiring"}
+    return sandbox.user(user).submission_body(modal.id, values)
+
+
+def test_a_burst_of_answers_is_acked_at_once_while_chat_update_waits(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    _open_channel_pulse(bot, sandbox)
+    bodies = {user: _body(sandbox, user) for user in EXEC_LEADERS}
+    # Slack takes 2 s over the first update, then answers the next with a 429.
+    sandbox.faults.inject("chat.update", "slow", delay=2.0)
+    sandbox.faults.inject("chat.update", "ratelimited", retry_after=1)
+    acks: dict[str, float] = {}
+    start = threading.Barrier(len(bodies))
+
+    def submit(user: str) -> None:
+        start.wait()
+        response = sandbox.user(user).send_raw(bodies[user], FORM)
+        assert response.status == 200
+        assert response.json is None
+        acks[user] = response.elapsed
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in EXEC_LEADERS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(acks) == sorted(EXEC_LEADERS)
+    # None waited for the slow update or the 429 (each alone would take a second or more).
+    assert max(acks.values()) < 1.0
+    assert len(answers(bot.engine)) == len(EXEC_LEADERS)
+    sandbox.wait_for(lambda s: "7 of 7 answered" in str(s.messages(EXEC)[0].blocks))
+    assert bot.services.refresher.wait_idle(10)
+    # Coalesced: the first update, then the latest count (its 429 answered once more).
+    updates = [c for c in sandbox.calls_to("chat.update") if c.response.get("ok")]
+    assert 2 <= len(updates) <= 3
+    assert "7 of 7 answered" in str(updates[-1].args.get("blocks"))
+
+
+def test_an_answer_that_cannot_be_stored_is_refused_inline_to_submit_again(
+    bot: RunningBot, sandbox: SlackSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _open_channel_pulse(bot, sandbox)
+
+    def locked(**_: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(listener, "record_answer", locked)
+    modal = click_answer(sandbox, "U0ALICE")
+    values = {b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()}
+    first_block = next(b["block_id"] for b in modal.view["blocks"] if "element" in b)
+    response = sandbox.user("U0ALICE").submit(
+        modal.id, {**values, "share_other": "100", "focus_other": "x"}
+    )
+    assert response.json == {
+        "response_action": "errors",
+        "errors": {first_block: listener.NOT_STORED},
+    }
+    # The modal stays open with the member's answer in it, to submit again.
+    assert sandbox.views[modal.id].open
+    assert answers(bot.engine) == []
