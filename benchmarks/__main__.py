@@ -2,7 +2,9 @@
 
 Prints the measurements, one ratio per line, and a JSON line last. `--scale` shrinks every
 size (members, rounds stay) to fit a slower machine; the defaults are issue 11's sizes.
-PostgreSQL is measured too when COHERENCE_BENCH_POSTGRES_URL names an empty database.
+PostgreSQL is measured too when COHERENCE_BENCH_POSTGRES_URL names an empty database, or
+on a fresh database on the server COHERENCE_TEST_POSTGRES_URL names (`make bench` starts a
+throwaway one when PostgreSQL is installed).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import os
 import tempfile
 import time
 
-from benchmarks import burst, fanout
-from benchmarks.harness import slack_with_members, sqlite_url
+from benchmarks import burst, fanout, memory
+from benchmarks.harness import fresh_postgres_database, slack_with_members, sqlite_url
 
 BURST_MEMBERS = 200
 FANOUT_MEMBERS = 1000
 ROUNDS = 3
 POSTGRES_VARIABLE = "COHERENCE_BENCH_POSTGRES_URL"
+POSTGRES_SERVER_VARIABLE = "COHERENCE_TEST_POSTGRES_URL"
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     finally:
         slack.stop()
     postgres = os.environ.get(POSTGRES_VARIABLE)
+    if not postgres and os.environ.get(POSTGRES_SERVER_VARIABLE):
+        postgres = fresh_postgres_database(os.environ[POSTGRES_SERVER_VARIABLE])
     if postgres:
         slack = slack_with_members(members)
         try:
@@ -50,13 +55,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         finally:
             slack.stop()
     else:
-        print(f"PostgreSQL burst not measured: set {POSTGRES_VARIABLE}")
+        print(f"PostgreSQL burst not measured: set {POSTGRES_VARIABLE} or run make bench")
 
     members = max(2, round(FANOUT_MEMBERS * options.scale))
     slack = slack_with_members(members)
     try:
         with tempfile.TemporaryDirectory() as folder:
             figures["fanout"] = fanout.report(fanout.measure(slack, sqlite_url(folder), members))
+    finally:
+        slack.stop()
+
+    slack = slack_with_members(2)
+    try:
+        figures["idle_rss"] = memory.report(*memory.measure(slack))
     finally:
         slack.stop()
 

@@ -3,6 +3,7 @@ it over real HTTP, and figures printed the same way."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from slack_bolt import App
 from slack_sdk import WebClient
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from bot.app import build_app, build_services
 from bot.server import RunningServer, start_in_background
@@ -61,6 +62,17 @@ def limits_off(slack: SlackSandbox) -> Iterator[None]:
 
 def sqlite_url(folder: str) -> str:
     return f"sqlite:///{Path(folder) / 'bench.db'}"
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new, empty database on the PostgreSQL server `server_url` points at."""
+    import psycopg
+
+    name = f"coherence_bench_{uuid.uuid4().hex[:12]}"
+    admin = make_url(server_url).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def settings_for(slack: SlackSandbox, url: str) -> Settings:

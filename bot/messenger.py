@@ -13,7 +13,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.views.chart import trend_chart_png
 from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks
 from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.organisation import OrgDigest
@@ -248,7 +247,13 @@ class SlackMessenger:
             text, blocks = org_digest_blocks(digest)
             return SlackDigest(text=text, blocks=blocks_as_dicts(blocks))
         text, blocks = digest_blocks(digest)
-        chart = trend_chart_png(digest.history) if len(digest.history) > 1 else None
+        chart = None
+        if len(digest.history) > 1:
+            # matplotlib is most of a process's memory: loaded by the first digest with a
+            # chart, not at start.
+            from bot.views.chart import trend_chart_png
+
+            chart = trend_chart_png(digest.history)
         day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
         return SlackDigest(
             text=text,
