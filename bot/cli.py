@@ -45,7 +45,8 @@ value means unset):
                              postgresql://user:password@host:5432/coherence (postgres:// too).
   DATABASE_WAIT_SECONDS      how long start-up retries an unreachable database (default 60).
   HOST, PORT                 where HTTP mode listens (default 0.0.0.0:3000); /slack/events,
-                             /healthz and /metrics (Socket Mode serves the last two).
+                             /healthz, /readyz and /metrics (Socket Mode serves the last
+                             three).
   LOG_LEVEL                  DEBUG, INFO (default), WARNING or ERROR.
   LOG_FORMAT                 text (default) or json: one object per line with request_id
                              and workspace.
@@ -68,8 +69,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": (
         "migrate the database, then serve Slack until SIGTERM",
-        "Serves HTTP on HOST:PORT (/slack/events, /healthz, /metrics), or Socket Mode when\n"
-        "SLACK_APP_TOKEN is set. Configuration mistakes stop it with one line and status 2.\n\n"
+        "Serves HTTP on HOST:PORT (/slack/events, /healthz, /readyz, /metrics), or Socket\n"
+        "Mode when SLACK_APP_TOKEN is set. Configuration mistakes stop it with one line and\n"
+        "status 2.\n\n"
         "example:\n  SLACK_BOT_TOKEN=xoxb-... SLACK_SIGNING_SECRET=... coherence serve",
     ),
     "migrate": (
@@ -269,6 +271,7 @@ def serve(settings: Settings) -> int:
     settings.require_pseudonym_key()
     _key_for_migrations(settings)
     from bot.app import build_app, build_client, build_services
+    from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
     from bot.server import listen, serve_forever
@@ -281,10 +284,14 @@ def serve(settings: Settings) -> int:
     count_slack_retries(client)
     services = build_services(settings, engine=engine, client=client)
     app = build_app(services)
+    readiness = Readiness(engine, tick_seconds=settings.scheduler_tick_seconds)
     try:
         # Bound before the scheduler starts, so a port in use stops a process that sent nothing.
         server = listen(
-            None if settings.socket_mode else app, host=settings.host, port=settings.port
+            None if settings.socket_mode else app,
+            host=settings.host,
+            port=settings.port,
+            readiness=readiness,
         )
     except OSError as error:
         raise SettingsError(
@@ -294,6 +301,7 @@ def serve(settings: Settings) -> int:
     # After the last configuration check, so a mistake still prints one line alone.
     logger.info("Connected to workspace %s as bot user %s", identity[0], identity[1])
     scheduler = start_scheduler(services)
+    readiness.watch(scheduler)
 
     def stop(signum: int, _frame: object) -> None:
         # Only flag and unwind here: the signal may interrupt a write to stderr, and logging
@@ -305,7 +313,7 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         if settings.socket_mode:
-            # Events come over the websocket; /healthz and /metrics still answer on HOST:PORT.
+            # Events come over the websocket; the probes and /metrics still answer on HOST:PORT.
             threading.Thread(target=server.run, name="probes-http", daemon=True).start()
             serve_socket_mode(app, settings)
         else:

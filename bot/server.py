@@ -1,4 +1,7 @@
-"""HTTP mode: Bolt behind a production WSGI server (waitress), with health and metrics."""
+"""HTTP mode: Bolt behind a production WSGI server (waitress), with health and metrics.
+
+Socket Mode serves the same server without Bolt: the probes and metrics only.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from slack_bolt.response import BoltResponse
 from waitress.server import create_server
 
 from bot.guard import MALFORMED, SlackBodyRequest, unreadable
+from bot.health import Readiness
 from bot.logs import request_context
 from bot.metrics import METRICS_CONTENT_TYPE, exposition
 
@@ -28,7 +32,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
+HEALTH_PATH = "/healthz"  # liveness
+READY_PATH = "/readyz"  # readiness: bot/health.py
 METRICS_PATH = "/metrics"
 THREADS = 8
 
@@ -48,8 +53,9 @@ class _SlackHandler(SlackRequestHandler):
         )
 
 
-def make_wsgi_app(app: App | None) -> WsgiApp:
-    """`POST /slack/events` to Bolt (in HTTP mode), `GET /healthz` and `GET /metrics`."""
+def make_wsgi_app(app: App | None, readiness: Readiness | None = None) -> WsgiApp:
+    """`POST /slack/events` to Bolt (in HTTP mode), `GET /healthz`, `GET /metrics`, and
+    `GET /readyz` when the process has a `readiness` to answer it (serve always does)."""
     bolt = _SlackHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -57,6 +63,8 @@ def make_wsgi_app(app: App | None) -> WsgiApp:
         if path == HEALTH_PATH and method == "GET":
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
+        if path == READY_PATH and method == "GET" and readiness is not None:
+            return _ready(start_response, readiness)
         if path == METRICS_PATH and method == "GET":
             start_response("200 OK", [("Content-Type", METRICS_CONTENT_TYPE)])
             return [exposition()]
@@ -88,6 +96,16 @@ def make_wsgi_app(app: App | None) -> WsgiApp:
                 )
 
     return wsgi
+
+
+def _ready(start_response: StartResponse, readiness: Readiness) -> Iterable[bytes]:
+    problems = readiness.problems()
+    plain = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")]
+    if not problems:
+        start_response("200 OK", plain)
+        return [b"ready\n"]
+    start_response("503 Service Unavailable", plain)
+    return [f"not ready: {'; '.join(problems)}\n".encode()]
 
 
 def _refuse(start_response: StartResponse, status: int, reason: str) -> Iterable[bytes]:
@@ -150,20 +168,24 @@ class RunningServer:
 
 
 def start_in_background(
-    app: App | None, *, host: str = "127.0.0.1", port: int = 0
+    app: App | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    readiness: Readiness | None = None,
 ) -> RunningServer:
     """Serve `app` on `host:port` (a free port by default) without blocking the caller."""
-    server = listen(app, host=host, port=port)
+    server = listen(app, host=host, port=port, readiness=readiness)
     thread = threading.Thread(target=server.run, name="bot-http", daemon=True)
     thread.start()
     port = server.effective_port
     return RunningServer(f"http://{host}:{port}", server, thread)
 
 
-def listen(app: App | None, *, host: str, port: int) -> Any:
+def listen(app: App | None, *, host: str, port: int, readiness: Readiness | None = None) -> Any:
     """A waitress server bound to `host:port`, not yet serving (OSError when it cannot bind)."""
     return create_server(
-        make_wsgi_app(app), host=host, port=port, threads=THREADS, ident="coherence"
+        make_wsgi_app(app, readiness), host=host, port=port, threads=THREADS, ident="coherence"
     )
 
 

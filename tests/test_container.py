@@ -35,7 +35,9 @@ def test_the_image_runs_coherence_serve_as_the_tests_do() -> None:
     # The console script is the module the tests run with `python -m bot.cli`.
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["coherence"] == "bot.cli:main"
-    assert (ROOT / "Procfile").read_text().strip() == "web: " + " ".join(["coherence", *SERVE_ARGS])
+    # web for HTTP mode, worker for Socket Mode (no public port needed): the same command.
+    serve = " ".join(["coherence", *SERVE_ARGS])
+    assert (ROOT / "Procfile").read_text().splitlines() == [f"web: {serve}", f"worker: {serve}"]
 
 
 def test_the_image_is_slim_non_root_and_health_checked() -> None:
