@@ -211,40 +211,35 @@ def compare_layers(
     alpha = thresholds.false_alarm / tests
     subject = f"{a_name} vs {b_name}"
     tail = f", corrected for {tests} comparisons"
+
+    def flag(p: float, message: str, difference: float) -> Flag:
+        return Flag(
+            kind="layer_divergence",
+            severity=severity_of(p, alpha),
+            subject=subject,
+            message=message,
+            numbers={"difference": difference, "p": p},
+            evidence=f"{p_text(p)}{tail}",
+        )
+
     flags: list[Flag] = []
     if ratings_p:
         key = min(ratings_p, key=lambda k: (ratings_p[k][0], k))
         p, mean_a, mean_b = ratings_p[key]
         if p < alpha:
-            flags.append(
-                Flag(
-                    kind="layer_divergence",
-                    severity=severity_of(p, alpha),
-                    subject=subject,
-                    message=(
-                        f"*{a_name}* and *{b_name}* rate coherence differently, most on "
-                        f"*{dimension_name(key)}* ({mean_a:.1f} vs {mean_b:.1f} on a 1–5 scale)."
-                    ),
-                    numbers={"difference": abs(mean_a - mean_b), "p": p},
-                    evidence=f"{p_text(p)}{tail}",
-                )
+            message = (
+                f"*{a_name}* and *{b_name}* rate coherence differently, most on "
+                f"*{dimension_name(key)}* ({mean_a:.1f} vs {mean_b:.1f} on a 1–5 scale)."
             )
+            flags.append(flag(p, message, abs(mean_a - mean_b)))
     if focus_p:
         key = min(focus_p, key=lambda k: (focus_p[k][0], k))
         p, share_a, share_b = focus_p[key]
         if p < alpha:
-            flags.append(
-                Flag(
-                    kind="layer_divergence",
-                    severity=severity_of(p, alpha),
-                    subject=subject,
-                    message=(
-                        f"*{a_name}* and *{b_name}* put their attention in different places: "
-                        f"*{priority_name(key, names)}* gets {percent(share_a)}% of "
-                        f"{a_name}'s and {percent(share_b)}% of {b_name}'s."
-                    ),
-                    numbers={"difference": abs(share_a - share_b), "p": p},
-                    evidence=f"{p_text(p)}{tail}",
-                )
+            message = (
+                f"*{a_name}* and *{b_name}* put their attention in different places: "
+                f"*{priority_name(key, names)}* gets {percent(share_a)}% of "
+                f"{a_name}'s and {percent(share_b)}% of {b_name}'s."
             )
+            flags.append(flag(p, message, abs(share_a - share_b)))
     return by_severity(flags)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pulses.dimensions import dimension_name
-from pulses.flags import Flag, FlagThresholds, p_text, severity_of, window_phrase
+from pulses.flags import Flag, FlagKind, FlagThresholds, p_text, severity_of, window_phrase
 from pulses.samples import RunSample
 from pulses.signals import arrays
 from pulses.signals.attention import Verdict
@@ -166,24 +166,27 @@ def _evidence(test: _Test, what: str, corrected: str) -> str:
     )
 
 
-def _level_flag(test: _Test, corrected: str) -> Flag:
-    mean_now, mean_then = float(test.now.mean()), float(test.then.mean())
+def _flag(
+    kind: FlagKind, test: _Test, message: str, numbers: dict[str, float], evidence: str
+) -> Flag:
     return Flag(
-        kind="level_drop",
+        kind=kind,
         severity=severity_of(test.p, test.split.alpha),
         subject=test.key,
-        message=(
-            f"*{dimension_name(test.key)}* fell: leaders rate it {mean_now:.1f} / 5 over "
-            f"{window_phrase(len(test.split.window))}, down from {mean_then:.1f}."
-        ),
-        numbers={
-            "mean": mean_now,
-            "previous_mean": mean_then,
-            "drop": mean_then - mean_now,
-            "p": test.p,
-        },
-        evidence=_evidence(test, "the mean", corrected),
+        message=message,
+        numbers={**numbers, "p": test.p},
+        evidence=evidence,
     )
+
+
+def _level_flag(test: _Test, corrected: str) -> Flag:
+    mean_now, mean_then = float(test.now.mean()), float(test.then.mean())
+    message = (
+        f"*{dimension_name(test.key)}* fell: leaders rate it {mean_now:.1f} / 5 over "
+        f"{window_phrase(len(test.split.window))}, down from {mean_then:.1f}."
+    )
+    numbers = {"mean": mean_now, "previous_mean": mean_then, "drop": mean_then - mean_now}
+    return _flag("level_drop", test, message, numbers, _evidence(test, "the mean", corrected))
 
 
 def _variance(figures: Vector) -> float:
@@ -197,21 +200,16 @@ def _rwg(variance: float) -> float:
 
 def _spread_flag(test: _Test, corrected: str) -> Flag:
     now, then = _variance(test.now), _variance(test.then)
-    return Flag(
-        kind="fragmented",
-        severity=severity_of(test.p, test.split.alpha),
-        subject=test.key,
-        message=(
-            f"Leaders no longer see *{dimension_name(test.key)}* the same way: agreement (rwg) "
-            f"{_rwg(now):.2f} over {window_phrase(len(test.split.window))}, down from "
-            f"{_rwg(then):.2f}."
-        ),
-        numbers={
-            "rwg": _rwg(now),
-            "previous_rwg": _rwg(then),
-            "sd": math.sqrt(now),
-            "previous_sd": math.sqrt(then),
-            "p": test.p,
-        },
-        evidence=_evidence(test, "the spread of answers", corrected),
+    message = (
+        f"Leaders no longer see *{dimension_name(test.key)}* the same way: agreement (rwg) "
+        f"{_rwg(now):.2f} over {window_phrase(len(test.split.window))}, down from "
+        f"{_rwg(then):.2f}."
     )
+    numbers = {
+        "rwg": _rwg(now),
+        "previous_rwg": _rwg(then),
+        "sd": math.sqrt(now),
+        "previous_sd": math.sqrt(then),
+    }
+    evidence = _evidence(test, "the spread of answers", corrected)
+    return _flag("fragmented", test, message, numbers, evidence)
