@@ -19,6 +19,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.response import BoltResponse
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.guard import MALFORMED, SlackBodyRequest, unreadable
@@ -163,8 +164,12 @@ class RunningServer:
         return self.url + EVENTS_PATH
 
     def close(self) -> None:
-        self._server.close()
+        # Sockets are closed on the serving thread itself (through waitress's trigger): closed
+        # from here, under a running select, the loop fails on a bad file descriptor. With
+        # its map empty the loop ends, and the task threads are stopped after it.
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown()
 
 
 def start_in_background(
