@@ -39,6 +39,9 @@ from pulses.signals.stats import (
     share_moved,
 )
 
+# (p, the first group's figure, the second's) of one comparison between two layers.
+Compared = tuple[float, float, float]
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -192,14 +195,14 @@ def compare_layers(
     """
     names = priority_names or {}
     keys = [k for k in arrays.dimension_keys([*a]) if k in arrays.dimension_keys([*b])]
-    ratings_p = {}
+    ratings_p: dict[str, Compared] = {}
     for key in keys:
         x, y = arrays.scores(a, key), arrays.scores(b, key)
         if len(x) >= thresholds.min_answers and len(y) >= thresholds.min_answers:
             ratings_p[key] = (means_differ(x, y), float(x.mean()), float(y.mean()))
     focus_keys = arrays.attention_keys([*a, *b])
     x_att, y_att = arrays.attention(a, focus_keys), arrays.attention(b, focus_keys)
-    focus_p = {}
+    focus_p: dict[str, Compared] = {}
     if len(x_att) >= thresholds.min_answers and len(y_att) >= thresholds.min_answers:
         for i, key in enumerate(focus_keys):
             x_col, y_col = x_att[:, i], y_att[:, i]
@@ -222,24 +225,28 @@ def compare_layers(
             evidence=f"{p_text(p)}{tail}",
         )
 
+    def strongest(found: dict[str, Compared]) -> tuple[str, float, float, float] | None:
+        """The comparison with the smallest p, when it is beyond the corrected threshold."""
+        if not found:
+            return None
+        key = min(found, key=lambda k: (found[k][0], k))
+        p, value_a, value_b = found[key]
+        return (key, p, value_a, value_b) if p < alpha else None
+
     flags: list[Flag] = []
-    if ratings_p:
-        key = min(ratings_p, key=lambda k: (ratings_p[k][0], k))
-        p, mean_a, mean_b = ratings_p[key]
-        if p < alpha:
-            message = (
-                f"*{a_name}* and *{b_name}* rate coherence differently, most on "
-                f"*{dimension_name(key)}* ({mean_a:.1f} vs {mean_b:.1f} on a 1–5 scale)."
-            )
-            flags.append(flag(p, message, abs(mean_a - mean_b)))
-    if focus_p:
-        key = min(focus_p, key=lambda k: (focus_p[k][0], k))
-        p, share_a, share_b = focus_p[key]
-        if p < alpha:
-            message = (
-                f"*{a_name}* and *{b_name}* put their attention in different places: "
-                f"*{priority_name(key, names)}* gets {percent(share_a)}% of "
-                f"{a_name}'s and {percent(share_b)}% of {b_name}'s."
-            )
-            flags.append(flag(p, message, abs(share_a - share_b)))
+    if (rated := strongest(ratings_p)) is not None:
+        key, p, mean_a, mean_b = rated
+        message = (
+            f"*{a_name}* and *{b_name}* rate coherence differently, most on "
+            f"*{dimension_name(key)}* ({mean_a:.1f} vs {mean_b:.1f} on a 1–5 scale)."
+        )
+        flags.append(flag(p, message, abs(mean_a - mean_b)))
+    if (attended := strongest(focus_p)) is not None:
+        key, p, share_a, share_b = attended
+        message = (
+            f"*{a_name}* and *{b_name}* put their attention in different places: "
+            f"*{priority_name(key, names)}* gets {percent(share_a)}% of "
+            f"{a_name}'s and {percent(share_b)}% of {b_name}'s."
+        )
+        flags.append(flag(p, message, abs(share_a - share_b)))
     return by_severity(flags)
