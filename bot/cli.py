@@ -416,7 +416,8 @@ def print_report(settings: Settings, *, group: str, run: str, as_json: bool) -> 
     """`coherence report --group CHANNEL [--run latest|YYYY-MM-DD] [--json]`."""
     import yaml
 
-    from pulses.reports import group_history, report_json, run_report
+    from pulses.report_json import report_json
+    from pulses.reports import group_history, run_report
     from pulses.under_pressure import under_pressure
     from storage.db import session_scope
 

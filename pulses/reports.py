@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlmodel import Session
 
-from pulses.agreement import rwg_j_convention
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER, declared_distribution
+from pulses.intent import DeclaredChange, declared_changes
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.pressure import RunPressure, run_pressure
 from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
@@ -156,6 +156,8 @@ class GroupDigest:
     group: GroupInfo
     generated_at: datetime
     history: tuple[RunReport, ...]  # oldest first, at most TREND_RUNS
+    # The admins' changes of declared intent over the same span, oldest first, with reasons.
+    declared_changes: tuple[DeclaredChange, ...] = ()
 
     @property
     def latest(self) -> RunReport | None:
@@ -461,37 +463,11 @@ def group_digest(
     """The weekly digest's content for one group: the last `TREND_RUNS` closed runs."""
     group = _group(session, group_id)
     history = _history(session, group, limit=TREND_RUNS, until=None, thresholds=thresholds)
-    return GroupDigest(group=group_info(group), generated_at=now, history=tuple(history))
-
-
-# --- JSON ----------------------------------------------------------------------------------------
-
-
-def report_json(report: RunReport) -> dict[str, Any]:
-    """A run's report as JSON: `RunMetrics.to_dict()` fields plus run date and flags.
-
-    A suppressed run gives only ``suppressed``, ``threshold`` and the run's identity.
-    """
-    identity: dict[str, Any] = {
-        "run_id": report.run_id,
-        "run_date": report.occurrence_day.isoformat(),
-        "wording_changed": list(report.wording_changed),
-    }
-    if isinstance(report.metrics, Suppressed):
-        return {
-            **identity,
-            "suppressed": True,
-            "threshold": report.metrics.threshold,
-            "message": report.metrics.message,
-        }
-    return {
-        **identity,
-        "suppressed": False,
-        **report.metrics.to_dict(),
-        "rwg_j_convention": rwg_j_convention(item.n for item in report.metrics.items.values()),
-        "priority_names": dict(report.priority_names),
-        "flags": [flag.to_dict() for flag in report.flags],
-        **(report.signals.to_dict() if report.signals else {}),
-        "pressure": None if report.pressure is None else report.pressure.to_dict(),
-        "friction_comments": list(report.friction),
-    }
+    since = history[0].occurrence_day if history else now.date()
+    changes = declared_changes(session, group_id, since, now.date())
+    return GroupDigest(
+        group=group_info(group),
+        generated_at=now,
+        history=tuple(history),
+        declared_changes=tuple(changes),
+    )

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.pressure import org_pressure_blocks, pressure_blocks, pressure_suffix
+from bot.views.timeline import declared_changes_text
 from bot.views.uncertainty import change_text, margin_text, undecided_note
 from pulses.agreement import rwg_j_convention
 from pulses.dimensions import dimension_name
@@ -298,7 +299,7 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
     if report.friction:
         blocks.append(DividerBlock())
         blocks.append(_section(_friction_text(report)))
-    for note in (_wording_note(report), undecided_note(report)):
+    for note in (declared_changes_text(digest), _wording_note(report), undecided_note(report)):
         if note:
             blocks.append(_context(note))
     blocks.append(

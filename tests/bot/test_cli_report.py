@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from bot.cli import main
 from bot.settings import get_settings
-from pulses.reports import report_json, run_report
+from pulses.report_json import report_json
+from pulses.reports import run_report
 from storage.db import session_scope
 from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run
 

@@ -30,7 +30,7 @@ from sandbox import SlackSandbox
 from sandbox.blockkit import validate_message_blocks, validate_message_text
 from storage.db import session_scope
 from tests.conftest import BOT_TOKEN
-from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run, weekly
+from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run, uniform, weekly
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 START = date(2026, 1, 5)
@@ -171,3 +171,35 @@ def test_a_layer_says_how_many_of_its_groups_it_pools(
         name="Directors", groups=groups, included=included, metrics=Suppressed(threshold=5)
     )
     assert layer_groups_text(layer) == expected
+
+
+def test_a_declared_change_shows_on_the_digest_with_its_reason(engine: Engine) -> None:
+    from pulses.priorities import PriorityEdits, PriorityRow, apply_priorities
+
+    with session_scope(engine) as session:
+        org = seed_org(session, priorities=("Expansion", "Cost"), weights=(3.0, 1.0))
+        group = seed_group(session, org)
+        seed_run(session, org, group, START, [Seeded(uniform(4), "Expansion")] * 5)
+        expansion, cost = org.priorities["Expansion"], org.priorities["Cost"]
+        assert expansion.id is not None
+        assert cost.id is not None
+        apply_priorities(
+            session=session,
+            workspace_id=org.workspace_id,
+            group=group,
+            edits=PriorityEdits(
+                rows=(
+                    PriorityRow(expansion.id, "Expansion", 1.0, 1.0),
+                    PriorityRow(cost.id, "Cost", 3.0, 2.0),
+                ),
+                reason="Cash first <until> the Series C",
+            ),
+            user_id="U0ADMIN",
+            now=datetime(2026, 1, 8, 10, tzinfo=UTC),
+        )
+        group_id = group.id
+    with session_scope(engine) as session:
+        digest = group_digest(session=session, group_id=group_id, now=NOW)
+    rendered = json.dumps(blocks_as_dicts(digest_blocks(digest)[1]), ensure_ascii=False)
+    assert "*Declared changes of priorities*" in rendered
+    assert "8 Jan: Cost 75%, Expansion 25% — “Cash first &lt;until&gt; the Series C”" in rendered

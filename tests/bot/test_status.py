@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from bot.app import build_app, build_services
 from bot.server import start_in_background
 from bot.views.digest import index_text, number, percent
-from pulses.reports import report_json, run_report
+from pulses.report_json import report_json
+from pulses.reports import run_report
 from sandbox import SlackSandbox
 from storage.db import session_scope
 from tests.conftest import Clock, sandbox_settings

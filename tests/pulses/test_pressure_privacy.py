@@ -20,7 +20,8 @@ from bot.views.digest import (
 )
 from pulses.export import export_csv
 from pulses.organisation import org_digest
-from pulses.reports import group_digest, group_history, group_status, report_json
+from pulses.report_json import report_json
+from pulses.reports import group_digest, group_history, group_status
 from pulses.under_pressure import under_pressure
 from storage.db import session_scope
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform

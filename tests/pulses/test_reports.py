@@ -22,7 +22,8 @@ from pulses.focus import OTHER
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.organisation import org_digest
 from pulses.privacy import Suppressed, reportable
-from pulses.reports import group_digest, group_history, group_status, report_json, run_report
+from pulses.report_json import report_json
+from pulses.reports import group_digest, group_history, group_status, run_report
 from storage.db import session_scope
 from storage.models import Question
 from tests.pulses.seed import DIMENSIONS, Org, Seeded, seed_group, seed_org, seed_run, uniform
@@ -517,4 +518,5 @@ def test_the_digest_costs_the_same_queries_with_1000_runs_as_with_10(engine: Eng
     assert counts["short"] == counts["long"]
     # BEGIN, then group, runs, questions, histograms, focus, invited, responded, priorities
     # and friction comments.
-    assert counts["long"] == 20  # the aggregates, and the answers one by one for the engine
+    # The aggregates, the answers one by one for the engine, and the declared changes of intent.
+    assert counts["long"] == 21

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import inspect
 
-from pulses.reports import group_history, report_json
+from pulses.report_json import report_json
+from pulses.reports import group_history
 from sandbox import SlackSandbox
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
