@@ -15,7 +15,7 @@ from bot.services import Services
 from pulses.digests import send_due_digests
 from pulses.dispatch import tick
 from pulses.retention import forget_old_friction
-from storage.db import session_scope
+from storage.db import read_scope, session_scope
 from storage.models import PulseRun, Workspace
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def run_tick(services: Services) -> None:
 
 def open_run_count(services: Services) -> int:
     """Pulse runs currently open for answers."""
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         return session.exec(
             select(func.count()).select_from(PulseRun).where(col(PulseRun.status) == "open")
         ).one()
@@ -96,7 +96,7 @@ def org_digest_channels(services: Services) -> dict[int, str]:
     channel = services.settings.coherence_admin_channel
     if not channel:
         return {}
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         ids = session.exec(select(Workspace.id)).all()
     return {workspace_id: channel for workspace_id in ids if workspace_id is not None}
 
