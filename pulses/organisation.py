@@ -16,7 +16,6 @@ from pulses.metrics import RunInput, RunMetrics
 from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
 from pulses.reports import TREND_RUNS, GroupInfo, RunReport, group_history, group_info, latest_run
 from pulses.samples import RunSample
-from pulses.signals.engine import compare_layers
 from pulses.signals.pressure import PressureGap
 from pulses.under_pressure import under_pressure
 from storage.queries import active_groups_by_layer
@@ -144,6 +143,9 @@ def org_digest(
         summaries.append(
             LayerSummary(name=name, groups=len(members), included=len(pooled), metrics=metrics)
         )
+    # The engine (numpy) is loaded by the first organisation digest, not at start.
+    from pulses.signals.engine import compare_layers
+
     found: list[Flag] = []
     shown_layers = [s for s in summaries if isinstance(s.metrics, RunMetrics)]
     for i, first in enumerate(shown_layers):

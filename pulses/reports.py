@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import Session
 
@@ -23,9 +23,11 @@ from pulses.pressure import RunPressure, run_pressure
 from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
 from pulses.samples import RunSample
 from pulses.sampling import load_samples
-from pulses.signals.engine import Signals, Trend, evaluate
 from storage.models import LeadershipGroup, PulseRun
 from storage.queries import closed_run_window, friction_texts, latest_unclosed_run, run_progress
+
+if TYPE_CHECKING:
+    from pulses.signals.engine import Signals, Trend
 
 TREND_RUNS = 12
 OTHER_NAME = "Something else"
@@ -301,6 +303,9 @@ def _report(
             declared=window.declared[run.id],
             wording_changed=changed,
         )
+    # The engine (numpy) is loaded by the first report, not when the bot starts.
+    from pulses.signals.engine import evaluate
+
     signals = evaluate(
         shown_sample(window.samples[run.id], metrics),
         previous,

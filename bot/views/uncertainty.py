@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pulses.reports import RunReport
-from pulses.signals.engine import Interval, Trend
+
+if TYPE_CHECKING:
+    from pulses.signals.engine import Interval, Trend
 
 
 def change_text(change: float | None, trend: Trend | None = None) -> str:

@@ -30,7 +30,8 @@ from datetime import date
 from statistics import fmean, variance
 from typing import Final, Literal
 
-from scipy import stats
+# scipy (about 65 MiB) is imported inside the functions that use it, so a process that has
+# not computed a signal yet, such as a bot just started, does not carry it.
 
 WINDOW_RUNS: Final = 12
 MIN_RUNS: Final = 8
@@ -113,6 +114,8 @@ class PressureGap:
 
 def welch_gap(high: Sequence[float], low: Sequence[float], confidence: float = CONFIDENCE) -> Gap:
     """mean(high) − mean(low) with its Welch interval and one-sided p of a fall."""
+    from scipy import stats
+
     estimate = fmean(high) - fmean(low)
     if len(high) < 2 or len(low) < 2:
         return Gap(estimate=estimate, low=None, high=None, p_fall=None)

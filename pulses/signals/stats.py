@@ -15,7 +15,9 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+
+# scipy (about 65 MiB) is imported inside the functions that use it, so a process that has
+# not computed a signal yet, such as a bot just started, does not carry it.
 
 Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
@@ -46,6 +48,8 @@ def _pooled_t(a: Vector, b: Vector) -> tuple[float, float] | None:
 
 def means_differ(a: Vector, b: Vector) -> float:
     """Two-sided p that two sets of answers have different means (pooled Student t)."""
+    from scipy import special
+
     found = _pooled_t(a, b)
     if found is None:
         return 1.0
@@ -59,6 +63,8 @@ def share_moved(before: Vector, after: Vector) -> float:
     Single-choice answers (every share 0 or 1) get Fisher's exact test on the 2×2 counts;
     shares in tenths the pooled Student t.
     """
+    from scipy import stats
+
     if _binary(before, after):
         table = [
             [int(after.sum()), len(after) - int(after.sum())],
@@ -74,6 +80,8 @@ def share_differs_from(shares: Vector, declared: float, pooled_variance: float, 
     Single-choice answers get the exact binomial test; shares in tenths a one-sample Student t
     whose variance is pooled over the runs given (``pooled_variance`` with ``df`` degrees).
     """
+    from scipy import special, stats
+
     n = len(shares)
     if n == 0:
         return 1.0
@@ -98,6 +106,8 @@ def run_means_fell(pairs: Sequence[tuple[Vector, Vector]]) -> list[float]:
     between leaders, which largely cancels when the same leaders answer every run. A pair with
     no earlier or no recent run gets p = 1.
     """
+    from scipy import special
+
     squares = 0.0
     df = 0
     for before, after in pairs:
@@ -121,6 +131,8 @@ def run_means_fell(pairs: Sequence[tuple[Vector, Vector]]) -> list[float]:
 
 def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:
     """Half-width of the Student t interval of a mean; None below two answers."""
+    from scipy import special
+
     n = len(scores)
     if n < 2:
         return None
@@ -163,4 +175,6 @@ def index_spread(scores: Matrix) -> tuple[float, float, float] | None:
 
 def normal_two_sided(z: float) -> float:
     """Two-sided p of a standard normal statistic."""
+    from scipy import special
+
     return float(2 * special.ndtr(-abs(z)))
