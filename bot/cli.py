@@ -325,6 +325,10 @@ def serve(settings: Settings) -> int:
         logger.info("Stopping (signal %d): finishing the send in progress", request.signum)
         scheduler.shutdown(wait=True)
         server.close()
+        # Answers are stored before their ack; what remains is the message refreshes after
+        # them (counts, confirmations), given a few seconds so the last count is not cut off.
+        services.refresher.close()
+        services.refresher.wait_idle(10)
     return 0
 
 

@@ -37,6 +37,7 @@ HEALTH_PATH = "/healthz"  # liveness
 READY_PATH = "/readyz"  # readiness: bot/health.py
 METRICS_PATH = "/metrics"
 THREADS = 8
+CONNECTION_LIMIT = 1000
 
 WsgiApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
@@ -190,7 +191,14 @@ def start_in_background(
 def listen(app: App | None, *, host: str, port: int, readiness: Readiness | None = None) -> Any:
     """A waitress server bound to `host:port`, not yet serving (OSError when it cannot bind)."""
     return create_server(
-        make_wsgi_app(app, readiness), host=host, port=port, threads=THREADS, ident="coherence"
+        make_wsgi_app(app, readiness),
+        host=host,
+        port=port,
+        threads=THREADS,
+        ident="coherence",
+        # Slack sends a burst of answers at once when a pulse lands; waitress's default of 100
+        # open connections would make it log and hold back the rest.
+        connection_limit=CONNECTION_LIMIT,
     )
 
 
