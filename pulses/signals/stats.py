@@ -130,14 +130,21 @@ def run_means_fell(pairs: Sequence[tuple[Vector, Vector]]) -> list[float]:
 
 
 def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:
-    """Half-width of the Student t interval of a mean; None below two answers."""
+    """Half-width of the Student t interval of a mean; None below two answers.
+
+    Answers on a 1–5 scale that all agree have a sample spread of 0, and a t interval of
+    width 0 would claim certainty that a handful of answers cannot give. The spread is
+    floored at the smallest one the scale allows, one answer a point away from the rest
+    (sample variance 1/n), so a unanimous 4.0 from five leaders reads ± 0.6, not ± 0.0.
+    """
     from scipy import special
 
     n = len(scores)
     if n < 2:
         return None
     quantile = float(special.stdtrit(n - 1, 0.5 + confidence / 2))
-    return quantile * float(scores.std(ddof=1)) / math.sqrt(n)
+    spread = max(float(scores.std(ddof=1)), 1 / math.sqrt(n))
+    return quantile * spread / math.sqrt(n)
 
 
 def _index_of(resampled: npt.NDArray[np.float64]) -> Vector:

@@ -212,3 +212,16 @@ def test_layers_alike_raise_nothing_and_layers_apart_are_flagged() -> None:
     found = compare_layers("Executive", a, "Directors", apart, priority_names=NAMES)
     assert [f.kind for f in found] == ["layer_divergence", "layer_divergence"]
     assert any("Enterprise expansion" in f.message for f in found)
+
+
+def test_a_unanimous_dimension_still_has_an_interval_of_one_answer_a_point_away() -> None:
+    import numpy as np
+
+    from pulses.signals.stats import mean_margin
+
+    # Five leaders all answer 4: spread floored at 1/sqrt(5); t(4, .975) = 2.7764 → 2.7764 / 5.
+    assert mean_margin(np.array([4.0] * 5)) == pytest.approx(2.7764451 / 5, rel=1e-6)
+    # Two 4s and three 5s: the sample sd (0.5477) is above the floor (0.4472) and is used.
+    assert mean_margin(np.array([4.0, 4.0, 5.0, 5.0, 5.0])) == pytest.approx(
+        2.7764451 * 0.5477226 / math.sqrt(5), rel=1e-6
+    )
