@@ -51,14 +51,7 @@ def _audited_change(
 ) -> Change:
     group.updated_at = now
     session.add(group)
-    return audited(
-        session=session,
-        workspace_id=group.workspace_id,
-        group_id=group.id,
-        user_id=user_id,
-        lines=lines,
-        now=now,
-    )
+    return audited(session, group.workspace_id, group.id, user_id, lines, now)
 
 
 def change_cadence(
