@@ -8,9 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import generate_latest as _generate_latest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -79,32 +77,18 @@ class _CountingRetryHandler(RetryHandler):
         self.counts_rate_limits = counts_rate_limits
         self.reason = _RETRY_REASONS.get(type(inner).__name__, type(inner).__name__)
 
-    def can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        retry = self.inner.can_retry(state=state, request=request, response=response, error=error)
+    # Keywords pass through untouched: this wrapper only observes the inner handler's decision.
+    def can_retry(self, **call: Any) -> bool:
+        retry = self.inner.can_retry(**call)
+        response: HttpResponse | None = call.get("response")
         if self.counts_rate_limits and response is not None and response.status_code == 429:
             SLACK_RATE_LIMITED.inc()
         if retry:
             SLACK_RETRIES.labels(reason=self.reason).inc()
         return retry
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        self.inner.prepare_for_next_attempt(
-            state=state, request=request, response=response, error=error
-        )
+    def prepare_for_next_attempt(self, **call: Any) -> None:
+        self.inner.prepare_for_next_attempt(**call)
 
 
 def count_slack_retries(client: WebClient) -> None:
