@@ -298,3 +298,27 @@ class DigestDelivery(SQLModel, table=True):
     claimed_at: datetime
     posted_at: datetime | None = None
     failure_reason: str | None = Field(default=None, max_length=255)
+
+
+# --- commitments (issue 15, part 3) -------------------------------------------------------------
+
+
+class Commitment(SQLModel, table=True):
+    """What a team said it will do after a digest, with an owner; marked done in a later one.
+
+    Team-level by design: it names the run whose digest it was recorded under, never an answer,
+    so nothing here can be traced back to what anyone answered.
+    """
+
+    __tablename__ = "commitments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    group_id: int = Field(foreign_key="leadership_groups.id", index=True, ondelete="CASCADE")
+    run_id: int = Field(foreign_key="pulse_runs.id", index=True, ondelete="CASCADE")
+    text: str = Field(max_length=300)
+    owner_id: str = Field(max_length=32)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    done_at: datetime | None = None
+    done_by: str | None = Field(default=None, max_length=32)
