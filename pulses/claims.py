@@ -1,31 +1,49 @@
 """Claims: how every send (a pulse, a reminder, a digest) is taken by one process only.
 
 A send is claimed in the database before anything reaches Slack: by a conditional UPDATE or a
-unique INSERT that only one caller can win. The claim names its owner and is stamped with the
-wall clock. A claim whose owner died, or that outlived `STALE_CLAIM`, is taken over, once Slack
-has been asked (by the marker the message carries in its metadata) whether the send got there
-after all: a send late by a tick is better than one sent twice.
+unique INSERT that only one caller can win. On PostgreSQL the UPDATE skips a row another
+replica is claiming this instant (`FOR UPDATE SKIP LOCKED`) instead of queueing behind it;
+SQLite has one writer, so its conditional UPDATE never waits on another claim anyway.
+
+A pulse's claim is a lease: it names its owner, is stamped with the wall clock, and is renewed
+every `HEARTBEAT` while its owner lives (`keep_leases`). A claim whose owner died, or whose
+lease went `LEASE` without renewal, is taken over, once Slack has been asked (by the marker the
+message carries in its metadata) whether the send got there after all: a send late by a tick is
+better than one sent twice.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from storage.db import session_scope
 from storage.models import Invitation, PulseRun
+
+logger = logging.getLogger(__name__)
 
 # How far back a tick looks for sends it has not claimed yet (a bot down for a week).
 LOOKBACK = timedelta(days=8)
-# A claim older than this whose owner cannot be shown to be dead is taken over. It must
+# A claim that is never renewed (a digest's) and is older than this is taken over. It must
 # outlast one send, 429 waits included (the client retries Retry-After up to 10 times).
 STALE_CLAIM = timedelta(minutes=20)
+# A pulse's claim not renewed for this long is taken over: its owner is gone or cut off. The
+# owner renews every HEARTBEAT from a thread of its own, so a send stuck in 429 waits keeps
+# its claim; three missed beats are needed before anyone else looks. With the scheduler
+# ticking every 30 s, a dead replica's claim is taken over within a minute.
+LEASE = timedelta(seconds=30)
+HEARTBEAT = LEASE / 3
 
 
 def wall_clock() -> datetime:
@@ -48,14 +66,15 @@ def is_stale(claimed_at: datetime, wall: datetime) -> bool:
 
 
 def is_abandoned(claimed_by: str | None, claimed_at: datetime | None, wall: datetime) -> bool:
-    """A claim whose owner is known dead (a process of this host that is gone), or stale."""
+    """A leased claim whose owner is known dead (a process of this host that is gone), or
+    whose lease was not renewed for `LEASE`."""
     if claimed_by is None or claimed_at is None:
         return True
     host, _, rest = claimed_by.partition(":")
     pid_text = rest.partition(":")[0]
     if host == socket.gethostname() and pid_text.isdigit() and not _process_alive(int(pid_text)):
         return True
-    return is_stale(claimed_at, wall)
+    return wall - aware(claimed_at) >= LEASE
 
 
 def _process_alive(pid: int) -> bool:
@@ -121,9 +140,15 @@ def claim_row(
     claimed: dict[str, object] = {columns.state: columns.taken, columns.owner: claimant.id}
     if columns.stamp is not None:
         claimed[columns.stamp] = claimant.clock()
+    claimable = select(col(table.id)).where(
+        col(table.id) == row_id, col(getattr(table, columns.state)) == "pending"
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Another replica claiming this row right now will win it: move on, don't queue.
+        claimable = claimable.with_for_update(skip_locked=True)
     result = session.execute(
         update(table)
-        .where(col(table.id) == row_id, col(getattr(table, columns.state)) == "pending")
+        .where(col(table.id).in_(claimable.scalar_subquery()))
         .values(**claimed, **also)
     )
     return rows_changed(result) == 1
@@ -154,3 +179,48 @@ def rows_changed(result: object) -> int:
     """How many rows a conditional UPDATE changed: 1 when this caller won the claim."""
     count = getattr(result, "rowcount", 0)
     return int(count) if isinstance(count, int) else 0
+
+
+# The claims that are leases, renewed by a living owner: each table with its claim columns.
+LEASED: Final = ((Invitation, DM_SEND), (PulseRun, CHANNEL_POST))
+
+
+def renew_leases(engine: Engine, claimant: Claimant) -> int:
+    """Restamp every leased claim `claimant` still holds; how many it renewed."""
+    renewed = 0
+    with session_scope(engine) as session:
+        for table, columns in LEASED:
+            assert columns.stamp is not None
+            result = session.execute(
+                update(table)
+                .where(
+                    col(getattr(table, columns.state)) == columns.taken,
+                    col(getattr(table, columns.owner)) == claimant.id,
+                )
+                .values({columns.stamp: claimant.clock()})
+            )
+            renewed += rows_changed(result)
+    return renewed
+
+
+@contextmanager
+def keep_leases(engine: Engine, claimant: Claimant, every: timedelta = HEARTBEAT) -> Iterator[None]:
+    """Renew `claimant`'s leases `every` so often from a thread of its own while the block
+    runs, so a send that waits out 429s is not mistaken for a dead one."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every.total_seconds()):
+            try:
+                renew_leases(engine, claimant)
+            except Exception:
+                # The database may be back by the next beat; three misses end the lease.
+                logger.warning("Could not renew this process's claims", exc_info=True)
+
+    heart = threading.Thread(target=beat, name="coherence-lease", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heart.join()

@@ -1,7 +1,10 @@
 """What is due, delivered exactly once: one tick runs every step, and `pulse now` claims a run.
 
 The database is the source of truth. Every send is *claimed* (`pulses.claims`) before anything
-reaches Slack, so two processes (or a restarted one) never send the same thing twice.
+reaches Slack, so two processes (or a restarted one) never send the same thing twice, and
+replicas share a fan-out between them. The sends are made in rounds, each workspace taking a
+few per round (`pulses.ticks.FairShares`), and the claims are leases this process renews while
+it works, so a dead replica's are taken over within a minute.
 The caller passes the current time; nothing here reads the clock.
 """
 
@@ -12,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from pulses.claims import keep_leases
 from pulses.delivery import deliver_channel_posts, deliver_direct_messages, recover_abandoned_claims
 from pulses.groups import cadence_of
 from pulses.ports import Messenger
@@ -34,10 +38,18 @@ def tick(
     )
     schedule_due_runs(current)
     start_pending_runs(current)
-    recover_abandoned_claims(current)
-    deliver_channel_posts(current)
-    deliver_direct_messages(current)
-    send_reminders(current)
+    with keep_leases(engine, current.worker):
+        while True:
+            current.shares.new_round()
+            # Each round, so the claims of a replica that died mid-fan-out are taken over
+            # while this one is still busy with its own share.
+            recover_abandoned_claims(current)
+            deliver_channel_posts(current)
+            deliver_direct_messages(current)
+            send_reminders(current)
+            # Nothing deferred: this round reached everything due.
+            if not current.shares.deferred or current.stopping:
+                break
     if not current.stopping:
         close_expired_runs(current)
     return current.report

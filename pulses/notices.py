@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from pulses.claims import ClaimColumns, claim_row
 from pulses.ports import PulseNotice
 from pulses.ticks import Tick
-from storage.db import session_scope
+from storage.db import read_scope, session_scope
 from storage.models import Invitation, LeadershipGroup, PulseRun
 from storage.queries import run_progress
 
@@ -39,10 +39,31 @@ def claim_with_notice(
     **also: object,
 ) -> PulseNotice | None:
     """Claim one send for this worker and read what its message shows, in one transaction;
-    None when another process holds it (or it is no longer pending)."""
+    None when another process holds it, it is no longer pending, or its workspace has had
+    its share of this round (`FairShares`: it is claimed in a later round of the tick)."""
+    workspace_id = _workspace_of(tick, run_id)
+    send = (f"{table.__tablename__}.{columns.state}", row_id or 0)
+    if not tick.shares.has_turn(workspace_id, send):
+        return None
     with session_scope(tick.engine) as session:
         if not claim_row(session, table, row_id, columns, tick.worker, **also):
             return None
         run = session.get(PulseRun, run_id)
         assert run is not None
-        return notice_for(session=session, run=run)
+        notice = notice_for(session=session, run=run)
+    tick.shares.took(workspace_id, send)
+    return notice
+
+
+def _workspace_of(tick: Tick, run_id: int) -> int:
+    known = tick.shares.workspaces.get(run_id)
+    if known is not None:
+        return known
+    with read_scope(tick.engine) as session:
+        workspace_id = session.exec(
+            select(LeadershipGroup.workspace_id)
+            .join(PulseRun, col(PulseRun.group_id) == LeadershipGroup.id)
+            .where(PulseRun.id == run_id)
+        ).one()
+    tick.shares.workspaces[run_id] = workspace_id
+    return workspace_id

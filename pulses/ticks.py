@@ -1,4 +1,5 @@
-"""One scheduler pass: who does it (`Worker`), what each step is given (`Tick`), what it did."""
+"""One scheduler pass: who does it (`Worker`), what each step is given (`Tick`), what it did,
+and how its sends are shared out between workspaces (`FairShares`)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,44 @@ class TickReport:
     errors: list[str] = field(default_factory=list)
 
 
+# Sends one workspace may claim in a round before every other workspace has had its turn.
+ROUND_SHARE = 5
+
+
+@dataclass
+class FairShares:
+    """Round-robin between workspaces: in each round a workspace claims at most `share`
+    sends, and what it has beyond that waits for the next round, so one big workspace's
+    fan-out (paced and rate-limited by Slack per workspace) never holds up another's pulses."""
+
+    share: int = ROUND_SHARE
+    claimed: dict[int, int] = field(default_factory=dict)
+    deferred: int = 0
+    # Each send is tried at most once a tick, as before rounds: a send that failed and went
+    # back to "pending" waits for the next tick instead of being hammered round after round.
+    tried: set[tuple[str, int]] = field(default_factory=set)
+    # Which workspace each run belongs to, read once per tick.
+    workspaces: dict[int, int] = field(default_factory=dict)
+
+    def new_round(self) -> None:
+        self.claimed.clear()
+        self.deferred = 0
+
+    def has_turn(self, workspace_id: int, send: tuple[str, int]) -> bool:
+        """Whether `send` (a table and row) may be claimed now: not tried yet this tick, and its
+        workspace not through its share of this round (then it is deferred to the next)."""
+        if send in self.tried:
+            return False
+        if self.claimed.get(workspace_id, 0) < self.share:
+            return True
+        self.deferred += 1
+        return False
+
+    def took(self, workspace_id: int, send: tuple[str, int]) -> None:
+        self.claimed[workspace_id] = self.claimed.get(workspace_id, 0) + 1
+        self.tried.add(send)
+
+
 @dataclass(frozen=True)
 class Tick:
     """One pass over everything due at `now`: what each of its steps needs, and where it counts."""
@@ -61,6 +100,7 @@ class Tick:
     now: datetime
     worker: Worker
     report: TickReport = field(default_factory=TickReport)
+    shares: FairShares = field(default_factory=FairShares)
 
     @property
     def stopping(self) -> bool:
