@@ -275,10 +275,13 @@ def serve(settings: Settings) -> int:
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
     from bot.server import listen, serve_forever
-    from storage.migrate import upgrade
+    from storage.migrate import MigrationFailed, upgrade_in_child
 
     engine = open_database(settings)
-    upgrade(settings.database_url)
+    try:
+        upgrade_in_child(settings.database_url)
+    except MigrationFailed as error:
+        raise SettingsError(f"DATABASE_URL: migrating failed ({error})") from None
     identity = check_bot_token(settings)
     client = build_client(settings)
     count_slack_retries(client)

@@ -7,23 +7,30 @@ Migrating is serialised across processes: replicas that start together on an emp
 out-of-date database take turns, and every one after the first finds the schema already
 moved. On PostgreSQL a session-level advisory lock guards it (released by the server if the
 holder dies); on a SQLite file, an exclusive lock on a file beside the database.
+
+`coherence serve` migrates in a child process (`upgrade_in_child`): Alembic and the migration
+scripts are needed once, at start, and would otherwise stay in the server's memory for good.
+Alembic is imported by the functions that use it, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from storage.db import describe_database, make_engine
+from storage.db import describe_database, first_line, make_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +40,23 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x436F686572656E63  # "Coherenc"
 # Beside a SQLite database file: held with flock, never deleted (deleting it would race).
 SQLITE_LOCK_SUFFIX = ".migrate-lock"
+# How the child process started by upgrade_in_child gets the URL: in its environment, not on
+# its command line, which any local user can read (it may hold a password).
+CHILD_URL_VARIABLE = "COHERENCE_MIGRATE_URL"
 
 
 class UnknownRevision(ValueError):
     """A revision that none of the migrations carries."""
 
 
+class MigrationFailed(RuntimeError):
+    """The child process could not migrate; the message is its reason, in one line."""
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at this package's migrations and `url`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation would treat a '%' in a password as a placeholder.
@@ -104,18 +120,24 @@ def _say_waiting(url: str) -> None:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (a no-op when it is there already)."""
+    from alembic import command
+
     with migration_lock(url):
         command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Take the database at `url` down to `revision`."""
+    from alembic import command
+
     with migration_lock(url):
         command.downgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
     """The revision the database at `url` is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -126,6 +148,8 @@ def current_revision(url: str) -> str | None:
 
 def known_revisions() -> list[str]:
     """Every migration's revision, oldest first."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
@@ -137,6 +161,8 @@ def migrate_to(url: str, revision: str = "head") -> tuple[str | None, str | None
     the current revision's ancestor. `before` is read under the migration lock, so a process
     that waited for another's migration reports the schema that one left.
     """
+    from alembic import command
+
     revisions = known_revisions()
     if revision not in {"head", "base", *revisions}:
         raise UnknownRevision(revision)
@@ -152,3 +178,42 @@ def migrate_to(url: str, revision: str = "head") -> tuple[str | None, str | None
         elif target_index > current_index:
             command.upgrade(config, revision)
         return before, current_revision(url)
+
+
+def upgrade_in_child(url: str) -> None:
+    """Bring the database at `url` up to head in a child process, under the same lock.
+
+    The child's log lines are passed on to this process's stderr; MigrationFailed carries the
+    child's reason when it could not migrate.
+    """
+    child = subprocess.run(
+        [sys.executable, "-m", __name__],
+        env={**os.environ, CHILD_URL_VARIABLE: url},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    lines = child.stderr.splitlines()
+    if child.returncode != 0:
+        reason = next((line for line in reversed(lines) if line.strip()), "")
+        raise MigrationFailed(reason or f"the migration process exited with {child.returncode}")
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def _child_main() -> int:
+    """The child upgrade_in_child starts: upgrade, or print the reason in one last line."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
+    try:
+        upgrade(os.environ[CHILD_URL_VARIABLE])
+    except Exception as error:  # the parent shows this line and stops
+        print(f"{type(error).__name__}: {first_line(error)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())
