@@ -6,21 +6,33 @@ and what it does, is decided by whoever handles the returned value.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, time
-from functools import cache
+from datetime import date
 from typing import Final, Literal
-from zoneinfo import available_timezones
 
-from pulses.cadence import Frequency, is_known_timezone
+from pulses.command_words import (
+    FREQUENCIES,
+    LOOKS_LIKE_TIME,
+    NUMBER,
+    parse_date,
+    parse_monthly_day,
+    parse_time,
+    parse_weekdays,
+    parse_zone,
+    quote,
+    suggest,
+)
+from pulses.command_words import (
+    CommandError as CommandError,  # raised by parse_command; callers import it from here
+)
 from pulses.schedule import CadenceChange
 
 MIN_TREND_RUNS: Final = 1
 MAX_TREND_RUNS: Final = 52
 DEFAULT_TREND_RUNS: Final = 8
+# One stretch of time away at most this long: a typo in the year must not silence a leader.
+MAX_AWAY_DAYS: Final = 366
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,22 @@ class Report:
     run: Literal["latest"] | date = "latest"
 
 
+@dataclass(frozen=True)
+class Away:
+    """``away YYYY-MM-DD[..YYYY-MM-DD]``: the caller is away these days (their own dates)."""
+
+    first_day: date
+    last_day: date
+
+
+class Back(NoArguments):
+    """``back``: the caller's time away ends today."""
+
+
+class Close(NoArguments):
+    """``close``: close the group's open pulse now, once the admin confirms."""
+
+
 Command = (
     Help
     | Status
@@ -104,16 +132,10 @@ Command = (
     | DigestNow
     | Export
     | Report
+    | Away
+    | Back
+    | Close
 )
-
-
-class CommandError(ValueError):
-    """Text that is not a command: ``message`` names the problem, ``usage`` the fix."""
-
-    def __init__(self, message: str, usage: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
 
 
 USAGE: Final[dict[str, str]] = {
@@ -131,6 +153,9 @@ USAGE: Final[dict[str, str]] = {
     "digest": "/coherence digest now",
     "export": "/coherence export",
     "report": "/coherence report [latest|YYYY-MM-DD]",
+    "away": "/coherence away YYYY-MM-DD[..YYYY-MM-DD]",
+    "back": "/coherence back",
+    "close": "/coherence close",
 }
 
 _DESCRIPTIONS: Final[dict[str, str]] = {
@@ -154,56 +179,10 @@ _DESCRIPTIONS: Final[dict[str, str]] = {
     "digest": "post the digest right away",
     "export": "download the aggregates for people analytics",
     "report": "the full report of the latest run, or of the run on a date",
+    "away": "you are away (holiday, leave): no pulse or reminder reaches you on these days",
+    "back": "you are back: pulses reach you again from today",
+    "close": "close the open pulse now (admins; asks to confirm)",
 }
-
-_WEEKDAYS: Final[dict[str, int]] = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("mon", "monday"),
-            ("tue", "tues", "tuesday"),
-            ("wed", "weds", "wednesday"),
-            ("thu", "thur", "thurs", "thursday"),
-            ("fri", "friday"),
-            ("sat", "saturday"),
-            ("sun", "sunday"),
-        ]
-    )
-    for name in names
-}
-_WEEKDAY_GROUPS: Final[dict[str, tuple[int, ...]]] = {
-    "weekdays": (0, 1, 2, 3, 4),
-    "weekends": (5, 6),
-    "daily": (0, 1, 2, 3, 4, 5, 6),
-}
-_FREQUENCIES: Final[dict[str, Frequency]] = {
-    "weekly": "weekly",
-    "biweekly": "biweekly",
-    "bi-weekly": "biweekly",
-    "fortnightly": "biweekly",
-    "monthly": "monthly",
-}
-_MONTHLY_WEEKS: Final[dict[str, int]] = {
-    "first": 1,
-    "1st": 1,
-    "second": 2,
-    "2nd": 2,
-    "third": 3,
-    "3rd": 3,
-    "fourth": 4,
-    "4th": 4,
-    "last": -1,
-}
-_TIME_24H = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_TIME_12H = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?(am|pm)")
-_LOOKS_LIKE_TIME = re.compile(r"[0-9]{1,2}(:[0-9]*)?(am|pm)?|.*:.*")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NUMBER = re.compile(r"[0-9]+")
-_QUOTE_LIMIT = 40
-_SUGGEST_LIMIT = 64
-_EXAMPLE_ZONES = "e.g. Europe/Berlin, America/New_York"
-# Zone files that describe the server, not a place: "localtime" is whatever the host uses.
-_MACHINE_ZONES = frozenset({"localtime", "factory", "posixrules"})
 
 
 def parse_command(text: str, *, today: date) -> Command:
@@ -218,8 +197,8 @@ def parse_command(text: str, *, today: date) -> Command:
     name, args = words[0].lower(), words[1:]
     parser = _PARSERS.get(name)
     if parser is None:
-        message = f"unknown subcommand {_quote(words[0])}"
-        suggestion = _suggest(name, list(_PARSERS))
+        message = f"unknown subcommand {quote(words[0])}"
+        suggestion = suggest(name, list(_PARSERS))
         if suggestion:
             message += f" (did you mean '{suggestion}'?)"
         raise CommandError(message, help_text())
@@ -241,7 +220,7 @@ def _no_arguments(make: Callable[[], Command], name: str) -> Callable[[list[str]
     def parse(args: list[str], today: date) -> Command:
         if args:
             raise CommandError(
-                f"'{name}' takes no arguments, got {_quote(' '.join(args))}", USAGE[name]
+                f"'{name}' takes no arguments, got {quote(' '.join(args))}", USAGE[name]
             )
         return make()
 
@@ -251,7 +230,7 @@ def _no_arguments(make: Callable[[], Command], name: str) -> Callable[[list[str]
 def _now_command(make: Callable[[], Command], name: str) -> Callable[[list[str], date], Command]:
     def parse(args: list[str], today: date) -> Command:
         if [arg.lower() for arg in args] != ["now"]:
-            got = f", got {_quote(' '.join(args))}" if args else ""
+            got = f", got {quote(' '.join(args))}" if args else ""
             raise CommandError(f"'{name}' must be followed by 'now'{got}", USAGE[name])
         return make()
 
@@ -265,13 +244,13 @@ def _parse_trend(args: list[str], today: date) -> Command:
     if len(args) > 1:
         raise CommandError(f"'trend' takes at most one number, got {len(args)} arguments", usage)
     word = args[0]
-    if not _NUMBER.fullmatch(word):
-        raise CommandError(f"{_quote(word)} is not a number of runs", usage)
+    if not NUMBER.fullmatch(word):
+        raise CommandError(f"{quote(word)} is not a number of runs", usage)
     # A length cap before int(): Python refuses to convert very long digit strings.
     n = int(word) if len(word) <= 6 else MAX_TREND_RUNS + 1
     if not MIN_TREND_RUNS <= n <= MAX_TREND_RUNS:
         raise CommandError(
-            f"'trend' shows {MIN_TREND_RUNS} to {MAX_TREND_RUNS} runs, got {_quote(word)}", usage
+            f"'trend' shows {MIN_TREND_RUNS} to {MAX_TREND_RUNS} runs, got {quote(word)}", usage
         )
     return Trend(n)
 
@@ -282,7 +261,7 @@ def _parse_skip(args: list[str], today: date) -> Command:
         raise CommandError("'skip' needs a date, e.g. skip 2026-12-28", usage)
     if len(args) > 1:
         raise CommandError(f"'skip' takes one date, got {len(args)} arguments", usage)
-    day = _parse_date(args[0], usage)
+    day = parse_date(args[0], usage)
     if day < today:
         raise CommandError(f"{day.isoformat()} is in the past", usage)
     return Skip(day)
@@ -294,10 +273,29 @@ def _parse_report(args: list[str], today: date) -> Command:
         raise CommandError(f"'report' takes at most one run, got {len(args)} arguments", usage)
     if not args or args[0].lower() == "latest":
         return Report()
-    day = _parse_date(args[0], usage)
+    day = parse_date(args[0], usage)
     if day > today:
         raise CommandError(f"{day.isoformat()} is in the future", usage)
     return Report(day)
+
+
+def _parse_away(args: list[str], today: date) -> Command:
+    usage = USAGE["away"]
+    spec = "".join(args)  # "2026-12-21 .. 2027-01-01" reads the same as without spaces
+    if not spec:
+        raise CommandError(
+            "'away' needs a date or a range, e.g. away 2026-12-21..2027-01-01", usage
+        )
+    first_word, dots, last_word = spec.partition("..")
+    first = parse_date(first_word, usage)
+    last = parse_date(last_word, usage) if dots else first
+    if last < first:
+        raise CommandError(f"{last.isoformat()} is before {first.isoformat()}", usage)
+    if last < today:
+        raise CommandError(f"{quote(spec)} is in the past", usage)
+    if (last - first).days >= MAX_AWAY_DAYS:
+        raise CommandError(f"time away is at most {MAX_AWAY_DAYS} days at a time", usage)
+    return Away(first, last)
 
 
 def _parse_cadence(args: list[str], today: date) -> Command:
@@ -308,28 +306,28 @@ def _parse_cadence(args: list[str], today: date) -> Command:
             "e.g. cadence weekly mon,thu 09:30 Europe/Berlin",
             usage,
         )
-    frequency = _FREQUENCIES.get(args[0].lower())
+    frequency = FREQUENCIES.get(args[0].lower())
     if frequency is None:
         raise CommandError(
-            f"{_quote(args[0])} is not a frequency (use weekly, biweekly or monthly)", usage
+            f"{quote(args[0])} is not a frequency (use weekly, biweekly or monthly)", usage
         )
     rest = args[1:]
     if not rest:
         raise CommandError(f"'cadence {frequency}' needs the days to send on", usage)
     # The days may contain spaces ("mon, thu"); they run up to the first time-like word.
     split = next(
-        (i for i, word in enumerate(rest) if i and _LOOKS_LIKE_TIME.fullmatch(word.lower())),
+        (i for i, word in enumerate(rest) if i and LOOKS_LIKE_TIME.fullmatch(word.lower())),
         1,
     )
     day_words, rest = rest[:split], rest[split:]
     if frequency == "monthly":
-        monthly_week, weekdays = _parse_monthly_day(day_words, usage)
+        monthly_week, weekdays = parse_monthly_day(day_words, usage)
     else:
-        monthly_week, weekdays = None, _parse_weekdays(day_words, usage)
+        monthly_week, weekdays = None, parse_weekdays(day_words, usage)
     if not rest:
         raise CommandError(f"'cadence {frequency}' needs a time after the days, e.g. 09:30", usage)
-    local_time = _parse_time(rest[0], usage)
-    timezone, per_member_time = _parse_zone(rest[1:], usage)
+    local_time = parse_time(rest[0], usage)
+    timezone, per_member_time = parse_zone(rest[1:], usage)
     return CadenceChange(
         frequency=frequency,
         weekdays=weekdays,
@@ -338,132 +336,6 @@ def _parse_cadence(args: list[str], today: date) -> Command:
         per_member_time=per_member_time,
         monthly_week=monthly_week,
     )
-
-
-def _parse_weekdays(words: list[str], usage: str) -> tuple[int, ...]:
-    spec = " ".join(words)
-    parts = [part for part in ",".join(words).lower().split(",") if part]
-    chosen: set[int] = set()
-    for part in parts:
-        if part in _WEEKDAY_GROUPS:
-            chosen.update(_WEEKDAY_GROUPS[part])
-            continue
-        ends = part.split("-")
-        if len(ends) > 2:
-            raise CommandError(f"{_quote(spec)} has a bad range {_quote(part)}", usage)
-        numbers = []
-        for end in ends:
-            if end not in _WEEKDAYS:
-                raise CommandError(f"{_quote(spec)} has an unknown weekday {_quote(end)}", usage)
-            numbers.append(_WEEKDAYS[end])
-        first, last = numbers[0], numbers[-1]
-        # A range may wrap around the weekend: fri-mon is fri, sat, sun, mon.
-        chosen.update((first + step) % 7 for step in range((last - first) % 7 + 1))
-    if not chosen:
-        raise CommandError(f"{_quote(spec)} names no weekday (use e.g. mon,thu)", usage)
-    return tuple(sorted(chosen))
-
-
-def _parse_monthly_day(words: list[str], usage: str) -> tuple[int, tuple[int, ...]]:
-    spec = " ".join(words)
-    if "," in spec:
-        raise CommandError(
-            f"{_quote(spec)}: monthly takes one day, e.g. first-mon or last-fri", usage
-        )
-    parts = re.split(r"[-\s]+", spec.lower().strip("-"))
-    if len(parts) == 1 and parts[0] in _WEEKDAYS:
-        raise CommandError(
-            f"{_quote(spec)} needs a week of the month, e.g. first-{parts[0]} or last-{parts[0]}",
-            usage,
-        )
-    if len(parts) != 2:
-        raise CommandError(
-            f"{_quote(spec)} is not a day of the month (use e.g. first-mon or last-fri)", usage
-        )
-    week_word, day_word = parts
-    if week_word not in _MONTHLY_WEEKS:
-        raise CommandError(
-            f"{_quote(spec)} has an unknown week {_quote(week_word)} "
-            "(use first, second, third, fourth or last)",
-            usage,
-        )
-    if day_word not in _WEEKDAYS:
-        raise CommandError(f"{_quote(spec)} has an unknown weekday {_quote(day_word)}", usage)
-    return _MONTHLY_WEEKS[week_word], (_WEEKDAYS[day_word],)
-
-
-def _parse_time(word: str, usage: str) -> time:
-    lowered = word.lower()
-    hour: int | None = None
-    minute = 0
-    if match := _TIME_24H.fullmatch(lowered):
-        hour, minute = int(match[1]), int(match[2])
-    elif match := _TIME_12H.fullmatch(lowered):
-        twelve_hour, minute = int(match[1]), int(match[2] or 0)
-        if 1 <= twelve_hour <= 12:
-            hour = twelve_hour % 12 + (12 if match[3] == "pm" else 0)
-    if hour is None or not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise CommandError(f"{_quote(word)} is not a time (use HH:MM, 24-hour)", usage)
-    return time(hour, minute)
-
-
-def _parse_zone(words: list[str], usage: str) -> tuple[str | None, bool]:
-    per_member_time = False
-    timezone: str | None = None
-    for word in words:
-        if word.lower() == "local" and not per_member_time:
-            per_member_time = True
-        elif timezone is None and word.lower() != "local":
-            timezone = _canonical_zone(word, usage)
-        else:
-            raise CommandError(
-                f"'cadence' takes at most a time zone and 'local' after the time, "
-                f"got {_quote(' '.join(words))}",
-                usage,
-            )
-    return timezone, per_member_time
-
-
-def _canonical_zone(word: str, usage: str) -> str:
-    canonical = _zones_by_lower_name().get(word.lower())
-    if canonical is not None:
-        return canonical
-    if word.lower() not in _MACHINE_ZONES and is_known_timezone(word):
-        return word
-    suggestion = _suggest(word.lower(), list(_zones_by_lower_name()))
-    hint = f"did you mean {_zones_by_lower_name()[suggestion]}?" if suggestion else _EXAMPLE_ZONES
-    raise CommandError(f"{_quote(word)} is not a known time zone ({hint})", usage)
-
-
-def _parse_date(word: str, usage: str) -> date:
-    try:
-        if not _ISO_DATE.fullmatch(word):
-            raise ValueError(word)
-        return date.fromisoformat(word)
-    except ValueError:
-        raise CommandError(
-            f"{_quote(word)} is not a date (use YYYY-MM-DD, e.g. 2026-12-28)", usage
-        ) from None
-
-
-@cache
-def _zones_by_lower_name() -> dict[str, str]:
-    return {
-        name.lower(): name for name in available_timezones() if name.lower() not in _MACHINE_ZONES
-    }
-
-
-def _suggest(word: str, choices: list[str]) -> str | None:
-    if len(word) > _SUGGEST_LIMIT:
-        return None
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.8)
-    return matches[0] if matches else None
-
-
-def _quote(text: str) -> str:
-    if len(text) > _QUOTE_LIMIT:
-        text = text[: _QUOTE_LIMIT - 1] + "…"
-    return f"'{text}'"
 
 
 _PARSERS: Final[dict[str, Callable[[list[str], date], Command]]] = {
@@ -482,4 +354,7 @@ _PARSERS: Final[dict[str, Callable[[list[str], date], Command]]] = {
     "digest": _now_command(DigestNow, "digest"),
     "export": _no_arguments(Export, "export"),
     "report": _parse_report,
+    "away": _parse_away,
+    "back": _no_arguments(Back, "back"),
+    "close": _no_arguments(Close, "close"),
 }

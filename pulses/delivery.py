@@ -6,16 +6,20 @@ marker the message carries, whether the send got through, and the row is settled
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, delete, update
 from sqlmodel import Session, col, select
 
+from pulses.away import away_days, count_away, local_day
 from pulses.claims import (
     CHANNEL_POST,
     DM_SEND,
     is_abandoned,
     marker,
+    rows_changed,
     settle_claim,
 )
 from pulses.groups import grace_period
@@ -27,6 +31,15 @@ from storage.models import Invitation, LeadershipGroup, PulseRun
 
 # A DM that keeps failing transiently is given up after this many tries.
 MAX_ATTEMPTS = 5
+
+
+class Due(NamedTuple):
+    """An invitation due for a send or a reminder, with its run and group."""
+
+    invitation: Invitation
+    run: PulseRun
+    group: LeadershipGroup
+    away: bool  # its member is away today
 
 
 def deliver_channel_posts(tick: Tick) -> None:
@@ -106,26 +119,51 @@ def _settle_channel_post(
     )
 
 
-def deliver_direct_messages(tick: Tick) -> None:
-    """DM every invitation whose send time has come, each claimed before it is sent."""
-    now = tick.now
+def due_invitations(tick: Tick, *conditions: ColumnElement[bool]) -> list[Due]:
+    """The invitations of open runs meeting ``conditions``, earliest send first, each with its
+    group and whether its member is away today (time away, in their own dates)."""
     with session_scope(tick.engine) as session:
-        due = session.exec(
-            select(Invitation, LeadershipGroup)
+        rows = session.exec(
+            select(Invitation, PulseRun, LeadershipGroup)
             .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
             .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
-            .where(
-                PulseRun.status == "open",
-                PulseRun.delivery_mode == "dm",
-                Invitation.status == "pending",
-                col(Invitation.send_at) <= now,
-            )
+            .where(PulseRun.status == "open", *conditions)
             .order_by(col(Invitation.send_at), col(Invitation.id))
         ).all()
-    for invitation, group in due:
+        members = [(group.workspace_id, invitation.user_id) for invitation, _, group in rows]
+        away = away_days(session, members, since=tick.now.date() - timedelta(days=1))
+    return [
+        Due(
+            invitation,
+            run,
+            group,
+            away.covers(
+                group.workspace_id,
+                invitation.user_id,
+                local_day(tick.now, invitation.timezone),
+            ),
+        )
+        for invitation, run, group in rows
+    ]
+
+
+def deliver_direct_messages(tick: Tick) -> None:
+    """DM every invitation whose send time has come, each claimed before it is sent; a member
+    away today is passed over (and no longer counted as invited)."""
+    now = tick.now
+    due = due_invitations(
+        tick,
+        col(PulseRun.delivery_mode) == "dm",
+        col(Invitation.status) == "pending",
+        col(Invitation.send_at) <= now,
+    )
+    for invitation, _, group, away in due:
         if tick.stopping:
             return
         if invitation.next_attempt_at is not None and invitation.next_attempt_at > now:
+            continue
+        if away:
+            _pass_over(tick, invitation)
             continue
         if now - invitation.send_at > grace_period(group):
             _settle(
@@ -140,6 +178,21 @@ def deliver_direct_messages(tick: Tick) -> None:
         _deliver_one(tick, invitation)
 
 
+def _pass_over(tick: Tick, invitation: Invitation) -> None:
+    """Withdraw a pending invitation whose member is away: not sent, not counted as invited,
+    only added to the run's count of members away."""
+    with session_scope(tick.engine) as session:
+        withdrawn = session.execute(
+            delete(Invitation).where(
+                col(Invitation.id) == invitation.id,
+                col(Invitation.status) == "pending",
+                col(Invitation.claimed_by).is_(None),
+            )
+        )
+        if rows_changed(withdrawn):
+            count_away(session, invitation.run_id, 1)
+
+
 def _deliver_one(tick: Tick, invitation: Invitation) -> None:
     tried = col(Invitation.attempts) + 1
     notice = claim_with_notice(
@@ -147,6 +200,8 @@ def _deliver_one(tick: Tick, invitation: Invitation) -> None:
     )
     if notice is None:
         return
+    # The DM is read by this member alone: its times are in their own zone.
+    notice = replace(notice, timezone=invitation.timezone)
     attempts = invitation.attempts + 1
     owned = ("sending", tick.worker.id)
     try:

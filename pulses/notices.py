@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from pulses.away import away_count
 from pulses.claims import ClaimColumns, claim_row
 from pulses.ports import PulseNotice
 from pulses.ticks import Tick
@@ -27,6 +28,7 @@ def notice_for(*, session: Session, run: PulseRun) -> PulseNotice:
         answered=answered,
         invited=invited,
         closed=run.status == "closed",
+        away=away_count(session, run.id),
     )
 
 

@@ -22,6 +22,8 @@ class PulseNotice:
     answered: int
     invited: int
     closed: bool = False
+    # Members passed over because they were away: counted, never named.
+    away: int = 0
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Member:
 
     user_id: str
     timezone: str | None
+    # Their Slack status, to pass over a member who is away ("" and 0: none, no expiry).
+    status_emoji: str = ""
+    status_expiration: int = 0
 
 
 class DeliveryError(Exception):

@@ -18,7 +18,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from pulses.cadence import Cadence, due_occurrences, local_send_time, send_timezone
+from pulses.audit import Change, audited, unchanged
+from pulses.away import away_days, count_away, has_away_status, local_day
+from pulses.cadence import (
+    Cadence,
+    due_occurrences,
+    is_known_timezone,
+    local_send_time,
+    send_timezone,
+)
 from pulses.claims import LOOKBACK, rows_changed
 from pulses.groups import active_priorities, cadence_of, grace_period
 from pulses.intent import intent_in_force
@@ -180,6 +188,12 @@ def _open_run(
         # `pulse now` goes to everyone at once; a scheduled per-member run at each one's time.
         personal = per_member(group) and not run.manual
         start = schedule_starts(group)
+        away = away_days(
+            session,
+            [(group.workspace_id, member.user_id) for member in members],
+            since=run.occurrence_day - timedelta(days=1),
+        )
+        away_members = 0
         rows: list[dict[str, Any]] = []
         for member in members:
             # An unknown or missing zone falls back to the group's.
@@ -191,12 +205,25 @@ def _open_run(
             )
             if personal and send_at <= start:
                 continue  # their send time on this day came before the schedule started
+            # What the member reads (and their time away) is in their own zone, whatever zone
+            # the group sends in.
+            own_zone = (
+                member.timezone
+                if member.timezone and is_known_timezone(member.timezone)
+                else group.timezone
+            )
+            day = local_day(send_at, own_zone)
+            if has_away_status(
+                member.status_emoji, member.status_expiration, send_at
+            ) or away.covers(group.workspace_id, member.user_id, day):
+                away_members += 1
+                continue
             remind_at = send_at + cadence.reminder_after if cadence.reminder_after else None
             rows.append(
                 {
                     "run_id": run.id,
                     "user_id": member.user_id,
-                    "timezone": zone,
+                    "timezone": own_zone,
                     "send_at": send_at,
                     "remind_at": remind_at,
                     "status": "pending",
@@ -208,11 +235,14 @@ def _open_run(
             session.execute(_insert_ignoring_duplicates(session, rows))
         last_send = max((row["send_at"] for row in rows), default=run.scheduled_at)
         assert isinstance(last_send, datetime)
-        session.execute(
+        opened = session.execute(
             update(PulseRun)
             .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
             .values(status="open", opened_at=now, closes_at=last_send + cadence.answer_window)
         )
+        if rows_changed(opened):
+            # Only the process that opened the run counts who was away, so a race counts once.
+            count_away(session, run.id, away_members)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> Executable:
@@ -265,3 +295,32 @@ def close_expired_runs(tick: Tick) -> None:
                 tick.messenger.update_channel_pulse(notice, ts=run.channel_message_ts)
             except DeliveryError as error:
                 tick.report.errors.append(f"closing run {run.id}: {error.reason}")
+
+
+def close_early(
+    *, session: Session, group: LeadershipGroup, run_id: int, user_id: str, now: datetime
+) -> Change:
+    """An admin ends the run's answer window now (audited); the next tick closes it as any
+    expired run is closed, and answers from now on are refused as late.
+
+    ``run_id`` is the run the admin was asked to confirm: a different one open by then is
+    left alone.
+    """
+    assert group.id is not None
+    name = f"#{group.channel_name or group.channel_id}"
+    ended = session.execute(
+        update(PulseRun)
+        .where(
+            col(PulseRun.id) == run_id,
+            col(PulseRun.group_id) == group.id,
+            col(PulseRun.status).in_(("open", "pending")),
+            col(PulseRun.closes_at) > now,
+        )
+        .values(closes_at=now)
+    )
+    if not rows_changed(ended):
+        return unchanged(group.id, f"the pulse of {name} is not open any more")
+    run = session.get(PulseRun, run_id)
+    assert run is not None
+    line = f"closed the pulse of {name} of {run.occurrence_day:%a %-d %b} early"
+    return audited(session, group.workspace_id, group.id, user_id, [line], now)

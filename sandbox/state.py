@@ -252,6 +252,9 @@ class SandboxState:
                 "display_name": user.name,
                 "display_name_normalized": user.name,
                 "team": self.workspace.team_id,
+                "status_emoji": user.status_emoji,
+                "status_text": user.status_text,
+                "status_expiration": user.status_expiration,
             },
         }
 

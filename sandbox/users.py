@@ -65,6 +65,14 @@ class VirtualUser:
     def id(self) -> str:
         return self.profile.id
 
+    def set_status(self, emoji: str = "", text: str = "", *, expires: int = 0) -> None:
+        """Set (or, with no arguments, clear) the status others see in Slack's client, e.g.
+        `set_status(":palm_tree:", "Vacationing")`; `expires` in Unix seconds, 0 for never."""
+        with self.sandbox.lock:
+            self.profile.status_emoji = emoji
+            self.profile.status_text = text
+            self.profile.status_expiration = expires
+
     # -- slash commands ------------------------------------------------------------------------
 
     def run_command(self, command: str, text: str = "", *, channel: str) -> BotResponse:

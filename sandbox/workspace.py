@@ -15,6 +15,10 @@ class User:
     is_owner: bool = False
     is_bot: bool = False
     deleted: bool = False
+    # Their Slack status, e.g. ":palm_tree:" "Vacationing"; expiration in Unix seconds, 0: none.
+    status_emoji: str = ""
+    status_text: str = ""
+    status_expiration: int = 0
 
     @property
     def display(self) -> str:

@@ -322,3 +322,32 @@ class Commitment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     done_at: datetime | None = None
     done_by: str | None = Field(default=None, max_length=32)
+
+
+# --- time away (issue 15) -----------------------------------------------------------------------
+
+
+class TimeAway(SQLModel, table=True):
+    """Days a member said they are away (their own local dates, both ends included): a run
+    whose send falls on one neither asks, reminds nor counts them.
+
+    Only the member sees their own periods; a run keeps a count of who was away, never names.
+    """
+
+    __tablename__ = "time_away"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=32, index=True)
+    first_day: date
+    last_day: date
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunAway(SQLModel, table=True):
+    """How many members a run passed over because they were away: a number, never who."""
+
+    __tablename__ = "run_away"
+
+    run_id: int = Field(foreign_key="pulse_runs.id", primary_key=True, ondelete="CASCADE")
+    members: int = 0

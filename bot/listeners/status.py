@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk.models.blocks import Block
 from sqlmodel import Session
 
+from bot.listeners import away
 from bot.listeners.commands import COMMAND, command_is, group_id_of, in_a_group, parsed_as
 from bot.services import Services, services_of
 from bot.views.digest import blocks_as_dicts, digest_blocks, status_blocks, trend_blocks
@@ -96,3 +97,6 @@ def register(app: App) -> None:
         app.command(COMMAND, matchers=[command_is(kind)], middleware=[in_a_group(NOT_A_GROUP)])(
             _answer_with(build)
         )
+    # The member commands about oneself (away, back) and closing a pulse early: registered
+    # with the status listeners, before the catch-all that answers whatever text is left.
+    away.register(app)

@@ -23,6 +23,7 @@ from bot.views.pressure import org_pressure_blocks, pressure_blocks, pressure_su
 from bot.views.timeline import declared_changes_text
 from bot.views.uncertainty import change_text, margin_text, undecided_note
 from pulses.agreement import rwg_j_convention
+from pulses.away import away_text
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag
 from pulses.metrics import RunMetrics
@@ -160,7 +161,7 @@ def _headline(report: RunReport, change: float | None, history: Sequence[RunRepo
         lines.append(f"`{sparkline(history)}`  last {len(history)} pulses")
     lines.append(
         f"Response: {metrics.n_responded} of {metrics.n_invited} leaders "
-        f"({percent(metrics.response_rate)})"
+        f"({percent(metrics.response_rate)}){away_text(report.away)}"
     )
     return "\n".join(lines)
 
@@ -426,7 +427,8 @@ def status_blocks(status: GroupStatus) -> tuple[str, list[Block]]:
         blocks.append(
             _section(
                 f"*This pulse:* {run.answered} of {run.invited} answered so far "
-                f"({percent(run.response_rate)}) · closes {_moment(run.closes_at, group.timezone)}"
+                f"({percent(run.response_rate)}){away_text(run.away)}"
+                f" · closes {_moment(run.closes_at, group.timezone)}"
             )
         )
     report = status.latest

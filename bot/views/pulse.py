@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 
 from bot.views.fields import radio_field, select_field, text_field
 from pulses.answers import OTHER, SHARE_STEPS, PulseForm, share_field
+from pulses.away import away_text
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
 from storage.models import Answer, Question
@@ -47,7 +48,7 @@ def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, lis
     closes = format_moment(notice.closes_at, notice.timezone)
     if notice.closed:
         text = f"This week's coherence pulse for {notice.group_name} has closed."
-        status = f"Closed · {notice.answered} of {notice.invited} answered"
+        status = f"Closed · {notice.answered} of {notice.invited} answered{away_text(notice.away)}"
         blocks: list[Block] = [
             SectionBlock(text=MarkdownTextObject(text=f"*{text}*")),
             ContextBlock(elements=[MarkdownTextObject(text=status)]),
@@ -77,7 +78,8 @@ def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, lis
                 MarkdownTextObject(
                     text=f"Closes {closes}"
                     if in_dm
-                    else f"{notice.answered} of {notice.invited} answered · closes {closes}"
+                    else f"{notice.answered} of {notice.invited} answered"
+                    f"{away_text(notice.away)} · closes {closes}"
                 )
             ]
         ),

@@ -261,6 +261,9 @@ def test_every_usage_line_example_parses() -> None:
         "digest now",
         "export",
         "report latest",
+        "away 2026-12-21..2027-01-04",
+        "back",
+        "close",
     ]
     parsed = {type(parse(example)).__name__ for example in examples}
 
