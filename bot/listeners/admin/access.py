@@ -5,7 +5,8 @@ may be submitted after they lost the role. It puts the caller and the workspace 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from slack_bolt import Ack, BoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlmodel import Session
 
 from bot.services import services_of
 from bot.views.admin.replies import ADMIN_CHECK_FAILED, ADMINS_ONLY, notice_view
@@ -108,3 +110,11 @@ def workspace_id_of(context: BoltContext) -> int:
     workspace_id = context[WORKSPACE_KEY]
     assert isinstance(workspace_id, int)
     return workspace_id
+
+
+@contextmanager
+def workspace_session(context: BoltContext) -> Iterator[tuple[Session, int]]:
+    """A session on the database and the id of the admin's workspace, for reading what a
+    modal shows."""
+    with session_scope(services_of(context).engine) as session:
+        yield session, workspace_id_of(context)

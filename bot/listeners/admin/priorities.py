@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.admin.access import caller_of, workspace_id_of
+from bot.listeners.admin.access import caller_of, workspace_id_of, workspace_session
 from bot.services import services_of
 from bot.views.admin.inputs import metadata_of
 from bot.views.admin.priorities import parse_priorities, priorities_modal
@@ -22,10 +22,8 @@ def open_priorities(
     ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     ack()
-    services = services_of(context)
-    workspace_id = workspace_id_of(context)
     channel_id = str(command.get("channel_id", ""))
-    with session_scope(services.engine) as session:
+    with workspace_session(context) as (session, workspace_id):
         group = group_for_channel(session=session, workspace_id=workspace_id, channel_id=channel_id)
         priorities = editable_priorities(session=session, workspace_id=workspace_id, group=group)
     view = priorities_modal(priorities, group=group, channel_id=channel_id)

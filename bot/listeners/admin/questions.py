@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.admin.access import caller_of, workspace_id_of
+from bot.listeners.admin.access import caller_of, workspace_id_of, workspace_session
 from bot.services import services_of
 from bot.views.admin.questions import parse_questions, questions_modal
 from bot.views.admin.replies import change_text, notice_view
@@ -20,9 +20,7 @@ def open_questions(
     ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     ack()
-    services = services_of(context)
-    workspace_id = workspace_id_of(context)
-    with session_scope(services.engine) as session:
+    with workspace_session(context) as (session, workspace_id):
         questions = current_questions(session=session, workspace_id=workspace_id)
         versions = question_versions(session=session, workspace_id=workspace_id)
         counts = {key: len(rows) for key, rows in versions.items()}
