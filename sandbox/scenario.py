@@ -15,7 +15,7 @@ import textwrap
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -39,6 +39,14 @@ WEEKS = 12
 # so busy that the bot's threads barely run.
 WAIT = 60.0
 BERLIN = ZoneInfo("Europe/Berlin")
+TOKYO = ZoneInfo("Asia/Tokyo")
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+
+
+def nine_on(day: datetime, zone: ZoneInfo) -> datetime:
+    """09:00 in ``zone`` on ``day``'s calendar date (daylight saving time included)."""
+    return datetime.combine(day.date(), time(9), tzinfo=zone)
+
 
 BANNER = """\
 ============================================================================
@@ -328,14 +336,15 @@ class Scenario:
         on_time = dict(list(exec_answers.items())[:5])
         late = dict(list(exec_answers.items())[5:])
         # Directors' DMs go out at 09:00 in Tokyo, Berlin and Los Angeles: tick through the day.
-        self.at(monday - timedelta(hours=8), "Monday 09:00 in Tokyo" if detailed else None)
+        # Each zone's own 09:00 that Monday (Tokyo is UTC+9 all year, Berlin not).
+        self.at(nine_on(monday, TOKYO), "Monday 09:00 in Tokyo" if detailed else None)
         self.at(monday, "Monday 09:00 in Berlin: the #exec-team pulse" if detailed else None)
         for count, (user, answer) in enumerate(on_time.items(), start=1):
             if detailed:
                 self.say(f"{self.name(user)} clicks Answer and submits")
             self.submit(user, self.open_modal(user, EXEC), answer)
             self.await_progress(EXEC, f"{count} of 7 answered")
-        self.at(monday + timedelta(hours=9), "Monday 09:00 in Los Angeles" if detailed else None)
+        self.at(nine_on(monday, LOS_ANGELES), "Monday 09:00 in Los Angeles" if detailed else None)
         for user, answer in dir_answers.items():
             self.submit(user, self.open_modal(user, user), answer)
             self.await_confirmation(user)

@@ -38,6 +38,9 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "0 of 7 answered" in out
     assert "DM with Chie Tanaka" not in out  # Chie is an executive: her pulse is in the channel
     assert "DM with Kenji Sato  Coherence:" in out
+    # Tokyo's DMs go out at 09:00 in Tokyo (its real zone, summer time or not), under its heading.
+    tokyo = out.split("Monday 09:00 in Tokyo")[1].split("Monday 09:00 in Berlin")[0]
+    assert "DM with Kenji Sato" in tokyo
     assert "(only visible to Grace Kim)" in out
     assert "has closed" in out
     assert "This pulse closed at Wed 7 Oct, 09:00 CEST" in out
