@@ -63,9 +63,11 @@ class IdempotentConnectionErrorRetryHandler(_OnlyIfIdempotent, ConnectionErrorRe
     pass
 
 
-def build_client(settings: Settings) -> WebClient:
-    """A Web API client that waits out 429s and retries transient failures of safe calls."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+def build_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A Web API client that waits out 429s and retries transient failures of safe calls, with
+    SLACK_BOT_TOKEN unless a workspace's `token` is given."""
+    if token is None and settings.slack_bot_token is not None and not settings.oauth:
+        token = settings.slack_bot_token.get_secret_value()
     return WebClient(
         token=token,
         base_url=settings.slack_api_url,
@@ -89,9 +91,40 @@ def build_services(
     """Everything listeners and the scheduler share; tests pass a sandbox client and clock."""
     settings.require_slack_credentials()
     web_client = client or build_client(settings)
+    if settings.oauth:
+        return _installed_services(settings, engine=engine, client=web_client, clock=clock)
     messenger = SlackMessenger(web_client, posts_per_minute=settings.slack_posts_per_minute)
     return Services(
         settings=settings, engine=engine, client=web_client, messenger=messenger, clock=clock
+    )
+
+
+def _installed_services(
+    settings: Settings, *, engine: Engine, client: WebClient, clock: Callable[[], datetime]
+) -> Services:
+    """Services for installs through "Add to Slack": `client` has no token of its own (Bolt
+    gives each request its workspace's); the scheduler's sends go through Workspaces."""
+    from bot.oauth import Installations
+    from bot.workspaces import WorkspaceMessenger, Workspaces
+
+    def workspace_client(token: str) -> WebClient:
+        workspace_client = build_client(settings, token)
+        # Counting retries (bot.metrics) is wired to the app's client; each workspace's shares it.
+        workspace_client.retry_handlers = client.retry_handlers
+        return workspace_client
+
+    workspaces = Workspaces(
+        Installations.for_settings(settings, engine, client),
+        make_client=workspace_client,
+        posts_per_minute=settings.slack_posts_per_minute,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        client=client,
+        messenger=WorkspaceMessenger(engine, workspaces),
+        clock=clock,
+        workspaces=workspaces,
     )
 
 
@@ -100,6 +133,13 @@ def build_app(services: Services) -> App:
     secret = services.settings.slack_signing_secret
     assert secret is not None
     bolt_logger = logging.getLogger("slack_bolt")
+    installs: dict[str, object] = {}
+    if services.workspaces is not None:
+        from bot.oauth import oauth_app_arguments
+
+        installs = oauth_app_arguments(
+            services.workspaces.installations, services.settings, services.client
+        )
     app = App(
         client=services.client,
         signing_secret=secret.get_secret_value(),
@@ -114,6 +154,7 @@ def build_app(services: Services) -> App:
         # Listeners, lazy ones included, run on this pool; it carries each request's log
         # context (request id, workspace) into their threads.
         listener_executor=ContextExecutor(),
+        **installs,  # type: ignore[arg-type]
     )
 
     @app.middleware
@@ -121,5 +162,9 @@ def build_app(services: Services) -> App:
         context[SERVICES_KEY] = services
         next()
 
+    if services.workspaces is not None:
+        from bot.oauth import register_installation_listeners
+
+        register_installation_listeners(app, services.workspaces.installations)
     register_listeners(app)
     return app

@@ -40,6 +40,9 @@ PERMANENT_ERRORS = frozenset(
         "no_text",
         "user_not_in_channel",
         "team_access_not_granted",
+        # The workspace uninstalled the app or revoked its token: no retry will be let in.
+        "token_revoked",
+        "app_uninstalled",
     }
 )
 # A post whose outcome stays unknown is tried at most this many times within one call.
@@ -90,6 +93,8 @@ class SlackDigest:
     blocks: list[dict[str, object]]
     chart_png: bytes | None = None
     filename: str = "coherence-trend.png"
+    # The workspace it is posted in, when one process serves several (bot/workspaces.py).
+    team_id: str | None = None
 
 
 @dataclass

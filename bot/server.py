@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Installs through "Add to Slack" (OAuth); served only when SLACK_CLIENT_ID is set.
+OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 HEALTH_PATH = "/healthz"  # liveness
 READY_PATH = "/readyz"  # readiness: bot/health.py
 METRICS_PATH = "/metrics"
@@ -73,6 +75,9 @@ def make_wsgi_app(app: App | None, readiness: Readiness | None = None) -> WsgiAp
         if bolt is None:
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"Socket Mode: Slack events arrive over the websocket\n"]
+        if method == "GET" and path in OAUTH_PATHS and app is not None and app.oauth_flow:
+            # "Add to Slack" (bot/oauth.py): a browser, not Slack, so no signature to check.
+            return bolt(environ, start_response)
         if method != "POST" or path != EVENTS_PATH:
             return _refuse(start_response, 404 if method == "POST" else 405, "not a Slack request")
         body = _read_body(environ)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -14,6 +15,9 @@ from bot.settings import Settings
 from pulses.ports import Messenger
 from pulses.refresh import Refresher
 from pulses.ticks import Worker
+
+if TYPE_CHECKING:
+    from bot.workspaces import Workspaces
 
 SERVICES_KEY = "coherence"
 
@@ -36,6 +40,25 @@ class Services:
     # Updates after an answer (the channel's count, the member's confirmation) run here, off
     # the listener threads.
     refresher: Refresher = field(default_factory=Refresher)
+    # Installs through "Add to Slack": each workspace's token. None with one SLACK_BOT_TOKEN.
+    workspaces: Workspaces | None = None
+
+    def client_for(self, team_id: str) -> WebClient:
+        """The Web API client holding `team_id`'s bot token.
+
+        Raises bot.oauth.WorkspaceNotInstalled (a permanent pulses.ports.DeliveryError) when
+        the app is not installed in that workspace. With one SLACK_BOT_TOKEN, its client.
+        """
+        if self.workspaces is None:
+            return self.client
+        return self.workspaces.client_for(team_id)
+
+    def messenger_for(self, team_id: str) -> Messenger:
+        """A Messenger sending with `team_id`'s token, paced and rate-limited per workspace
+        (same errors as `client_for`). `messenger` itself routes each call to the right one."""
+        if self.workspaces is None:
+            return self.messenger
+        return self.workspaces.messenger_for(team_id)
 
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
         # Bolt deep-copies the context for each lazy listener; the services (engine, client,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from functools import lru_cache
 from typing import Annotated, Any
@@ -17,8 +18,23 @@ from pulses.retention import FRICTION_RETENTION_WEEKS
 from storage.db import DatabaseUrlError, default_database_url, normalize_database_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+# The bot scopes manifest.yml asks for; an OAuth install asks for the same unless SLACK_SCOPES says.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "channels:read",
+    "groups:read",
+    "im:write",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "files:write",
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+
+_SCOPE = re.compile(r"[a-z]+(?:[.:][a-z_]+)*")
 
 # Values copied from `.env.example` or tutorials that must never reach Slack as credentials.
 _PLACEHOLDERS = {"", "changeme", "change-me", "xoxb-your-token", "xapp-your-token", "your-secret"}
@@ -38,6 +54,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_API_DEFAULT
+    # "Add to Slack" for several workspaces (bot/oauth.py), instead of one SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(BOT_SCOPES))
+    # A rotating bot token is refreshed this long before it expires (Slack issues 12-hour ones).
+    slack_token_rotation_minutes: int = Field(default=120, ge=1, le=600)
     database_url: str = Field(default_factory=default_database_url)
     # How long start-up waits for an unreachable database (it may be starting alongside).
     database_wait_seconds: float = Field(default=60.0, ge=0)
@@ -63,7 +85,7 @@ class Settings(BaseSettings):
     # Friction comments are deleted this many weeks after their pulse closed (figures stay).
     coherence_friction_retention_weeks: int = Field(default=FRICTION_RETENTION_WEEKS, ge=1)
 
-    @field_validator("coherence_admin_ids", mode="before")
+    @field_validator("coherence_admin_ids", "slack_scopes", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -146,6 +168,33 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("slack_client_id")
+    @classmethod
+    def _client_id_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        # Basic Information shows it as two numbers joined by a dot, e.g. 1234567890.9876543210.
+        parts = value.strip().split(".")
+        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+            raise ValueError(
+                "must be the app's Client ID from Basic Information → App Credentials "
+                "(digits, a dot, digits)"
+            )
+        return value.strip()
+
+    @field_validator("slack_scopes")
+    @classmethod
+    def _known_scope_shape(cls, value: list[str]) -> list[str]:
+        malformed = [scope for scope in value if not _SCOPE.fullmatch(scope)]
+        if malformed:
+            raise ValueError(
+                f"{malformed} are not Slack scopes; write them comma-separated, e.g. "
+                "commands,chat:write"
+            )
+        if "commands" not in value or "chat:write" not in value:
+            raise ValueError("must include commands and chat:write (the bot cannot work without)")
+        return value
+
     @field_validator("slack_app_token")
     @classmethod
     def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -162,10 +211,29 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None and _is_set(self.slack_app_token)
 
+    @property
+    def oauth(self) -> bool:
+        """Whether workspaces install the app through "Add to Slack" (SLACK_CLIENT_ID is set)."""
+        return self.slack_client_id is not None
+
     def require_slack_credentials(self) -> None:
         """Fail fast, naming the variable, when a secret the bot needs is missing."""
+        if self.oauth and _is_set_or_none(self.slack_bot_token):
+            raise SettingsError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: set SLACK_BOT_TOKEN for one "
+                "workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs through "
+                '"Add to Slack", not both'
+            )
+        if self.oauth and self.socket_mode:
+            raise SettingsError(
+                'SLACK_CLIENT_ID is set with SLACK_APP_TOKEN: installs through "Add to Slack" '
+                "need the HTTP endpoints /slack/install and /slack/oauth_redirect; leave "
+                "SLACK_APP_TOKEN empty"
+            )
         required = {
-            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_CLIENT_SECRET" if self.oauth else "SLACK_BOT_TOKEN": (
+                self.slack_client_secret if self.oauth else self.slack_bot_token
+            ),
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
         }
         for name, value in required.items():
@@ -189,7 +257,10 @@ class Settings(BaseSettings):
 
     @property
     def has_slack_credentials(self) -> bool:
-        return self.slack_bot_token is not None and _is_set(self.slack_bot_token)
+        """A bot token, or an OAuth app's client credentials: enough to serve Slack."""
+        if self.oauth:
+            return _is_set_or_none(self.slack_client_secret)
+        return _is_set_or_none(self.slack_bot_token)
 
     @property
     def log_level_number(self) -> int:
@@ -199,6 +270,10 @@ class Settings(BaseSettings):
 def _is_set(secret: SecretStr) -> bool:
     value = secret.get_secret_value().strip()
     return value.lower() not in _PLACEHOLDERS and "..." not in value
+
+
+def _is_set_or_none(secret: SecretStr | None) -> bool:
+    return secret is not None and _is_set(secret)
 
 
 def settings_error(error: ValidationError) -> SettingsError:

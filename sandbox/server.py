@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
@@ -56,6 +56,10 @@ class SlackSandbox(SandboxState):
     ) -> None:
         super().__init__(workspace, signing_secret=signing_secret)
         self.bot_token = bot_token
+        # Tokens an OAuth install issued (sandbox.multi): each with its expiry (wall-clock
+        # seconds; None: never), and those revoked by an uninstall.
+        self.issued_tokens: dict[str, float | None] = {}
+        self.revoked_tokens: set[str] = set()
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.faults = Faults()
         self.trigger_ttl = 3.0
@@ -85,14 +89,7 @@ class SlackSandbox(SandboxState):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        handler = type("_BoundHandler", (_Handler,), {"sandbox": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self._address = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self._thread, self._address = serve(self)
 
     def stop(self) -> None:
         self._address = None
@@ -143,8 +140,8 @@ class SlackSandbox(SandboxState):
             response: dict[str, Any] = {"ok": False, "error": "unknown_method"}
         elif not token:
             response = {"ok": False, "error": "not_authed"}
-        elif token != self.bot_token:
-            response = {"ok": False, "error": "invalid_auth"}
+        elif (refused := self.token_error(token)) is not None:
+            response = {"ok": False, "error": refused}
         else:
             with self.lock:
                 wait = self._limiter.check(method, self._rate_key_channel(method, args))
@@ -158,6 +155,26 @@ class SlackSandbox(SandboxState):
                         response = {"ok": False, "error": error.error, **error.extra}
         self.record(method, args, response, status, fault=fault)
         return status, response, headers
+
+    def token_error(self, token: str) -> str | None:
+        """Why Slack refuses `token` for this workspace's API, or None when it accepts it."""
+        with self.lock:
+            if token in self.revoked_tokens:
+                return "token_revoked"
+            if token == self.bot_token:
+                return None
+            if token not in self.issued_tokens:
+                return "invalid_auth"
+            expires = self.issued_tokens[token]
+            return "token_expired" if expires is not None and self.clock() >= expires else None
+
+    def knows_token(self, token: str) -> bool:
+        with self.lock:
+            return token == self.bot_token or token in self.issued_tokens
+
+    def handle_page(self, path: str, query: str) -> tuple[int, dict[str, str], bytes] | None:
+        """A browser page besides the API (none here; sandbox.multi serves OAuth's)."""
+        return None
 
     def handle_upload(
         self, file_id: str, content: bytes, *, fault: str | None = None
@@ -637,8 +654,50 @@ def parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     return args
 
 
+class Served(Protocol):
+    """What the HTTP handler serves: one workspace (SlackSandbox) or several (sandbox.multi)."""
+
+    faults: Faults
+
+    def handle_api(
+        self, method: str, args: dict[str, Any], authorization: str | None, *, fault: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]: ...
+
+    def handle_upload(
+        self, file_id: str, content: bytes, *, fault: str | None
+    ) -> tuple[int, str]: ...
+
+    def handle_response_url(
+        self, token: str, payload: dict[str, Any], *, fault: str | None
+    ) -> tuple[int, dict[str, Any]]: ...
+
+    def handle_page(self, path: str, query: str) -> tuple[int, dict[str, str], bytes] | None: ...
+
+    def record(
+        self,
+        method: str,
+        args: dict[str, Any],
+        response: dict[str, Any],
+        status: int,
+        *,
+        fault: str | None = None,
+    ) -> None: ...
+
+
+def serve(served: Served) -> tuple[ThreadingHTTPServer, threading.Thread, str]:
+    """An HTTP server on a free loopback port for `served`, running on a daemon thread."""
+    handler = type("_BoundHandler", (_Handler,), {"sandbox": served})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class _Handler(BaseHTTPRequestHandler):
-    sandbox: SlackSandbox
+    sandbox: Served
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a test run should not be drowned in access logs
@@ -660,6 +719,9 @@ class _Handler(BaseHTTPRequestHandler):
             name = "upload"
         elif url.path.startswith("/response/"):
             name, content_type = "response_url", "application/json"
+        elif (page := self.sandbox.handle_page(url.path, url.query)) is not None:
+            self._send(page[0], page[2], "text/html; charset=utf-8", page[1])
+            return
         else:
             self._send(404, b"not found", "text/plain")
             return

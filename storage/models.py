@@ -351,3 +351,96 @@ class RunAway(SQLModel, table=True):
 
     run_id: int = Field(foreign_key="pulse_runs.id", primary_key=True, ondelete="CASCADE")
     members: int = 0
+
+
+# --- OAuth installations (issue 12) -------------------------------------------------------------
+# slack_sdk's SQLAlchemy installation and OAuth state stores read and write these tables
+# (bot/oauth.py); they are declared here, column for column as slack_sdk builds them, so that
+# the migrations own them like every other table (tests/bot/test_oauth_tables.py compares).
+
+import sqlalchemy as sa  # noqa: E402  (the block stands apart from the models above)
+
+
+def _slack_app_columns() -> list[sa.Column[object]]:
+    """Columns both slack_sdk tables open with (fresh objects for each table)."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("client_id", sa.String(32), nullable=False),
+        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("enterprise_id", sa.String(32)),
+        sa.Column("enterprise_name", sa.String(200)),
+    ]
+
+
+def _slack_bot_columns(*, before: list[str]) -> list[sa.Column[object]]:
+    """The workspace and bot token columns, after the columns named in `before`."""
+    extra: dict[str, sa.Column[object]] = {
+        "enterprise_url": sa.Column("enterprise_url", sa.String(200))
+    }
+    return [
+        *(extra[name] for name in before),
+        sa.Column("team_id", sa.String(32)),
+        sa.Column("team_name", sa.String(200)),
+        sa.Column("bot_token", sa.String(200)),
+        sa.Column("bot_id", sa.String(32)),
+        sa.Column("bot_user_id", sa.String(32)),
+        sa.Column("bot_scopes", sa.String(1000)),
+        sa.Column("bot_refresh_token", sa.String(200)),
+        sa.Column("bot_token_expires_at", sa.DateTime),
+    ]
+
+
+SLACK_INSTALLATIONS = sa.Table(
+    "slack_installations",
+    SQLModel.metadata,
+    *_slack_app_columns(),
+    *_slack_bot_columns(before=["enterprise_url"]),
+    sa.Column("user_id", sa.String(32), nullable=False),
+    sa.Column("user_token", sa.String(200)),
+    sa.Column("user_scopes", sa.String(1000)),
+    sa.Column("user_refresh_token", sa.String(200)),
+    sa.Column("user_token_expires_at", sa.DateTime),
+    sa.Column("incoming_webhook_url", sa.String(200)),
+    sa.Column("incoming_webhook_channel", sa.String(200)),
+    sa.Column("incoming_webhook_channel_id", sa.String(200)),
+    sa.Column("incoming_webhook_configuration_url", sa.String(200)),
+    sa.Column("is_enterprise_install", sa.Boolean, nullable=False),
+    sa.Column("token_type", sa.String(32)),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Index(
+        "slack_installations_idx",
+        "client_id",
+        "enterprise_id",
+        "team_id",
+        "user_id",
+        "installed_at",
+    ),
+)
+
+SLACK_BOTS = sa.Table(
+    "slack_bots",
+    SQLModel.metadata,
+    *_slack_app_columns(),
+    *_slack_bot_columns(before=[]),
+    sa.Column("is_enterprise_install", sa.Boolean, nullable=False),
+    sa.Column("installed_at", sa.DateTime, nullable=False),
+    sa.Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+SLACK_OAUTH_STATES = sa.Table(
+    "slack_oauth_states",
+    SQLModel.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("state", sa.String(200), nullable=False),
+    sa.Column("expire_at", sa.DateTime, nullable=False),
+)
+
+
+class OrgWorkspace(SQLModel, table=True):
+    """A workspace of an Enterprise Grid org where the app is installed org-wide: its groups
+    are sent with the org's bot token, which slack_bots files under the org, not the team."""
+
+    __tablename__ = "org_workspaces"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    enterprise_id: str = Field(max_length=32, index=True)

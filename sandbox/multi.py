@@ -1,0 +1,377 @@
+"""Several sandboxed workspaces behind one Slack API URL, installed through OAuth.
+
+Each workspace is a `SlackSandbox` of its own (its users, channels, messages and rate limits);
+this front routes every Web API call to the workspace whose token it carries, and plays Slack's
+side of "Add to Slack": the authorize page, `oauth.v2.access` (the code exchange, and the
+refresh-token grant of token rotation), and the `app_uninstalled` / `tokens_revoked` events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from sandbox.faults import Faults
+from sandbox.ratelimits import RateLimits
+from sandbox.records import RecordedCall
+from sandbox.server import SlackSandbox, serve
+from sandbox.users import BotResponse, VirtualUser
+from sandbox.workspace import Workspace
+
+_wallclock = time.time
+_monotonic = time.monotonic
+AUTHORIZE_PATH = "/oauth/v2/authorize"
+# Slack's rotating bot tokens live 12 hours.
+TOKEN_LIFETIME_SECONDS = 12 * 3600
+_CODE_SECONDS = 600
+
+
+@dataclass
+class _Grant:
+    team_id: str
+    user_id: str
+    scopes: str
+    redirect_url: str
+    issued: float
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """One refresh-token grant: the token it replaced, with that token's expiry."""
+
+    team_id: str
+    old_token: str
+    old_expires_at: float | None
+    new_token: str
+    at: float
+
+
+class MultiSlack:
+    """Workspaces installed through OAuth, each with its own bot token, at one API URL."""
+
+    def __init__(
+        self,
+        workspaces: list[Workspace],
+        *,
+        client_id: str,
+        client_secret: str,
+        signing_secret: str,
+        rate_limits: RateLimits | None = None,
+        token_rotation: bool = False,
+    ) -> None:
+        if len({w.team_id for w in workspaces}) != len(workspaces):
+            raise ValueError("each workspace needs a team_id of its own")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.signing_secret = signing_secret
+        # Rotating tokens expire after `token_lifetime` seconds; otherwise they never do.
+        self.token_rotation = token_rotation
+        self.token_lifetime = TOKEN_LIFETIME_SECONDS
+        self.redirect_url: str | None = None
+        self.faults = Faults()
+        self.calls: list[RecordedCall] = []
+        self.refreshes: list[Refresh] = []
+        # Every call a workspace answered: (team, method, the token it carried).
+        self.routed: list[tuple[str, str, str]] = []
+        self.workspaces: dict[str, SlackSandbox] = {}
+        for index, workspace in enumerate(workspaces):
+            member = SlackSandbox(
+                workspace, bot_token="", signing_secret=signing_secret, rate_limits=rate_limits
+            )
+            # Distinct serials keep file and view IDs unique across the workspaces.
+            member._serial = (index + 1) * 10**8
+            self.workspaces[workspace.team_id] = member
+        self._grants: dict[str, _Grant] = {}
+        self._refresh_tokens: dict[str, str] = {}  # refresh token → team
+        self._scopes: dict[str, str] = {}  # what each workspace granted at install
+        self.current_tokens: dict[str, str] = {}  # each installed workspace's latest token
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._address: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._server, self._thread, self._address = serve(self)
+        for member in self.workspaces.values():
+            # Upload and response URLs the workspaces hand out point at this front.
+            member._address = self._address
+
+    def stop(self) -> None:
+        for member in self.workspaces.values():
+            member._address = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._address = None
+
+    def __enter__(self) -> MultiSlack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._address is None:
+            raise RuntimeError("MultiSlack is not started")
+        return self._address
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    @property
+    def bot_url(self) -> str | None:
+        return next(iter(self.workspaces.values())).bot_url
+
+    @bot_url.setter
+    def bot_url(self, url: str | None) -> None:
+        """The app's events and interactivity URL, the same for every workspace."""
+        for member in self.workspaces.values():
+            member.bot_url = url
+
+    def workspace(self, team_id: str) -> SlackSandbox:
+        return self.workspaces[team_id]
+
+    # -- the installer's browser -------------------------------------------------------------------
+
+    def approve(self, authorize_url: str, *, team_id: str, user_id: str) -> str:
+        """What Slack's authorize page does when `user_id` picks `team_id` and clicks Allow:
+        the redirect URL (with code and state) the browser is sent to."""
+        query = authorize_url.split("?", 1)[1] if "?" in authorize_url else ""
+        status, headers, body = self._authorize(f"{query}&team={team_id}&user={user_id}")
+        if status != 302:
+            raise ValueError(body.decode())
+        return headers["Location"]
+
+    def handle_page(self, path: str, query: str) -> tuple[int, dict[str, str], bytes] | None:
+        if path != AUTHORIZE_PATH:
+            return None
+        return self._authorize(query)
+
+    def _authorize(self, query: str) -> tuple[int, dict[str, str], bytes]:
+        form = {key: values[0] for key, values in parse_qs(query).items()}
+        if form.get("client_id") != self.client_id:
+            return 400, {}, b"invalid_client_id"
+        team_id, user_id = form.get("team", ""), form.get("user", "")
+        member = self.workspaces.get(team_id)
+        if member is None or member.workspace.user(user_id) is None:
+            return 400, {}, b"pick a workspace (team=T...) and one of its users (user=U...)"
+        redirect = form.get("redirect_uri") or self.redirect_url
+        if not redirect:
+            return 400, {}, b"no redirect URL configured for the app"
+        code = f"{team_id}.{secrets.token_hex(12)}"
+        with self._lock:
+            self._grants[code] = _Grant(
+                team_id, user_id, form.get("scope", ""), redirect, _monotonic()
+            )
+        location = f"{redirect}?{urlencode({'code': code, 'state': form.get('state', '')})}"
+        return 302, {"Location": location}, b""
+
+    # -- the Web API ------------------------------------------------------------------------------
+
+    def handle_api(
+        self, method: str, args: dict[str, Any], authorization: str | None, *, fault: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if method == "oauth.v2.access":
+            response = self._oauth_access(args, authorization)
+            self.record(method, _without_secrets(args), response, 200, fault=fault)
+            return 200, response, {}
+        token = str(args.get("token") or "")
+        if authorization and authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ").strip()
+        member = self._member_of(token)
+        if member is None:
+            response = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+            self.record(method, _without_secrets(args), response, 200, fault=fault)
+            return 200, response, {}
+        with self._lock:
+            self.routed.append((member.workspace.team_id, method, token))
+        return member.handle_api(method, args, authorization, fault=fault)
+
+    def handle_upload(self, file_id: str, content: bytes, *, fault: str | None) -> tuple[int, str]:
+        owner = next(
+            (m for m in self.workspaces.values() if file_id in m._uploads),
+            next(iter(self.workspaces.values())),
+        )
+        return owner.handle_upload(file_id, content, fault=fault)
+
+    def handle_response_url(
+        self, token: str, payload: dict[str, Any], *, fault: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        owner = next(
+            (m for m in self.workspaces.values() if token in m._response_urls),
+            next(iter(self.workspaces.values())),
+        )
+        return owner.handle_response_url(token, payload, fault=fault)
+
+    def record(
+        self,
+        method: str,
+        args: dict[str, Any],
+        response: dict[str, Any],
+        status: int,
+        *,
+        fault: str | None = None,
+    ) -> None:
+        with self._lock:
+            self.calls.append(RecordedCall(method, args, response, status, _monotonic(), fault))
+
+    def _member_of(self, token: str) -> SlackSandbox | None:
+        if not token:
+            return None
+        return next((m for m in self.workspaces.values() if m.knows_token(token)), None)
+
+    def _oauth_access(self, args: dict[str, Any], authorization: str | None) -> dict[str, Any]:
+        client_id, client_secret = args.get("client_id"), args.get("client_secret")
+        if authorization and authorization.startswith("Basic "):
+            decoded = base64.b64decode(authorization.removeprefix("Basic ")).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        if args.get("grant_type") == "refresh_token":
+            return self._refresh(str(args.get("refresh_token") or ""))
+        with self._lock:
+            grant = self._grants.pop(str(args.get("code") or ""), None)
+        if grant is None or _monotonic() - grant.issued > _CODE_SECONDS:
+            return {"ok": False, "error": "invalid_code"}
+        if args.get("redirect_uri") and args["redirect_uri"] != grant.redirect_url:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        member = self.workspaces[grant.team_id]
+        with member.lock:
+            member.revoked_tokens.clear()
+        response = self._issue(member, scopes=grant.scopes)
+        response["authed_user"] = {"id": grant.user_id}
+        return response
+
+    def _refresh(self, refresh_token: str) -> dict[str, Any]:
+        with self._lock:
+            team_id = self._refresh_tokens.get(refresh_token)
+        if team_id is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        member = self.workspaces[team_id]
+        with member.lock:
+            old = self.current_tokens[team_id]
+            old_expiry = member.issued_tokens.get(old)
+        response = self._issue(member, scopes=None, refresh_token=refresh_token)
+        self.refreshes.append(
+            Refresh(team_id, old, old_expiry, response["access_token"], _wallclock())
+        )
+        return response
+
+    def _issue(
+        self, member: SlackSandbox, *, scopes: str | None, refresh_token: str | None = None
+    ) -> dict[str, Any]:
+        """A new bot token for the workspace (its earlier ones keep working until they expire,
+        as Slack's do)."""
+        ws = member.workspace
+        prefix = "xoxe.xoxb-1-" if self.token_rotation else "xoxb-"
+        token = f"{prefix}{ws.team_id}-{secrets.token_hex(12)}"
+        expires = member.clock() + self.token_lifetime if self.token_rotation else None
+        with member.lock:
+            member.issued_tokens[token] = expires
+        with self._lock:
+            self.current_tokens[ws.team_id] = token
+            if scopes is not None:
+                self._scopes[ws.team_id] = scopes
+            granted = self._scopes.get(ws.team_id, "")
+        response: dict[str, Any] = {
+            "ok": True,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": granted,
+            "bot_user_id": ws.bot_user_id,
+            "app_id": ws.app_id,
+            "team": {"id": ws.team_id, "name": ws.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if self.token_rotation:
+            refresh = refresh_token or f"xoxe-1-{secrets.token_hex(16)}"
+            with self._lock:
+                self._refresh_tokens[refresh] = ws.team_id
+            response["refresh_token"] = refresh
+            response["expires_in"] = self.token_lifetime
+        return response
+
+    # -- uninstalling ---------------------------------------------------------------------------
+
+    def uninstall(self, team_id: str) -> BotResponse:
+        """The workspace removes the app: every token of it stops working at once, and Slack
+        tells the app with an `app_uninstalled` event."""
+        self._revoke(team_id)
+        return self._send_event(team_id, {"type": "app_uninstalled"})
+
+    def revoke_tokens(self, team_id: str) -> BotResponse:
+        """An admin revokes the bot's token: `tokens_revoked` names the bot user."""
+        self._revoke(team_id)
+        bot_user = self.workspaces[team_id].workspace.bot_user_id
+        return self._send_event(
+            team_id, {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [bot_user]}}
+        )
+
+    def _revoke(self, team_id: str) -> None:
+        member = self.workspaces[team_id]
+        with member.lock:
+            member.revoked_tokens.update(member.issued_tokens)
+            member.issued_tokens.clear()
+        with self._lock:
+            self.current_tokens.pop(team_id, None)
+            self._refresh_tokens = {
+                refresh: team for refresh, team in self._refresh_tokens.items() if team != team_id
+            }
+
+    def _send_event(self, team_id: str, event: dict[str, Any]) -> BotResponse:
+        member = self.workspaces[team_id]
+        ws = member.workspace
+        now = member.clock()
+        envelope = {
+            "token": member.verification_token,
+            "team_id": ws.team_id,
+            "api_app_id": ws.app_id,
+            "event": {**event, "event_ts": f"{now:.6f}"},
+            "type": "event_callback",
+            "event_id": f"Ev{member.next_serial():010d}",
+            "event_time": int(now),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": ws.team_id,
+                    "user_id": ws.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+        }
+        bot_user = ws.user(ws.bot_user_id)
+        assert bot_user is not None
+        return VirtualUser(member, bot_user).send_raw(
+            json.dumps(envelope).encode(), "application/json"
+        )
+
+
+def _without_secrets(args: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"client_secret", "code", "refresh_token", "token"}
+    return {key: value for key, value in args.items() if key not in hidden}
