@@ -18,12 +18,16 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+# The action id of an input whose block id alone names the field (the admin modals' way: the
+# domain's field name, where a problem is then shown).
+VALUE = "value"
+
 
 def text_field(
     block_id: str,
     label: str,
     *,
-    action_id: str,
+    action_id: str = VALUE,
     max_length: int,
     initial: str | None = None,
     multiline: bool | None = None,
@@ -40,7 +44,7 @@ def number_field(
     block_id: str,
     label: str,
     *,
-    action_id: str,
+    action_id: str = VALUE,
     min_value: float,
     max_value: float,
     initial: str | None = None,
@@ -63,7 +67,7 @@ def select_field(
     label: str,
     options: Sequence[Option],
     *,
-    action_id: str,
+    action_id: str = VALUE,
     initial: Option | None,
     placeholder: str | None = None,
 ) -> InputBlock:
@@ -74,7 +78,12 @@ def select_field(
 
 
 def radio_field(
-    block_id: str, label: str, options: Sequence[Option], *, action_id: str, initial: Option | None
+    block_id: str,
+    label: str,
+    options: Sequence[Option],
+    *,
+    action_id: str = VALUE,
+    initial: Option | None,
 ) -> InputBlock:
     element = RadioButtonsElement(action_id=action_id, options=options, initial_option=initial)
     return _input(block_id, label, element)
@@ -85,7 +94,7 @@ def checkbox_field(
     label: str,
     options: Sequence[Option],
     *,
-    action_id: str,
+    action_id: str = VALUE,
     initial: Sequence[Option] | None,
     optional: bool | None = None,
     hint: str | None = None,

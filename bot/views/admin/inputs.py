@@ -11,8 +11,8 @@ from typing import Any, Final
 
 from slack_sdk.models.blocks import Option
 
-# Every input's action_id is "value": the block id alone names the field.
-VALUE = "value"
+from bot.views.fields import VALUE
+
 # A modal's state: block id → action id → the input's value.
 State = Mapping[str, Mapping[str, Any]]
 # The answer window and the reminder: at most two weeks.

@@ -19,7 +19,6 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views.admin.inputs import (
-    VALUE,
     State,
     checked,
     metadata,
@@ -28,7 +27,7 @@ from bot.views.admin.inputs import (
     selected,
     text_value,
 )
-from bot.views.fields import number_field, radio_field, text_field
+from bot.views.fields import VALUE, number_field, radio_field, text_field
 from pulses.audit import InvalidChange
 from pulses.intent import MAX_REASON
 from pulses.priorities import (
@@ -74,14 +73,12 @@ def priorities_modal(
             text_field(
                 priority_name_field(priority.id),
                 f"Priority {index}{scope}"[:2000],
-                action_id=VALUE,
                 max_length=MAX_PRIORITY_NAME,
                 initial=priority.name,
             ),
             number_field(
                 priority_weight_field(priority.id),
                 "Weight",
-                action_id=VALUE,
                 min_value=0,
                 max_value=MAX_PRIORITY_WEIGHT,
                 initial=f"{priority.weight:g}" if priority.weight is not None else None,
@@ -92,7 +89,6 @@ def priorities_modal(
             number_field(
                 priority_order_field(priority.id),
                 "Order",
-                action_id=VALUE,
                 min_value=1,
                 max_value=100,
                 initial=str(index),
@@ -114,14 +110,12 @@ def priorities_modal(
         text_field(
             PRIORITY_NEW_NAME,
             "Add a priority",
-            action_id=VALUE,
             max_length=MAX_PRIORITY_NAME,
             optional=True,
         ),
         number_field(
             PRIORITY_NEW_WEIGHT,
             "Its weight",
-            action_id=VALUE,
             min_value=0,
             max_value=MAX_PRIORITY_WEIGHT,
             decimal=True,
@@ -133,15 +127,12 @@ def priorities_modal(
             option(_ALL_GROUPS, "Every leadership group"),
             option(_GROUP_ONLY, f"Only {group_name}"),
         ]
-        blocks.append(
-            radio_field(PRIORITY_NEW_SCOPE, "For", scopes, action_id=VALUE, initial=scopes[0])
-        )
+        blocks.append(radio_field(PRIORITY_NEW_SCOPE, "For", scopes, initial=scopes[0]))
     blocks += [
         DividerBlock(),
         text_field(
             PRIORITY_REASON,
             "Reason for the change",
-            action_id=VALUE,
             max_length=MAX_REASON,
             optional=True,
             hint="One line, shown on the digests' timeline when the declared intent changes "

@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.views.admin.inputs import VALUE, State, text_value
+from bot.views.admin.inputs import State, text_value
 from bot.views.fields import text_field
 from pulses.questions import (
     MAX_QUESTION_TEXT,
@@ -47,7 +47,6 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
             text_field(
                 question_field(question.key),
                 f"{question.key} ({kind})"[:2000],
-                action_id=VALUE,
                 max_length=MAX_QUESTION_TEXT,
                 initial=question.text,
                 multiline=True,
@@ -60,7 +59,6 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
         text_field(
             QUESTION_NEW_KEY,
             "Dimension",
-            action_id=VALUE,
             max_length=32,
             optional=True,
             hint="A short key for what it measures, e.g. customer_focus.",
@@ -68,7 +66,6 @@ def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) 
         text_field(
             QUESTION_NEW_TEXT,
             "Statement",
-            action_id=VALUE,
             max_length=MAX_QUESTION_TEXT,
             multiline=True,
             optional=True,

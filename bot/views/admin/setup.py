@@ -20,7 +20,6 @@ from slack_sdk.models.views import View
 
 from bot.views.admin.inputs import (
     MAX_HOURS,
-    VALUE,
     State,
     checked,
     hours_text,
@@ -33,7 +32,14 @@ from bot.views.admin.inputs import (
     text_value,
     time_value,
 )
-from bot.views.fields import checkbox_field, number_field, radio_field, select_field, text_field
+from bot.views.fields import (
+    VALUE,
+    checkbox_field,
+    number_field,
+    radio_field,
+    select_field,
+    text_field,
+)
 from pulses.audit import InvalidChange
 from pulses.cadence import FREQUENCIES, Frequency
 from pulses.settings import (
@@ -102,7 +108,6 @@ def setup_modal(
         text_field(
             LAYER,
             "Layer",
-            action_id=VALUE,
             max_length=MAX_LAYER_LENGTH,
             initial=settings.layer or None,
             optional=True,
@@ -112,7 +117,6 @@ def setup_modal(
             DELIVERY_MODE,
             "Deliver the pulse as",
             mode_options,
-            action_id=VALUE,
             initial=next(o for o in mode_options if o.value == settings.delivery_mode),
         ),
         _select(FREQUENCY, "How often", frequency_options, settings.frequency),
@@ -120,7 +124,6 @@ def setup_modal(
             WEEKDAYS,
             "On",
             weekday_options,
-            action_id=VALUE,
             initial=[weekday_options[day] for day in settings.weekdays] or None,
             hint="A monthly pulse takes one day, in the week chosen below.",
         ),
@@ -134,7 +137,6 @@ def setup_modal(
         text_field(
             TIMEZONE,
             "Time zone",
-            action_id=VALUE,
             max_length=64,
             initial=settings.timezone,
             hint="An IANA name such as Europe/Berlin or America/New_York.",
@@ -143,7 +145,6 @@ def setup_modal(
             PER_MEMBER_TIME,
             "Members' local time",
             [per_member],
-            action_id=VALUE,
             initial=[per_member] if settings.per_member_time else None,
             optional=True,
             hint="Then the time zone above is used only for members without one.",
@@ -177,7 +178,6 @@ def setup_modal(
         number_field(
             THRESHOLD,
             "Anonymity threshold",
-            action_id=VALUE,
             min_value=3,
             max_value=100,
             initial=str(settings.anonymity_threshold),
@@ -197,7 +197,7 @@ def setup_modal(
 
 def _select(block_id: str, label: str, options: list[Option], initial: str) -> InputBlock:
     chosen = next((o for o in options if o.value == initial), options[0])
-    return select_field(block_id, label, options, action_id=VALUE, initial=chosen)
+    return select_field(block_id, label, options, initial=chosen)
 
 
 def _time_input(block_id: str, label: str, initial: time) -> InputBlock:
@@ -214,7 +214,6 @@ def _hours_input(
     return number_field(
         block_id,
         label,
-        action_id=VALUE,
         min_value=1,
         max_value=MAX_HOURS,
         initial=hours_text(initial),
