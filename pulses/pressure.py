@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from pulses.agreement import agreement, item_stats
 from pulses.focus import focus_alignment, focus_distribution
@@ -30,9 +30,6 @@ class SubGroup:
     agreement: float | None
     focus_alignment: float | None
 
-    def to_dict(self) -> dict[str, object]:
-        return {"n": self.n, "agreement": self.agreement, "focus_alignment": self.focus_alignment}
-
 
 @dataclass(frozen=True)
 class PressureSplit:
@@ -42,7 +39,7 @@ class PressureSplit:
     rest: SubGroup
 
     def to_dict(self) -> dict[str, object]:
-        return {"high_pressure": self.high.to_dict(), "rest": self.rest.to_dict()}
+        return {"high_pressure": asdict(self.high), "rest": asdict(self.rest)}
 
 
 @dataclass(frozen=True)
