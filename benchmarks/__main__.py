@@ -2,7 +2,8 @@
 
 Prints the measurements, one ratio per line, and a JSON line last. `--scale` shrinks every
 size (members, rounds stay) to fit a slower machine; the defaults are issue 11's sizes.
-`--only burst,memory` measures just those rows (burst, fanout, memory), e.g. on a quiet moment.
+`--only burst,memory` measures just those rows (burst, fanout, digests, memory), e.g. on a
+quiet moment.
 PostgreSQL is measured too when COHERENCE_BENCH_POSTGRES_URL names an empty database, or
 on a fresh database on the server COHERENCE_TEST_POSTGRES_URL names (`make bench` starts a
 throwaway one when PostgreSQL is installed).
@@ -17,7 +18,7 @@ import os
 import tempfile
 import time
 
-from benchmarks import burst, fanout, memory
+from benchmarks import burst, digests, fanout, memory
 from benchmarks.harness import fresh_postgres_database, slack_with_members, sqlite_url
 
 BURST_MEMBERS = 200
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 )
         finally:
             slack.stop()
+
+    if wanted("digests"):
+        groups = max(2, round(digests.GROUPS * options.scale))
+        scheduled = max(2, round(digests.SCHEDULED_GROUPS * options.scale))
+        figures["digests"] = digests.report(*digests.measure(groups, scheduled), groups)
 
     if wanted("memory"):
         slack = slack_with_members(2)

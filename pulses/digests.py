@@ -10,9 +10,10 @@ after all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,14 +27,19 @@ from pulses.claims import LOOKBACK, aware, is_stale, marker, rows_changed, wall_
 from pulses.flags import DEFAULT_THRESHOLDS, FlagThresholds
 from pulses.organisation import org_digest
 from pulses.ports import Messenger, RenderedDigest
-from pulses.reports import group_digest
-from storage.db import session_scope
+from pulses.reports import group_digest, group_digests
+from storage.db import read_scope, session_scope
 from storage.models import DigestDelivery, LeadershipGroup, PulseRun
 
 logger = logging.getLogger(__name__)
 
 # A digest that keeps failing is given up after this many tries.
 MAX_ATTEMPTS = 3
+# Digests computed together: their runs are read in one set of aggregate queries.
+BATCH = 25
+# How long one tick keeps starting digests; the rest wait for the next tick (30 s away by
+# default), so a tick's pulses and reminders are never late by more than about this much.
+TICK_BUDGET = timedelta(seconds=10)
 
 
 def _retryable(delivery: DigestDelivery, wall: datetime) -> bool:
@@ -232,7 +238,7 @@ def post_digest_now(
     It takes the run's delivery claim when the scheduler has not, so the scheduled digest of
     the same run does not follow. An admin asking again after it went out gets it again.
     """
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         digest = group_digest(session=session, group_id=group_id, now=now, thresholds=thresholds)
         group = session.get(LeadershipGroup, group_id)
         assert group is not None
@@ -272,6 +278,46 @@ def _org_digest_due(engine: Engine, workspace_id: int, period: str, *, group_pos
         return _retryable(delivery, wall_clock())
 
 
+def _drawn_batch(
+    engine: Engine,
+    messenger: Messenger,
+    batch: Sequence[_Due],
+    now: datetime,
+    thresholds: FlagThresholds,
+) -> Iterator[tuple[_Due, RenderedDigest]]:
+    """The batch's digests computed together, then drawn one by one as they are posted.
+
+    Read without the write lock, so answers being stored meanwhile never queue behind it. A
+    batch that fails is computed group by group, so one group's failure costs only its own.
+    """
+    ids = [due.group_id for due in batch]
+    try:
+        with read_scope(engine) as session:
+            digests = group_digests(session=session, group_ids=ids, now=now, thresholds=thresholds)
+    except Exception:
+        logger.exception("Failed to compute a batch of digests; computing them one by one")
+        digests = []
+        for group_id in ids:
+            try:
+                with read_scope(engine) as session:
+                    digests += group_digests(
+                        session=session, group_ids=[group_id], now=now, thresholds=thresholds
+                    )
+            except Exception:
+                logger.exception("Failed to compute the digest of group %s", group_id)
+    by_group = {digest.group.group_id: digest for digest in digests}
+    for due in batch:
+        digest = by_group.get(due.group_id)
+        if digest is None:
+            continue
+        try:
+            drawn = messenger.render_digest(digest)
+        except Exception:
+            logger.exception("Failed to render the digest of group %s", due.group_id)
+            continue
+        yield due, drawn
+
+
 def send_due_digests(
     *,
     engine: Engine,
@@ -279,9 +325,13 @@ def send_due_digests(
     now: datetime,
     org_channels: Mapping[int, str] | None = None,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+    budget: timedelta = TICK_BUDGET,
 ) -> int:
     """Post every group digest now due, each exactly once; returns how many were posted.
 
+    Digests are computed `BATCH` groups at a time and posted as drawn; once ``budget`` (of
+    the wall clock) is spent no further batch starts (the first always does), and the next
+    tick posts the rest, so hundreds of digests due together never hold up its pulses long.
     ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
     workspace goes out, the organisation digest is posted there, at most once per ISO week,
     and a failed or stale one of the current week is retried on every tick.
@@ -289,26 +339,25 @@ def send_due_digests(
     """
     posted = 0
     workspaces: set[int] = set()
-    for due in due_digests(engine=engine, now=now):
-        # Drawn before the claim, so that a failure here leaves nothing claimed.
-        try:
-            with session_scope(engine) as session:
-                digest = group_digest(
-                    session=session, group_id=due.group_id, now=now, thresholds=thresholds
-                )
-            drawn = messenger.render_digest(digest)
-        except Exception:
-            logger.exception("Failed to render the digest of group %s", due.group_id)
-            continue
-        row = _group_claim(
-            workspace_id=due.workspace_id,
-            group_id=due.group_id,
-            run_id=due.run_id,
-            channel=due.channel,
-        )
-        if _deliver(engine, messenger, drawn, row, now):
-            posted += 1
-            workspaces.add(due.workspace_id)
+    started = monotonic()
+    due = due_digests(engine=engine, now=now)
+    for first in range(0, len(due), BATCH):
+        if first and monotonic() - started >= budget.total_seconds():
+            logger.info("%d digests left for the next tick", len(due) - first)
+            break
+        # Drawn before the claim, so that a failure there leaves nothing claimed.
+        for one, drawn in _drawn_batch(
+            engine, messenger, due[first : first + BATCH], now, thresholds
+        ):
+            row = _group_claim(
+                workspace_id=one.workspace_id,
+                group_id=one.group_id,
+                run_id=one.run_id,
+                channel=one.channel,
+            )
+            if _deliver(engine, messenger, drawn, row, now):
+                posted += 1
+                workspaces.add(one.workspace_id)
     period = org_period(now)
     for workspace_id, channel in sorted((org_channels or {}).items()):
         group_posted = workspace_id in workspaces

@@ -106,8 +106,13 @@ def org_digest(
                 shown_samples[group.id] = shown_sample(closed.sample, latest.shown)
         pressure = None
         if latest is not None and latest.shown is not None:
+            # The gap reads the runs' figures only: no signals of the runs before.
             history = group_history(
-                session=session, group_id=group.id, limit=TREND_RUNS, thresholds=thresholds
+                session=session,
+                group_id=group.id,
+                limit=TREND_RUNS,
+                thresholds=thresholds,
+                detailed=0,
             )
             pressure = under_pressure(history)
         columns.append(GroupColumn(group=group_info(group), latest=latest, pressure=pressure))

@@ -13,25 +13,23 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from pulses.away import away_count, away_counts
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
-from pulses.focus import OTHER, declared_distribution
+from pulses.focus import OTHER
 from pulses.intent import DeclaredChange, declared_changes
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.pressure import RunPressure, run_pressure
 from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
 from pulses.samples import RunSample
-from pulses.sampling import load_samples
+from pulses.windows import OTHER_NAME, Window, load_windows
 from storage.models import LeadershipGroup, PulseRun
-from storage.queries import closed_run_window, friction_texts, latest_unclosed_run, run_progress
+from storage.queries import friction_texts, latest_unclosed_run, run_progress
 
 if TYPE_CHECKING:
     from pulses.signals.engine import Signals, Trend
 
 TREND_RUNS = 12
-OTHER_NAME = "Something else"
 
 RunSelector = Literal["latest"] | date
 HiddenReason = Literal["too_few"]
@@ -60,7 +58,6 @@ class RunReport:
     hidden_reason: HiddenReason | None = None
     signals: Signals | None = None
     pressure: RunPressure | None = None
-    away: int = 0  # members passed over because they were away, never who
 
     @property
     def trend(self) -> Trend | None:
@@ -93,7 +90,6 @@ class OpenRun:
     invited: int
     answered: int
     closes_at: datetime
-    away: int = 0  # members passed over because they were away, never who
 
     @property
     def response_rate(self) -> float | None:
@@ -160,7 +156,8 @@ class GroupDigest:
 
     group: GroupInfo
     generated_at: datetime
-    history: tuple[RunReport, ...]  # oldest first, at most TREND_RUNS
+    # Oldest first, at most TREND_RUNS; only the latest carries signals, flags and friction.
+    history: tuple[RunReport, ...]
     # The admins' changes of declared intent over the same span, oldest first, with reasons.
     declared_changes: tuple[DeclaredChange, ...] = ()
 
@@ -176,64 +173,6 @@ class GroupDigest:
 # --- the aggregation ------------------------------------------------------------------------
 
 
-@dataclass
-class _Window:
-    """A window of closed runs, most recent first, as metric inputs."""
-
-    runs: list[PulseRun]
-    inputs: dict[int, RunInput]
-    names: dict[str, str]
-    declared: dict[int, dict[str, float]]
-    likert_ids: dict[int, dict[str, int]]  # run id → dimension key → question id
-    samples: dict[int, RunSample]  # run id → the run's answers one by one, for the engine
-
-
-def _load_window(
-    session: Session, group: LeadershipGroup, *, until: date | None, count: int
-) -> _Window:
-    assert group.id is not None
-    window = closed_run_window(session=session, group_id=group.id, until=until, count=count)
-    names = {str(pid): p.name for pid, p in window.priorities.items()}
-    names[OTHER] = OTHER_NAME
-    inputs: dict[int, RunInput] = {}
-    declared: dict[int, dict[str, float]] = {}
-    likert_ids: dict[int, dict[str, int]] = {}
-    for tally in window.tallies:
-        run = tally.run
-        assert run.id is not None
-        likert = sorted(
-            (q for q in tally.asked if q.kind == "likert"), key=lambda q: (q.position, q.key)
-        )
-        likert_ids[run.id] = {q.key: q.id for q in likert if q.id is not None}
-        # Items in the order they were asked; keys answered but no longer listed come last.
-        item_keys = list(dict.fromkeys([q.key for q in likert] + sorted(tally.histograms)))
-        # The intent in force when the run was claimed: editing weights later never rewrites it.
-        weights: dict[str, float | None] = {
-            str(pid): share for pid, share in tally.declared.items()
-        }
-        declared[run.id] = declared_distribution(weights)
-        named = {OTHER if pid is None else str(pid): n for pid, n in tally.focus.items()}
-        # Declared priorities nobody named stay in the distribution with share 0.
-        focus_counts = {key: 0 for key in weights} | named
-        inputs[run.id] = RunInput(
-            n_invited=tally.invited,
-            item_counts={key: tally.histograms.get(key, {}) for key in item_keys},
-            focus_counts=focus_counts if named else {},
-            priority_weights=weights,
-            previous_focus_counts=(),
-            n_responded=tally.responded,
-        )
-    samples = load_samples(session=session, group_id=group.id, until=until, count=count)
-    return _Window(
-        runs=[tally.run for tally in window.tallies],
-        inputs=inputs,
-        names=names,
-        declared=declared,
-        likert_ids=likert_ids,
-        samples={sample.run_id: sample for sample in samples},
-    )
-
-
 def _threshold(group: LeadershipGroup, run: PulseRun) -> int:
     # The stricter of the run's and the group's: raising the threshold also hides past runs.
     return effective_threshold(max(run.anonymity_threshold, group.anonymity_threshold))
@@ -242,39 +181,46 @@ def _threshold(group: LeadershipGroup, run: PulseRun) -> int:
 def _build_reports(
     session: Session,
     group: LeadershipGroup,
-    window: _Window,
+    window: Window,
     limit: int,
     thresholds: FlagThresholds,
+    detailed: int | None = None,
 ) -> list[RunReport]:
-    """Reports of the window's first ``limit`` runs (given most recent first), oldest first."""
+    """Reports of the window's first ``limit`` runs (given most recent first), oldest first.
+
+    Only the most recent ``detailed`` of them (None: all) carry signals, flags and friction;
+    the others are a trend's figures (metrics, pressure, wording), which cost a fraction.
+    """
     runs = window.runs
     ids = [run.id for run in runs if run.id is not None]
     shown = {
         run_id: is_reportable(window.inputs[run_id].n_responded, _threshold(group, run))
         for run_id, run in zip(ids, runs, strict=True)
     }
-    # Computed oldest first so each run's flags can use the metrics of the runs before it.
-    metrics_of: dict[int, RunMetrics | Suppressed] = {}
+    detailed = limit if detailed is None else detailed
     reports: list[RunReport] = []
-    for index in reversed(range(len(runs))):
+    # The runs beyond ``limit`` are only the baseline of those reported: their inputs are
+    # read, their metrics never computed.
+    for index in reversed(range(min(limit, len(runs)))):
         run, run_id, earlier = runs[index], ids[index], ids[index + 1 :]
         # Only runs that may be shown form a baseline: a hidden run must not leak through drift.
         previous_focus = [dict(window.inputs[i].focus_counts) for i in earlier if shown[i]]
         data = replace(window.inputs[run_id], previous_focus_counts=previous_focus)
         metrics = reportable(compute_run_metrics(data), _threshold(group, run))
-        metrics_of[run_id] = metrics
-        if index >= limit:
-            continue
-        previous_shown = [window.samples[i] for i in earlier if shown[i] and i in window.samples]
+        previous_shown = None
+        if index < detailed:
+            previous_shown = [
+                window.samples[i] for i in earlier if shown[i] and i in window.samples
+            ]
         before = runs[index + 1 : index + 2]
         report = _report(run, metrics, previous_shown, window, before, thresholds)
         if report.shown is not None:
             sample = window.samples[run_id]
             report = replace(report, pressure=run_pressure(sample, _threshold(group, run)))
         reports.append(report)
-    away = away_counts(session, [r.run_id for r in reports])
-    reports = [replace(r, away=away.get(r.run_id, 0)) for r in reports]
-    reportable_ids = [r.run_id for r in reports if r.shown is not None]
+    reportable_ids = [
+        r.run_id for r in reports[max(0, len(reports) - detailed) :] if r.shown is not None
+    ]
     comments = _friction(session, reportable_ids)
     return [replace(r, friction=comments.get(r.run_id, ())) if r.shown else r for r in reports]
 
@@ -282,8 +228,8 @@ def _build_reports(
 def _report(
     run: PulseRun,
     metrics: RunMetrics | Suppressed,
-    previous: Sequence[RunSample],
-    window: _Window,
+    previous: Sequence[RunSample] | None,
+    window: Window,
     before: Sequence[PulseRun],
     thresholds: FlagThresholds,
 ) -> RunReport:
@@ -299,7 +245,8 @@ def _report(
             + (list(metrics.focus_distribution) if isinstance(metrics, RunMetrics) else [])
         )
     }
-    if isinstance(metrics, Suppressed):
+    if isinstance(metrics, Suppressed) or previous is None:
+        # Hidden, or a trend's figures only (`_build_reports`): no signals to evaluate.
         return RunReport(
             run_id=run.id,
             occurrence_day=run.occurrence_day,
@@ -360,12 +307,16 @@ def _history(
     limit: int,
     until: date | None,
     thresholds: FlagThresholds,
+    detailed: int | None = None,
+    window: Window | None = None,
 ) -> list[RunReport]:
     if limit <= 0:
         return []
-    # The extra runs are the baseline of the oldest run reported.
-    window = _load_window(session, group, until=until, count=limit + _baseline_runs(thresholds))
-    return _build_reports(session, group, window, limit, thresholds)
+    if window is None:
+        # The extra runs are the baseline of the oldest run reported.
+        count = limit + _baseline_runs(thresholds)
+        window = load_windows(session, [group.id or 0], until=until, count=count)[group.id or 0]
+    return _build_reports(session, group, window, limit, thresholds, detailed)
 
 
 def group_history(
@@ -375,11 +326,13 @@ def group_history(
     limit: int = TREND_RUNS,
     until: date | None = None,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+    detailed: int | None = None,
 ) -> list[RunReport]:
     """The group's last ``limit`` closed runs (up to ``until``), oldest first, in a constant
-    number of queries."""
+    number of queries; only the latest ``detailed`` (None: all) with signals and friction."""
+    group = _group(session, group_id)
     return _history(
-        session, _group(session, group_id), limit=limit, until=until, thresholds=thresholds
+        session, group, limit=limit, until=until, thresholds=thresholds, detailed=detailed
     )
 
 
@@ -417,7 +370,8 @@ def latest_run(
 ) -> LatestRun | None:
     """The report of the group's latest closed run with its aggregates; None before the first."""
     # The extra runs are the baseline of the run reported.
-    window = _load_window(session, group, until=None, count=1 + _baseline_runs(thresholds))
+    count = 1 + _baseline_runs(thresholds)
+    window = load_windows(session, [group.id or 0], until=None, count=count)[group.id or 0]
     reports = _build_reports(session, group, window, 1, thresholds)
     if not reports:
         return None
@@ -441,7 +395,6 @@ def _open_run(session: Session, group_id: int) -> OpenRun | None:
         invited=invited,
         answered=answered,
         closes_at=run.closes_at,
-        away=away_count(session, run.id),
     )
 
 
@@ -470,10 +423,22 @@ def group_digest(
     group_id: int,
     now: datetime,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+    window: Window | None = None,
 ) -> GroupDigest:
-    """The weekly digest's content for one group: the last `TREND_RUNS` closed runs."""
+    """The weekly digest's content for one group: the last `TREND_RUNS` closed runs (read
+    from ``window`` when `group_digests` loaded it with other groups')."""
     group = _group(session, group_id)
-    history = _history(session, group, limit=TREND_RUNS, until=None, thresholds=thresholds)
+    # The digest shows the signals and friction of its latest run only; the runs before it
+    # are the trend's figures.
+    history = _history(
+        session,
+        group,
+        limit=TREND_RUNS,
+        until=None,
+        thresholds=thresholds,
+        detailed=1,
+        window=window,
+    )
     since = history[0].occurrence_day if history else now.date()
     changes = declared_changes(session, group_id, since, now.date())
     return GroupDigest(
@@ -482,3 +447,24 @@ def group_digest(
         history=tuple(history),
         declared_changes=tuple(changes),
     )
+
+
+def group_digests(
+    *,
+    session: Session,
+    group_ids: Sequence[int],
+    now: datetime,
+    thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
+) -> list[GroupDigest]:
+    """`group_digest` of each group, their runs read together: a batch of digests costs the
+    queries of one plus a few per group (its friction, declared changes)."""
+    # Loaded once here, each group is then found in the session without a query of its own.
+    session.exec(select(LeadershipGroup).where(col(LeadershipGroup.id).in_(group_ids))).all()
+    count = TREND_RUNS + _baseline_runs(thresholds)
+    windows = load_windows(session, group_ids, until=None, count=count)
+    return [
+        group_digest(
+            session=session, group_id=group_id, now=now, thresholds=thresholds, window=window
+        )
+        for group_id, window in windows.items()
+    ]

@@ -7,12 +7,13 @@ when the run was claimed. A fixed number of queries per window, whatever its len
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import Session
 
 from pulses.samples import OTHER, LeaderAnswer, RunSample
-from storage.queries import AnswerRow, answer_rows, closed_run_window
+from storage.queries import AnswerRow, RunTally, answer_rows, closed_run_window
 
 
 def _attention(tenths: dict[int | None, int]) -> dict[str, float]:
@@ -43,18 +44,18 @@ def load_samples(
     window = closed_run_window(session=session, group_id=group_id, until=until, count=count)
     run_ids = [tally.run.id for tally in window.tallies if tally.run.id is not None]
     answers = answer_rows(session=session, run_ids=run_ids)
-    samples = []
-    for tally in window.tallies:
-        run = tally.run
-        assert run.id is not None
-        samples.append(
-            RunSample(
-                run_id=run.id,
-                day=run.occurrence_day,
-                invited=tally.invited,
-                answers=tuple(_leader(row) for row in answers.get(run.id, [])),
-                declared={str(pid): share for pid, share in tally.declared.items()},
-                intent_version=tally.intent_version,
-            )
-        )
-    return samples
+    return [run_sample(tally, answers.get(tally.run.id or 0, [])) for tally in window.tallies]
+
+
+def run_sample(tally: RunTally, rows: Sequence[AnswerRow]) -> RunSample:
+    """A tallied run and its answers (`storage.queries.answer_rows`) as the engine reads it."""
+    run = tally.run
+    assert run.id is not None
+    return RunSample(
+        run_id=run.id,
+        day=run.occurrence_day,
+        invited=tally.invited,
+        answers=tuple(_leader(row) for row in rows),
+        declared={str(pid): share for pid, share in tally.declared.items()},
+        intent_version=tally.intent_version,
+    )

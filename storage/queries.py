@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -81,13 +82,40 @@ def closed_run_window(
     *, session: Session, group_id: int, until: date | None, count: int
 ) -> RunWindow:
     """The last ``count`` closed runs up to ``until``, tallied in a fixed number of queries."""
-    query = select(PulseRun).where(PulseRun.group_id == group_id, PulseRun.status == "closed")
+    return closed_run_windows(session=session, group_ids=[group_id], until=until, count=count)[
+        group_id
+    ]
+
+
+def _window_runs(
+    session: Session, group_ids: Sequence[int], until: date | None, count: int
+) -> list[PulseRun]:
+    """Each group's last ``count`` closed runs up to ``until``, by group, most recent first."""
+    closed = [col(PulseRun.group_id).in_(group_ids), col(PulseRun.status) == "closed"]
     if until is not None:
-        query = query.where(col(PulseRun.occurrence_day) <= until)
-    runs = list(session.exec(query.order_by(col(PulseRun.occurrence_day).desc()).limit(count)))
+        closed.append(col(PulseRun.occurrence_day) <= until)
+    by_day = col(PulseRun.occurrence_day).desc()
+    if len(group_ids) == 1:
+        query = select(PulseRun).where(*closed).order_by(by_day).limit(count)
+        return list(session.exec(query))
+    # Many groups at once: each group's runs numbered from its latest, the first ``count`` kept.
+    rank = func.row_number().over(partition_by=col(PulseRun.group_id), order_by=by_day)
+    ranked = select(col(PulseRun.id).label("id"), rank.label("rank")).where(*closed).subquery()
+    kept = select(ranked.c.id).where(ranked.c.rank <= count)
+    query = select(PulseRun).where(col(PulseRun.id).in_(kept))
+    return list(session.exec(query.order_by(col(PulseRun.group_id), by_day)))
+
+
+def closed_run_windows(
+    *, session: Session, group_ids: Sequence[int], until: date | None, count: int
+) -> dict[int, RunWindow]:
+    """`closed_run_window` of each group, all tallied together in the same fixed number of
+    queries, so drawing many groups' digests costs a few aggregates, not a few per group."""
+    windows = {group_id: RunWindow(tallies=[], priorities={}) for group_id in group_ids}
+    runs = _window_runs(session, group_ids, until, count) if group_ids else []
     run_ids = [run.id for run in runs if run.id is not None]
     if not run_ids:
-        return RunWindow(tallies=[], priorities={})
+        return windows
 
     question_ids = {qid for run in runs for qid in stored_ids(run.question_ids)}
     answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
@@ -158,10 +186,11 @@ def closed_run_window(
         priorities[priority.id] = priority
         if intent_id is not None and share is not None:
             declared.setdefault(intent_id, {})[priority.id] = share
-    tallies = []
     for run in runs:
         assert run.id is not None
-        tallies.append(
+        shares = declared.get(run.intent_version_id or 0, {})
+        window = windows[run.group_id]
+        window.tallies.append(
             RunTally(
                 run=run,
                 asked=[questions[q] for q in stored_ids(run.question_ids) if q in questions],
@@ -169,14 +198,19 @@ def closed_run_window(
                 focus=focus.get(run.id, {}),
                 invited=int(invited.get(run.id, 0)),
                 responded=int(responded.get(run.id, 0)),
-                declared=dict(declared.get(run.intent_version_id, {}))
-                if run.intent_version_id is not None
-                else {},
+                declared=dict(shares) if run.intent_version_id is not None else {},
                 intent_version=run.intent_version_id,
                 pressure=pressure.get(run.id, {}),
             )
         )
-    return RunWindow(tallies=tallies, priorities=priorities)
+        # Each window names only the priorities its own runs mention.
+        mentioned = [*stored_ids(run.priority_ids), *shares, *focus.get(run.id, {})]
+        window.priorities.update((pid, priorities[pid]) for pid in mentioned if pid in priorities)
+    for window in windows.values():
+        ordered = sorted(window.priorities.items())
+        window.priorities.clear()
+        window.priorities.update(ordered)
+    return windows
 
 
 @dataclass(frozen=True)

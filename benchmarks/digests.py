@@ -1,0 +1,456 @@
+"""500 groups' weekly digests, 104 weeks of history each: computed, then posted with charts.
+
+Seeded straight into the database (bulk inserts): every group has a closed weekly run for
+each of `WEEKS` weeks, `ANSWERS` of `INVITED` leaders answering, scores and shares of
+attention varying from run to run, all digests due at once.
+
+Baseline: the floor, one SQL aggregate (``GROUP BY`` group, question, score) over the same
+answers the digests read, the window of runs each digest needs, in the same run.
+Measured: the compute of every group's digest (`pulses.reports.group_digest`), on 104 and on
+52 weeks of history (the cost must not grow with history the digest does not show), and the
+scheduler's digest path (`bot.scheduler.run_tick`): the digests drawn with their charts and
+posted through the real messenger against the sandbox, Slack's limits on, each tick posting
+what its budget allows and the next tick the rest; the longest tick is how long a pulse or
+an answer's bookkeeping could wait behind digests.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col
+
+from benchmarks.harness import SECRET, TOKEN, sqlite_url, start_bot
+from bot.scheduler import run_tick
+from pulses.digests import BATCH, due_digests
+from pulses.questions import default_questions
+from pulses.reports import TREND_RUNS, _baseline_runs, group_digests
+from sandbox import RateLimits, SlackSandbox, Workspace
+from sandbox.ratelimits import TIER_4
+from storage.db import make_engine, read_scope
+from storage.migrate import upgrade
+from storage.models import (
+    Answer,
+    AnswerFocus,
+    AnswerScore,
+    DigestDelivery,
+    IntentShare,
+    IntentVersion,
+    Invitation,
+    LeadershipGroup,
+    Priority,
+    PulseRun,
+    Question,
+)
+from storage.models import Workspace as WorkspaceRow
+
+GROUPS = 500
+# Through the scheduler: as many as Slack's upload tier lets post within a minute.
+SCHEDULED_GROUPS = 100
+WEEKS = 104
+SHORT_WEEKS = 52
+ANSWERS = 6
+INVITED = 8
+ROUNDS = 3
+# The latest run of every group: a Monday, closed 48 hours later, its digest due the next
+# day at 09:00 UTC (`pulses.digests.digest_due_at`).
+LAST_DAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+PRIORITIES = ("Enterprise expansion", "Billing revamp", "Hiring")
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _insert(connection: Connection, model: Any, **values: Any) -> int:
+    """One row; its new id."""
+    key = connection.execute(insert(_table(model)).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def seed(url: str, groups: int, weeks: int) -> None:
+    """A migrated database holding `groups` groups with `weeks` closed weekly runs each."""
+    upgrade(url)
+    engine = make_engine(url)
+    rng = random.Random(11)
+    try:
+        with engine.begin() as connection:
+            _seed(connection, rng, groups, weeks)
+    finally:
+        engine.dispose()
+
+
+def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -> None:
+    created = NOW - timedelta(weeks=weeks + 1)
+    workspace_id = _insert(
+        connection, WorkspaceRow, team_id=Workspace().team_id, name="Bench", created_at=created
+    )
+    questions = []
+    for position, question in enumerate(default_questions()):
+        question_id = _insert(
+            connection,
+            Question,
+            workspace_id=workspace_id,
+            key=question.key,
+            kind=question.kind,
+            text=question.text,
+            version=1,
+            position=position,
+            active=True,
+            created_at=created,
+        )
+        questions.append((question_id, question.kind))
+    scored = [qid for qid, kind in questions if kind in ("likert", "pressure")]
+    priority_ids = [
+        _insert(
+            connection,
+            Priority,
+            workspace_id=workspace_id,
+            name=name,
+            position=n,
+            active=True,
+            created_at=created,
+        )
+        for n, name in enumerate(PRIORITIES)
+    ]
+    group_rows = [
+        {
+            "id": g + 1,
+            "workspace_id": workspace_id,
+            "channel_id": channel_id(g),
+            "channel_name": f"leaders-{g:04d}",
+            "layer": ("exec", "directors", "managers")[g % 3],
+            "timezone": "UTC",
+            "delivery_mode": "channel",
+            "frequency": "weekly",
+            "weekdays": "0",
+            "local_time": "09:00",
+            "per_member_time": False,
+            "monthly_week": 1,
+            "answer_window_minutes": 48 * 60,
+            "reminder_after_minutes": 24 * 60,
+            "paused": False,
+            "anonymity_threshold": 5,
+            "digest_time": "09:00",
+            "active": True,
+            "created_at": created,
+            "updated_at": created,
+        }
+        for g in range(groups)
+    ]
+    connection.execute(insert(_table(LeadershipGroup)), group_rows)
+    connection.execute(
+        insert(_table(IntentVersion)),
+        [
+            {"id": g + 1, "workspace_id": workspace_id, "group_id": g + 1, "effective_at": created}
+            for g in range(groups)
+        ],
+    )
+    connection.execute(
+        insert(_table(IntentShare)),
+        [
+            {"intent_id": g + 1, "priority_id": pid, "share": 1 / len(priority_ids)}
+            for g in range(groups)
+            for pid in priority_ids
+        ],
+    )
+    question_ids = ",".join(str(qid) for qid, _ in questions)
+    priorities_text = ",".join(str(pid) for pid in priority_ids)
+    run_id = answer_id = 0
+    for g in range(groups):
+        runs: list[dict[str, Any]] = []
+        invitations: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        scores: list[dict[str, Any]] = []
+        focus: list[dict[str, Any]] = []
+        for week in range(weeks):
+            run_id += 1
+            day = LAST_DAY - timedelta(weeks=weeks - 1 - week)
+            scheduled = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+            closes = scheduled + timedelta(hours=48)
+            runs.append(
+                {
+                    "id": run_id,
+                    "group_id": g + 1,
+                    "occurrence_day": day,
+                    "scheduled_at": scheduled,
+                    "status": "closed",
+                    "delivery_mode": "channel",
+                    "manual": False,
+                    "opened_at": scheduled,
+                    "closes_at": closes,
+                    "closed_at": closes,
+                    "channel_post_state": "posted",
+                    "channel_id": channel_id(g),
+                    "question_ids": question_ids,
+                    "priority_ids": priorities_text,
+                    "intent_version_id": g + 1,
+                    "anonymity_threshold": 5,
+                    "created_at": scheduled,
+                }
+            )
+            invitations += (
+                {
+                    "run_id": run_id,
+                    "user_id": f"U{n:05d}",
+                    "timezone": "UTC",
+                    "send_at": scheduled,
+                    "status": "sent",
+                    "attempts": 1,
+                    "reminder_state": "sent",
+                    "answered": False,
+                }
+                for n in range(INVITED)
+            )
+            # A team's mood drifts from week to week; its leaders scatter around it.
+            mood = rng.randint(2, 4)
+            for n in range(ANSWERS):
+                answer_id += 1
+                answers.append(
+                    {
+                        "id": answer_id,
+                        "run_id": run_id,
+                        "friction": f"Waiting on review {rng.randint(1, 40)}" if n == 0 else None,
+                    }
+                )
+                scores += (
+                    {
+                        "answer_id": answer_id,
+                        "run_id": run_id,
+                        "question_id": qid,
+                        "score": min(5, max(1, mood + rng.randint(-1, 1))),
+                    }
+                    for qid in scored
+                )
+                first, second = rng.sample(priority_ids, 2)
+                split = rng.choice((10, 7, 5))
+                focus.append(
+                    {
+                        "answer_id": answer_id,
+                        "run_id": run_id,
+                        "priority_id": first,
+                        "tenths": split,
+                    }
+                )
+                if split < 10:
+                    focus.append(
+                        {
+                            "answer_id": answer_id,
+                            "run_id": run_id,
+                            "priority_id": second,
+                            "tenths": 10 - split,
+                        }
+                    )
+        for model, rows in (
+            (PulseRun, runs),
+            (Invitation, invitations),
+            (Answer, answers),
+            (AnswerScore, scores),
+            (AnswerFocus, focus),
+        ):
+            connection.execute(insert(_table(model)), rows)
+
+
+def channel_id(group: int) -> str:
+    return f"C{group:07d}"
+
+
+def _window(weeks: int) -> date:
+    """The first day of the runs every digest reads: its trend and the baseline before it."""
+    from pulses.flags import DEFAULT_THRESHOLDS
+
+    runs = min(weeks, TREND_RUNS + _baseline_runs(DEFAULT_THRESHOLDS))
+    return LAST_DAY - timedelta(weeks=runs - 1)
+
+
+def floor(engine: Engine, weeks: int) -> float:
+    """One aggregate over every answer the digests read: each group's histograms."""
+    query = (
+        select(
+            col(PulseRun.group_id),
+            col(AnswerScore.question_id),
+            col(AnswerScore.score),
+            func.count(),
+        )
+        .join(PulseRun, col(PulseRun.id) == AnswerScore.run_id)
+        .where(col(PulseRun.status) == "closed", col(PulseRun.occurrence_day) >= _window(weeks))
+        .group_by(col(PulseRun.group_id), col(AnswerScore.question_id), col(AnswerScore.score))
+    )
+    started = time.monotonic()
+    with engine.connect() as connection:
+        connection.execute(query).all()
+    return time.monotonic() - started
+
+
+def compute(engine: Engine, groups: int) -> float:
+    """Every group's digest as the scheduler computes them, `BATCH` groups per read session."""
+    started = time.monotonic()
+    for first in range(1, groups + 1, BATCH):
+        ids = list(range(first, min(groups, first + BATCH - 1) + 1))
+        with read_scope(engine) as session:
+            digests = group_digests(session=session, group_ids=ids, now=NOW)
+        assert all(digest.latest is not None for digest in digests)
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class History:
+    weeks: int
+    floor: float
+    compute: float
+
+
+def history_url(folder: str, weeks: int) -> str:
+    return sqlite_url(folder).replace("bench.db", f"digests-{weeks}.db")
+
+
+def measure_history(folder: str, groups: int, weeks: int, rounds: int) -> History:
+    url = history_url(folder, weeks)
+    seed(url, groups, weeks)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+        # The engine and numpy load with the first report, not inside the measurement.
+        compute(engine, 1)
+        floors = [floor(engine, weeks) for _ in range(rounds)]
+        computes = [compute(engine, groups) for _ in range(rounds)]
+    finally:
+        engine.dispose()
+    return History(weeks, statistics.median(floors), statistics.median(computes))
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    groups: int
+    seconds: float
+    posted: int
+    charts: int
+    ticks: int
+    longest_tick: float
+
+
+def slack_with_channels(groups: int) -> SlackSandbox:
+    workspace = Workspace()
+    for g in range(groups):
+        workspace.add_channel(channel_id(g), f"leaders-{g:04d}", [])
+    slack = SlackSandbox(
+        workspace, bot_token=TOKEN, signing_secret=SECRET, rate_limits=RateLimits()
+    )
+    slack.start()
+    return slack
+
+
+def _posted(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with read_scope(engine) as session:
+            return int(
+                session.exec(  # type: ignore[call-overload]
+                    select(func.count())
+                    .select_from(DigestDelivery)
+                    .where(col(DigestDelivery.status) == "posted")
+                ).one()[0]
+            )
+    finally:
+        engine.dispose()
+
+
+def measure_scheduled(url: str, groups: int) -> Scheduled:
+    """The scheduler's ticks at `NOW` until no digest is due: drawn, charted, posted.
+
+    Only the first `groups` groups stay active: at Slack's file upload tier (Tier 4, 100 a
+    minute) 500 charts alone take five minutes, more than `make bench` can spend on one row.
+    """
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(_table(LeadershipGroup))
+                .where(col(LeadershipGroup.id) > groups)
+                .values(active=False)
+            )
+    finally:
+        engine.dispose()
+    slack = slack_with_channels(groups)
+    try:
+        bot = start_bot(slack, url)
+        bot.services.clock = lambda: NOW
+        durations: list[float] = []
+        started = time.monotonic()
+        try:
+            while due_digests(engine=bot.engine, now=NOW) and len(durations) < groups + 5:
+                began = time.monotonic()
+                run_tick(bot.services)
+                durations.append(time.monotonic() - began)
+            seconds = time.monotonic() - started
+        finally:
+            bot.close()
+        charts = sum(1 for file in slack.files if file.name.endswith(".png"))
+    finally:
+        slack.stop()
+    return Scheduled(
+        groups, seconds, _posted(url), charts, len(durations), max(durations, default=0.0)
+    )
+
+
+def measure(
+    groups: int, scheduled_groups: int, rounds: int = ROUNDS
+) -> tuple[History, History, Scheduled]:
+    with tempfile.TemporaryDirectory() as folder:
+        long = measure_history(folder, groups, WEEKS, rounds)
+        short = measure_history(folder, groups, SHORT_WEEKS, rounds)
+        scheduled = measure_scheduled(history_url(folder, WEEKS), min(groups, scheduled_groups))
+    return long, short, scheduled
+
+
+def report(long: History, short: History, scheduled: Scheduled, groups: int) -> dict[str, object]:
+    per_floor = long.compute / long.floor
+    growth = long.compute / short.compute
+    # Compute only for as many digests as went through the scheduler.
+    compute_only = long.compute * scheduled.groups / groups
+    through = scheduled.seconds / compute_only
+    upload_floor = scheduled.charts * 60.0 / TIER_4
+    print(
+        f"{groups} digests, {long.weeks} weeks of history, compute: {per_floor:.1f}x the "
+        f"one-query floor ({long.compute:.2f} s vs {long.floor * 1000:.0f} ms)"
+    )
+    print(
+        f"the same on {long.weeks} vs {short.weeks} weeks: {growth:.2f}x "
+        f"({long.compute:.2f} s vs {short.compute:.2f} s)"
+    )
+    print(
+        f"{scheduled.groups} digests through the scheduler with charts, Slack's limits on: "
+        f"{through:.2f}x compute only ({scheduled.seconds:.1f} s vs {compute_only:.2f} s; "
+        f"{scheduled.posted} posted, {scheduled.charts} charts, Slack's upload floor "
+        f"{upload_floor:.0f} s at Tier 4; {scheduled.ticks} ticks, longest "
+        f"{scheduled.longest_tick:.1f} s)"
+    )
+    return {
+        "groups": groups,
+        "weeks": long.weeks,
+        "floor_s": round(long.floor, 3),
+        "compute_s": round(long.compute, 2),
+        "ratio_floor": round(per_floor, 2),
+        "compute_short_s": round(short.compute, 2),
+        "ratio_history": round(growth, 3),
+        "scheduled_groups": scheduled.groups,
+        "scheduled_s": round(scheduled.seconds, 1),
+        "ratio_scheduled": round(through, 2),
+        "upload_floor_s": round(upload_floor, 1),
+        "posted": scheduled.posted,
+        "charts": scheduled.charts,
+        "ticks": scheduled.ticks,
+        "longest_tick_s": round(scheduled.longest_tick, 2),
+    }

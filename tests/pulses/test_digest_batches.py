@@ -1,0 +1,86 @@
+"""Digests computed in batches: the same content as one by one, spread over ticks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from pulses.digests import BATCH, send_due_digests
+from pulses.reports import group_digest, group_digests, run_report
+from storage.db import read_scope, session_scope
+from storage.queries import closed_run_window, closed_run_windows
+from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
+from tests.pulses.test_digests import RecordingPoster
+
+START = date(2026, 1, 5)
+WEEKS = 8
+# The last run (23 February) closed on the 25th; its digest was due on the 26th at 09:00.
+NOW = datetime(2026, 2, 26, 10, tzinfo=UTC)
+
+
+def _answers(group: int, week: int) -> list[Seeded]:
+    """Six leaders whose ratings and focus move from week to week, differently per group."""
+    answers = []
+    for n in range(6):
+        score = 1 + (group + week * (n + 1)) % 5
+        focus = ("Hiring", "Billing revamp", "Enterprise expansion")[(group + week + n) % 3]
+        answers.append(Seeded(uniform(score), focus, friction=f"friction {group}-{week}-{n}"))
+    return answers
+
+
+def _seed(engine: Engine, groups: int, weeks: int = WEEKS) -> list[int]:
+    ids = []
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        for g in range(groups):
+            group = seed_group(session, org, channel_id=f"C{g:05d}", name=f"leaders-{g}")
+            for week, day in enumerate(weekly(START, weeks)):
+                seed_run(session, org, group, day, _answers(g, week))
+            assert group.id is not None
+            ids.append(group.id)
+    return ids
+
+
+def test_a_batch_of_digests_is_each_digest_computed_alone(engine: Engine) -> None:
+    ids = _seed(engine, 4)
+    with read_scope(engine) as session:
+        batch = group_digests(session=session, group_ids=ids, now=NOW)
+    for group_id, batched in zip(ids, batch, strict=True):
+        with read_scope(engine) as session:
+            alone = group_digest(session=session, group_id=group_id, now=NOW)
+            full = run_report(session=session, group_id=group_id)
+        assert batched == alone
+        assert len(batched.history) == WEEKS
+        # The latest run is reported in full: signals, flags and friction as on its own.
+        assert batched.latest == full
+        assert batched.latest is not None
+        assert batched.latest.signals is not None
+        assert len(batched.latest.friction) == 6
+        # The runs before it are the trend's figures only.
+        assert all(r.signals is None and not r.friction for r in batched.history[:-1])
+        assert all(r.shown is not None and r.pressure is None for r in batched.history)
+
+
+def test_many_groups_windows_are_each_groups_window(engine: Engine) -> None:
+    ids = _seed(engine, 3)
+    with read_scope(engine) as session:
+        together = closed_run_windows(session=session, group_ids=ids, until=None, count=5)
+        for group_id in ids:
+            alone = closed_run_window(session=session, group_id=group_id, until=None, count=5)
+            assert together[group_id] == alone
+            assert [t.run.occurrence_day for t in alone.tallies] == weekly(START, WEEKS)[:2:-1]
+
+
+def test_a_tick_posts_the_batches_its_budget_allows_and_the_next_tick_the_rest(
+    engine: Engine,
+) -> None:
+    _seed(engine, BATCH + 3, weeks=1)
+    poster = RecordingPoster()
+    now = datetime(2026, 1, 8, 10, tzinfo=UTC)
+    # No budget: the first batch still goes out, the rest waits for the next tick.
+    assert send_due_digests(engine=engine, messenger=poster, now=now, budget=timedelta(0)) == BATCH
+    later = now + timedelta(seconds=30)
+    assert send_due_digests(engine=engine, messenger=poster, now=later, budget=timedelta(0)) == 3
+    assert send_due_digests(engine=engine, messenger=poster, now=later) == 0
+    assert sorted(channel for channel, _ in poster.posts) == [f"C{g:05d}" for g in range(BATCH + 3)]
