@@ -282,7 +282,9 @@ def serve(settings: Settings) -> int:
         upgrade_in_child(settings.database_url)
     except MigrationFailed as error:
         raise SettingsError(f"DATABASE_URL: migrating failed ({error})") from None
-    identity = check_bot_token(settings)
+    # With installs through "Add to Slack" there is no one token to check: each workspace's
+    # comes from its installation.
+    identity = None if settings.oauth else check_bot_token(settings)
     client = build_client(settings)
     count_slack_retries(client)
     services = build_services(settings, engine=engine, client=client)
@@ -302,7 +304,10 @@ def serve(settings: Settings) -> int:
             "choose a free PORT or stop what is listening there"
         ) from None
     # After the last configuration check, so a mistake still prints one line alone.
-    logger.info("Connected to workspace %s as bot user %s", identity[0], identity[1])
+    if identity is None:
+        logger.info("Serving the workspaces installed through /slack/install")
+    else:
+        logger.info("Connected to workspace %s as bot user %s", identity[0], identity[1])
     scheduler = start_scheduler(services)
     readiness.watch(scheduler)
 
