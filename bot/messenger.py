@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks
+from bot.views.heatmap import organisation_heatmap
 from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
@@ -95,6 +96,7 @@ class SlackDigest:
     filename: str = "coherence-trend.png"
     # The workspace it is posted in, when one process serves several (bot/workspaces.py).
     team_id: str | None = None
+    title: str = "Coherence trend"
 
 
 @dataclass
@@ -262,7 +264,14 @@ class SlackMessenger:
     def render_digest(self, digest: GroupDigest | OrgDigest) -> SlackDigest:
         if isinstance(digest, OrgDigest):
             text, blocks = org_digest_blocks(digest)
-            return SlackDigest(text=text, blocks=blocks_as_dicts(blocks))
+            png, filename, title = organisation_heatmap(digest)
+            return SlackDigest(
+                text=text,
+                blocks=blocks_as_dicts(blocks),
+                chart_png=png,
+                filename=filename,
+                title=title,
+            )
         text, blocks = digest_blocks(digest)
         chart = None
         if len(digest.history) > 1:
@@ -270,7 +279,7 @@ class SlackMessenger:
             # chart, not at start.
             from bot.views.chart import trend_chart_png
 
-            chart = trend_chart_png(digest.history)
+            chart = trend_chart_png(digest.history, committed=digest.follow_up.committed_runs)
         day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
         return SlackDigest(
             text=text,
@@ -295,7 +304,7 @@ class SlackMessenger:
                     channel=channel,
                     content=digest.chart_png,
                     filename=digest.filename,
-                    title="Coherence trend",
+                    title=digest.title,
                     thread_ts=ts,
                 )
             except DeliveryError:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import Session, col, select
 
+from pulses.commitments import FollowUp, follow_up
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER
 from pulses.intent import DeclaredChange, declared_changes
@@ -160,6 +161,8 @@ class GroupDigest:
     history: tuple[RunReport, ...]
     # The admins' changes of declared intent over the same span, oldest first, with reasons.
     declared_changes: tuple[DeclaredChange, ...] = ()
+    # The team's commitments to ask about, and the runs that had any (issue 15).
+    follow_up: FollowUp = field(default_factory=FollowUp)
 
     @property
     def latest(self) -> RunReport | None:
@@ -446,6 +449,11 @@ def group_digest(
         generated_at=now,
         history=tuple(history),
         declared_changes=tuple(changes),
+        follow_up=follow_up(
+            session=session,
+            group_id=group_id,
+            history=[(r.run_id, r.occurrence_day) for r in history],
+        ),
     )
 
 

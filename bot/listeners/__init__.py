@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import admin, commands, errors, home, pulses, status
+from bot.listeners import admin, commands, commitments, errors, home, pulses, status
 
 
 def register_listeners(app: App) -> None:
@@ -13,5 +13,6 @@ def register_listeners(app: App) -> None:
     status.register(app)
     admin.register(app)
     home.register(app)
+    commitments.register(app)
     # Last: Bolt tries listeners in order, and this one answers any `/coherence` text left.
     commands.register(app)

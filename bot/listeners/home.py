@@ -11,6 +11,7 @@ from bot.listeners.admin.access import look_up_caller
 from bot.services import services_of
 from bot.views.home import home_view
 from pulses.audit import recent_changes
+from pulses.commitments import CommitmentView, open_commitments
 from pulses.groups import workspace_for_team
 from pulses.overview import admin_overview, open_pulses_for
 from storage.db import session_scope
@@ -35,12 +36,20 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext)
         )
         overview = None
         changes: list[ConfigChange] = []
+        commitments: list[CommitmentView] = []
         if is_admin:
             overview = []
             if workspace_id is not None:
                 overview = admin_overview(session=session, workspace_id=workspace_id, now=now)
                 changes = recent_changes(session=session, workspace_id=workspace_id)
-    view = home_view(timezone=timezone, pulses=pulses, overview=overview, changes=changes)
+                commitments = open_commitments(session=session, workspace_id=workspace_id)
+    view = home_view(
+        timezone=timezone,
+        pulses=pulses,
+        overview=overview,
+        changes=changes,
+        commitments=commitments,
+    )
     client.views_publish(user_id=user_id, view=view)
 
 

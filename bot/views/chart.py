@@ -4,7 +4,7 @@ pressure leaders reported (context, not part of the index), as a PNG."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -18,6 +18,7 @@ PRESSURE_COLOUR = "#b22222"
 # The axes' place in the figure (fractions of it): room for the title, the 0–100 label, the
 # dates and the two-row legend below them, as tight_layout placed them.
 MARGINS = {"left": 0.075, "right": 0.985, "top": 0.9, "bottom": 0.3}
+COMMITMENT_COLOUR = "#6a3d9a"
 
 
 def _pressure(history: Sequence[RunReport]) -> list[float]:
@@ -45,8 +46,9 @@ def _series(history: Sequence[RunReport]) -> tuple[list[float], list[float], lis
     return index, level, agreement
 
 
-def trend_chart_png(history: Sequence[RunReport]) -> bytes:
+def trend_chart_png(history: Sequence[RunReport], committed: Set[int] = frozenset()) -> bytes:
     """A line chart of the last runs (oldest first); hidden runs are gaps, never values.
+    Runs whose digest led to a commitment (``committed``: run ids) get a ▼ at the top.
 
     Built with matplotlib's object API on the Agg canvas: no pyplot state, no display, safe
     to call from the scheduler's threads.
@@ -79,6 +81,8 @@ def trend_chart_png(history: Sequence[RunReport]) -> bytes:
             axes.axvspan(position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0)
         if report.wording_changed:
             axes.axvline(position, color="#888888", linewidth=0.8, linestyle="-.")
+        if report.run_id in committed:
+            axes.plot([position], [97], marker="v", color=COMMITMENT_COLOUR, markersize=8)
     axes.set_ylim(0, 100)
     axes.set_xlim(-0.5, max(len(history) - 0.5, 0.5))
     axes.set_xticks(positions)
@@ -88,7 +92,7 @@ def trend_chart_png(history: Sequence[RunReport]) -> bytes:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     axes.set_title(
-        "Coherence index and its two factors (grey: hidden, too few answers)",
+        "Coherence index and its two factors (grey: hidden, too few answers; ▼ commitment)",
         fontsize=10,
         loc="left",
     )

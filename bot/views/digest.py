@@ -19,6 +19,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.views.commitments import follow_up_blocks
+from bot.views.heatmap import HEATMAP_TITLE, heatmap_lines, heatmap_of
 from bot.views.pressure import org_pressure_blocks, pressure_blocks, pressure_suffix
 from bot.views.timeline import declared_changes_text
 from bot.views.uncertainty import change_text, margin_text, undecided_note
@@ -275,25 +277,16 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
             blocks.append(
                 _context(f"`{sparkline(digest.history)}`  last {len(digest.history)} pulses")
             )
-        return f"{title}: {hidden}", blocks
+        return f"{title}: {hidden}", blocks + follow_up_blocks(digest)
     blocks.append(_section(_headline(report, digest.index_change, digest.history)))
     blocks += _dimension_fields(report)
     blocks.append(DividerBlock())
     drifting = flag_lines(report.flags)
     heading = "*Where priorities are drifting*"
-    blocks.append(
-        _section(
-            _fit_lines(
-                drifting,
-                SECTION_TEXT,
-                more="… and {n} more findings",
-                title=heading,
-                max_lines=MAX_FLAGS,
-            )
-            if drifting
-            else f"{heading}\nNothing stands out this week: no priority moved, no dimension fell."
-        )
-    )
+    quiet = f"{heading}\nNothing stands out this week: no priority moved, no dimension fell."
+    more = "… and {n} more findings"
+    found = _fit_lines(drifting, SECTION_TEXT, more, title=heading, max_lines=MAX_FLAGS)
+    blocks.append(_section(found if drifting else quiet))
     if metrics.focus_distribution:
         blocks.append(_section(_focus_text(report)))
     blocks += pressure_blocks(digest.history)
@@ -303,6 +296,7 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
     for note in (declared_changes_text(digest), _wording_note(report), undecided_note(report)):
         if note:
             blocks.append(_context(note))
+    blocks += follow_up_blocks(digest)
     blocks.append(
         _context(
             "Only team-level figures, never who said what. Index = 100 × level × agreement; "
@@ -385,6 +379,7 @@ def org_digest_blocks(digest: OrgDigest) -> tuple[str, list[Block]]:
         return title, blocks
     lines = [_group_line(c.group, c.latest) for c in digest.groups]
     blocks += _line_sections("*Groups* (latest closed pulse)", lines, 10)
+    blocks += _line_sections(HEATMAP_TITLE, heatmap_lines(heatmap_of(digest)), 6)
     if digest.layers:
         blocks.append(DividerBlock())
         blocks += _line_sections(

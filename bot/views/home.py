@@ -21,8 +21,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views.admin.replies import next_send_text
+from bot.views.commitments import home_blocks as commitment_home_blocks
 from bot.views.digest import index_text, percent, suppressed_text
 from bot.views.pulse import ANSWER_ACTION, format_moment
+from pulses.commitments import CommitmentView
 from pulses.overview import DeliveryProblem, GroupOverview, OpenPulse
 from storage.models import ConfigChange
 
@@ -183,8 +185,10 @@ def home_view(
     pulses: Sequence[OpenPulse],
     overview: Sequence[GroupOverview] | None = None,
     changes: Sequence[ConfigChange] = (),
+    commitments: Sequence[CommitmentView] = (),
 ) -> View:
-    """The Home tab; ``overview`` is given only for admins. Times are in the viewer's zone."""
+    """The Home tab; ``overview`` (and the open ``commitments``) is given only for admins.
+    Times are in the viewer's zone."""
     top: list[Block] = _open_pulse_blocks(pulses, timezone)
     bottom: list[Block] = []
     groups: list[list[Block]] = []
@@ -200,6 +204,8 @@ def home_view(
                 )
             )
         groups = [_group_blocks(group, timezone) for group in overview]
+        bottom += [DividerBlock(), HeaderBlock(text=PlainTextObject(text="Open commitments"))]
+        bottom += commitment_home_blocks(commitments)
         bottom += [DividerBlock(), HeaderBlock(text=PlainTextObject(text="Recent changes"))]
         bottom.append(
             _section(_change_lines(changes, timezone))

@@ -1,0 +1,161 @@
+"""Block Kit for commitments: the follow-up and "Commit" button under a digest, the modal that
+records one, a commitment marked done, and the admins' list on the App Home. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from pulses.commitments import MAX_TEXT, CommitmentView
+from pulses.reports import GroupDigest
+
+COMMIT_ACTION: Final = "commitment_new"
+DONE_ACTION: Final = "commitment_done"
+COMMIT_CALLBACK: Final = "commitment_submit"
+TEXT_BLOCK: Final = "text"
+OWNER_BLOCK: Final = "owner"
+TEXT_ACTION: Final = "commitment_text"
+OWNER_ACTION: Final = "commitment_owner"
+# A digest lists this many commitments as sections with a button; the rest are counted.
+MAX_IN_DIGEST: Final = 8
+MAX_ON_HOME: Final = 15
+
+
+def commitment_block_id(commitment_id: int) -> str:
+    return f"commitment-{commitment_id}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _what(commitment: CommitmentView) -> str:
+    return f"“{_escape(commitment.text)}” — owner <@{commitment.owner_id}>"
+
+
+def done_text(commitment: CommitmentView) -> str:
+    assert commitment.done_at is not None
+    by = f" by <@{commitment.done_by}>" if commitment.done_by else ""
+    return f":white_check_mark: {_what(commitment)} · done{by} on {commitment.done_at:%-d %b}"
+
+
+def commitment_block(commitment: CommitmentView) -> SectionBlock:
+    """One commitment: done, or with the button that marks it done."""
+    block_id = commitment_block_id(commitment.commitment_id)
+    if commitment.done:
+        return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=done_text(commitment)))
+    return SectionBlock(
+        block_id=block_id,
+        text=MarkdownTextObject(
+            text=f"• {_what(commitment)} · from the {commitment.run_day:%-d %b} digest"
+        ),
+        accessory=ButtonElement(
+            text="Done", action_id=DONE_ACTION, value=str(commitment.commitment_id)
+        ),
+    )
+
+
+def follow_up_blocks(digest: GroupDigest) -> list[Block]:
+    """Under a digest: last week's commitments (was each done?) and the "Commit" button."""
+    latest = digest.latest
+    if latest is None:
+        return []
+    blocks: list[Block] = []
+    review = digest.follow_up.to_review
+    if review:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text="*Last week's commitments* — was each one done?")
+            )
+        )
+        blocks += [commitment_block(c) for c in review[:MAX_IN_DIGEST]]
+        if len(review) > MAX_IN_DIGEST:
+            blocks.append(_context(f"… and {len(review) - MAX_IN_DIGEST} more open commitments"))
+    blocks.append(
+        ActionsBlock(
+            elements=[
+                ButtonElement(text="Commit", action_id=COMMIT_ACTION, value=str(latest.run_id))
+            ]
+        )
+    )
+    blocks.append(
+        _context(
+            "What will the team do about this? Record it with an owner; the next digest asks "
+            "whether it was done."
+        )
+    )
+    return blocks
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def commitment_modal(
+    *, run_id: int, user_id: str, channel: str | None, ts: str | None, group_name: str
+) -> View:
+    """The modal "Commit" opens; the owner starts as the person who clicked."""
+    return View(
+        type="modal",
+        callback_id=COMMIT_CALLBACK,
+        title="Commit",
+        submit="Record",
+        close="Cancel",
+        private_metadata=json.dumps({"run_id": run_id, "channel": channel, "ts": ts}),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"What will *#{_escape(group_name[:80])}* do about this digest? "
+                    "Team-level: it is shown with the group's digests, never with anyone's "
+                    "answers."
+                )
+            ),
+            InputBlock(
+                block_id=TEXT_BLOCK,
+                label="What the team will do",
+                element=PlainTextInputElement(
+                    action_id=TEXT_ACTION, multiline=True, max_length=MAX_TEXT
+                ),
+            ),
+            InputBlock(
+                block_id=OWNER_BLOCK,
+                label="Owner",
+                element=UserSelectElement(action_id=OWNER_ACTION, initial_user=user_id),
+            ),
+        ],
+    )
+
+
+def recorded_text(commitment: CommitmentView, by: str) -> str:
+    """Said in the digest's thread once a commitment is recorded."""
+    return (
+        f":pushpin: <@{by}> recorded a commitment: {_what(commitment)}. "
+        "The next digest asks whether it was done."
+    )
+
+
+def home_blocks(commitments: Sequence[CommitmentView]) -> list[Block]:
+    """The admins' list of open commitments on the App Home, oldest first."""
+    if not commitments:
+        return [_context("No open commitments: none recorded, or every one is done.")]
+    lines = [
+        f"• *#{_escape(c.group_name[:80])}* · {_what(c)} · since the {c.run_day:%-d %b} digest"
+        for c in commitments[:MAX_ON_HOME]
+    ]
+    if len(commitments) > MAX_ON_HOME:
+        lines.append(f"…and {len(commitments) - MAX_ON_HOME} more.")
+    return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))]
