@@ -9,14 +9,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, bindparam, delete, insert, update
+from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
 from pulses.notices import notice_for
 from pulses.ports import Messenger
-from pulses.pseudonyms import pseudonym_in_run
+from pulses.pseudonyms import pseudonym, pseudonym_in_run
 from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS, PRESSURE
 from storage.db import session_scope
 from storage.models import (
@@ -28,6 +31,7 @@ from storage.models import (
     Priority,
     PulseRun,
     Question,
+    Workspace,
 )
 
 OTHER = "other"
@@ -98,7 +102,8 @@ class InvalidAnswer(Exception):
 
 
 class PulseClosed(Exception):
-    """The run's window has ended; nothing was stored. `timezone` is the group's."""
+    """The run's window has ended; nothing was stored. `timezone` is the reader's: their
+    invitation's zone, or the group's for someone not invited."""
 
     def __init__(self, closed_at: datetime, timezone: str) -> None:
         super().__init__(f"closed at {closed_at.isoformat()}")
@@ -215,12 +220,15 @@ def focus_tenths(form: PulseForm, submitted: AnswerInput) -> dict[int | None, in
     }
 
 
-def _ensure_open(session: Session, run: PulseRun, now: datetime) -> None:
+def _ensure_open(
+    session: Session, run: PulseRun, now: datetime, invitation: Invitation | None
+) -> None:
     """Raise PulseClosed unless answers are still accepted."""
     if run.status not in ("open", "pending") or now >= run.closes_at:
         group = session.get(LeadershipGroup, run.group_id)
+        zone = invitation.timezone if invitation else group.timezone if group else "UTC"
         # The announced close time, not when a tick happened to process it.
-        raise PulseClosed(run.closes_at, group.timezone if group else "UTC")
+        raise PulseClosed(run.closes_at, zone)
 
 
 def _invitation(session: Session, run_id: int, user_id: str) -> Invitation | None:
@@ -255,8 +263,8 @@ def answer_sheet(
     group = session.get(LeadershipGroup, run.group_id) if run else None
     if run is None or group is None:
         raise PulseNotFound
-    _ensure_open(session, run, now)
     invitation = _invitation(session, run_id, user_id)
+    _ensure_open(session, run, now, invitation)
     if invitation is None:
         raise NotInvited
     _, previous = _own_answer(session, run, invitation, key)
@@ -288,62 +296,156 @@ def record_answer(
     submitted: AnswerInput,
     now: datetime,
     key: bytes,
-) -> Answer:
-    """Store or replace `user_id`'s answer set for the run; one per person per run.
+) -> int:
+    """Store or replace `user_id`'s answer set for the run; one per person per run. Returns
+    the answer's id.
 
     The answer is found again by its keyed pseudonym, never stored with the user ID; the
-    member's invitation is marked answered in the same transaction.
+    member's invitation is marked answered in the same transaction. This is the ack path of
+    a burst of answers, so it runs a handful of Core statements and no ORM flush: the run,
+    its workspace and the invitation in one read, the form from memory, then the writes.
     """
-    # Locked until commit (PostgreSQL), so a close cannot slip between the open check and
-    # the insert and leave a pseudonym behind after it erased them.
-    run = session.get(PulseRun, run_id, with_for_update=True)
-    if run is None:
+    connection = session.connection()
+    row = connection.execute(_RUN_AND_INVITATION, {"run_id": run_id, "user_id": user_id}).first()
+    if row is None:
         raise NotInvited
-    _ensure_open(session, run, now)
-    invitation = _invitation(session, run_id, user_id)
-    if invitation is None:
+    if row.status not in ("open", "pending") or now >= row.closes_at:
+        # The announced close time, not when a tick happened to process it.
+        raise PulseClosed(row.closes_at, row.member_timezone or row.timezone)
+    if row.invitation_id is None:
         raise NotInvited
-    form = pulse_form(session=session, run=run)
+    form = _form(session, run_id, row.question_ids, row.priority_ids)
     validate(form, submitted)
-    tag, answer = _own_answer(session, run, invitation, key)
+    tag = pseudonym(key, team_id=row.team_id, run_id=run_id, user_id=user_id)
     tenths = focus_tenths(form, submitted)
-    values: dict[str, Any] = {
+    values = {
         "focus_other": (submitted.focus_other or "").strip() or None if None in tenths else None,
         "friction": (submitted.friction or "").strip() or None,
     }
-    if answer is None:
-        try:
-            with session.begin_nested():
-                answer = Answer(run_id=run_id, pseudonym=tag, **values)
-                session.add(answer)
-        except IntegrityError:
-            # The same submission arrived twice at once: the other copy created the row.
-            answer = session.exec(
-                select(Answer).where(Answer.run_id == run_id, Answer.pseudonym == tag)
-            ).one()
-    for field_name, value in values.items():
-        setattr(answer, field_name, value)
-    session.add(answer)
-    session.execute(
-        update(Invitation).where(col(Invitation.id) == invitation.id).values(answered=True)
-    )
-    session.flush()
-    assert answer.id is not None
-    session.execute(delete(AnswerScore).where(col(AnswerScore.answer_id) == answer.id))
-    session.execute(delete(AnswerFocus).where(col(AnswerFocus.answer_id) == answer.id))
-    session.add_all(
-        AnswerFocus(answer_id=answer.id, run_id=run_id, priority_id=priority_id, tenths=share)
-        for priority_id, share in tenths.items()
-    )
-    for question in form.rated:
-        assert question.id is not None
-        score = submitted.scores[question.id]
-        assert score is not None
-        session.add(
-            AnswerScore(answer_id=answer.id, run_id=run_id, question_id=question.id, score=score)
+    if row.answered:
+        # Replaced in place; when no answer carries this pseudonym the earlier one is beyond
+        # reach, and a second would count the member twice.
+        answer_id = connection.execute(
+            _REPLACE_ANSWER, {"b_run_id": run_id, "b_tag": tag, **values}
+        ).scalar()
+        if answer_id is None:
+            raise AnswerLocked
+    else:
+        # An upsert: the same submission arriving twice at once finds the other copy's row.
+        answer_id = connection.execute(
+            _UPSERT_ANSWER[connection.dialect.name], {"run_id": run_id, "pseudonym": tag, **values}
+        ).scalar_one()
+        connection.execute(_MARK_ANSWERED, {"invitation_id": row.invitation_id})
+    # Cleared even for a new answer: a copy submitted at the same moment may have written.
+    connection.execute(_CLEAR_SCORES, {"answer_id": answer_id})
+    connection.execute(_CLEAR_FOCUS, {"answer_id": answer_id})
+    scores = [
+        {
+            "answer_id": answer_id,
+            "run_id": run_id,
+            "question_id": q.id,
+            "score": submitted.scores[q.id],
+        }
+        for q in form.rated
+        if q.id is not None
+    ]
+    if scores:
+        connection.execute(_INSERT_SCORE, scores)
+    if tenths:
+        connection.execute(
+            _INSERT_FOCUS,
+            [
+                {"answer_id": answer_id, "run_id": run_id, "priority_id": p, "tenths": share}
+                for p, share in tenths.items()
+            ],
         )
-    session.flush()
-    return answer
+    assert isinstance(answer_id, int)
+    return answer_id
+
+
+# Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
+# answers in flight and erases their pseudonyms too, or an answer waits for the close and
+# finds the run closed. A share lock, not an exclusive one, so answers never wait on each
+# other. SQLite serialises writers anyway.
+_RUN_AND_INVITATION: Executable = (
+    sql_select(
+        col(PulseRun.status),
+        col(PulseRun.closes_at),
+        col(PulseRun.question_ids),
+        col(PulseRun.priority_ids),
+        col(LeadershipGroup.timezone),
+        col(Workspace.team_id),
+        col(Invitation.id).label("invitation_id"),
+        col(Invitation.answered),
+        col(Invitation.timezone).label("member_timezone"),
+    )
+    .join(LeadershipGroup, col(LeadershipGroup.id) == col(PulseRun.group_id))
+    .join(Workspace, col(Workspace.id) == col(LeadershipGroup.workspace_id))
+    .outerjoin(
+        Invitation,
+        and_(
+            col(Invitation.run_id) == col(PulseRun.id),
+            col(Invitation.user_id) == bindparam("user_id"),
+        ),
+    )
+    .where(col(PulseRun.id) == bindparam("run_id"))
+    .with_for_update(read=True, of=col(PulseRun.id))
+)
+# Neither names its SET columns: they are the parameters' other keys (focus_other, friction).
+_REPLACE_ANSWER = (
+    update(Answer)
+    .where(col(Answer.run_id) == bindparam("b_run_id"), col(Answer.pseudonym) == bindparam("b_tag"))
+    .returning(col(Answer.id))
+)
+_MARK_ANSWERED = (
+    update(Invitation).where(col(Invitation.id) == bindparam("invitation_id")).values(answered=True)
+)
+_CLEAR_SCORES = delete(AnswerScore).where(col(AnswerScore.answer_id) == bindparam("answer_id"))
+_CLEAR_FOCUS = delete(AnswerFocus).where(col(AnswerFocus.answer_id) == bindparam("answer_id"))
+_INSERT_SCORE = insert(AnswerScore)
+_INSERT_FOCUS = insert(AnswerFocus)
+
+
+def _upsert_answer(insert_for: Any) -> Executable:
+    statement = insert_for(Answer)
+    returning: Executable = statement.on_conflict_do_update(
+        index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
+        set_={column: statement.excluded[column] for column in ("focus_other", "friction")},
+    ).returning(col(Answer.id))
+    return returning
+
+
+_UPSERT_ANSWER = {
+    "postgresql": _upsert_answer(postgresql_insert),
+    "sqlite": _upsert_answer(sqlite_insert),
+}
+
+
+# The questions and priorities a run asks are fixed when it is created: read once per run, not
+# once per answer. Only those are read from a cached form (its `run` is as first loaded).
+FORM_CACHE_SIZE = 64
+_FORMS: dict[tuple[int, str, str], PulseForm] = {}
+_FORMS_LOCK = threading.Lock()
+
+
+def _form(session: Session, run_id: int, question_ids: str, priority_ids: str) -> PulseForm:
+    cache_key = (run_id, question_ids, priority_ids)
+    with _FORMS_LOCK:
+        form = _FORMS.get(cache_key)
+    if form is not None:
+        return form
+    run = session.get(PulseRun, run_id)
+    assert run is not None  # just read with its invitation
+    form = pulse_form(session=session, run=run)
+    # Out of the session, so a rollback of this unit of work cannot expire what is cached.
+    for loaded in [run, *form.rated, form.focus, form.friction, *form.priorities]:
+        if loaded is not None and loaded in session:
+            session.expunge(loaded)
+    with _FORMS_LOCK:
+        while len(_FORMS) >= FORM_CACHE_SIZE:
+            _FORMS.pop(next(iter(_FORMS)))
+        _FORMS[cache_key] = form
+    return form
 
 
 def confirm_dm_answer(*, engine: Engine, messenger: Messenger, run_id: int, user_id: str) -> None:

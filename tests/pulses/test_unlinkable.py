@@ -55,7 +55,7 @@ def _answer(
             str(form.priorities[0].id): expansion,
             OTHER: 100 - expansion,
         }
-        answer = record_answer(
+        return record_answer(
             session=session,
             run_id=run_id,
             user_id=user_id,
@@ -63,8 +63,6 @@ def _answer(
             now=now,
             key=KEY,
         )
-        assert answer.id is not None
-        return answer.id
 
 
 def _dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
