@@ -184,6 +184,9 @@ EXEC_STEADY = {"Enterprise expansion": 30, "Platform reliability": 70}
 # scatter in theirs (agreement falls), the directors' hold steady in theirs.
 EXEC_PRESSURED = frozenset({2, 4, 6, 7, 9, 11})
 DIRECTORS_PRESSURED = frozenset({3, 5, 6, 8, 10, 11})
+# Time away: Ben takes a quiet week off (no drift, no pressure), set with `/coherence away`.
+AWAY_WEEK = 8
+AWAY_LEADER = "U0BEN"
 
 
 def pressure_answer(pressured: bool, rng: random.Random) -> int:
@@ -265,6 +268,8 @@ class Scenario:
             monday = first_monday + timedelta(weeks=week - 1)
             detailed = week in (1, WEEKS)
             self.printer.muted = False
+            if week == AWAY_WEEK:
+                self.go_away(monday)
             if detailed:
                 self.say(f"Week {week} of {WEEKS} (Mon {monday:%-d %b}), message by message")
             else:
@@ -330,8 +335,31 @@ class Scenario:
         self.slack.wait_for(lambda s: len(s.calls_to("views.publish")) > before, timeout=WAIT)
         self.slack.flush_events()
 
+    def go_away(self, monday: datetime) -> None:
+        """The Thursday before: the leader sets their week away, which only they are told."""
+        first, last = monday.date(), (monday + timedelta(days=4)).date()
+        self.say(
+            f"Thursday: {self.name(AWAY_LEADER)} is off next week and runs "
+            f"`/coherence away {first}..{last}` in #exec-team"
+        )
+        self.slack.user(AWAY_LEADER).run_command(
+            "/coherence", f"away {first}..{last}", channel=EXEC
+        )
+        self.slack.flush_events()
+
+    def reached(self, user: str) -> int:
+        """How many messages the bot has sent this user: DMs, and ephemerals it posted."""
+        ephemerals = [e for e in self.slack.ephemerals if e.user == user and e.source == "api"]
+        return len(self.slack.messages(self.slack.dm_channel(user))) + len(ephemerals)
+
     def play_week(self, week: int, monday: datetime, detailed: bool) -> None:
         exec_answers = executive_answers(week, self.rng)
+        away = week == AWAY_WEEK
+        if away:
+            # Drawn and dropped, so the other weeks' answers stay as they were.
+            del exec_answers[AWAY_LEADER]
+        reached_before = self.reached(AWAY_LEADER)
+        invited = len(exec_answers)
         dir_answers = director_answers(week, self.rng)
         on_time = dict(list(exec_answers.items())[:5])
         late = dict(list(exec_answers.items())[5:])
@@ -343,7 +371,7 @@ class Scenario:
             if detailed:
                 self.say(f"{self.name(user)} clicks Answer and submits")
             self.submit(user, self.open_modal(user, EXEC), answer)
-            self.await_progress(EXEC, f"{count} of 7 answered")
+            self.await_progress(EXEC, f"{count} of {invited} answered")
         self.at(nine_on(monday, LOS_ANGELES), "Monday 09:00 in Los Angeles" if detailed else None)
         for user, answer in dir_answers.items():
             self.submit(user, self.open_modal(user, user), answer)
@@ -362,11 +390,18 @@ class Scenario:
                 self.say(f"{self.name(user)} answers after the reminder")
             self.submit(user, self.open_modal(user, EXEC), answer)
             answered += 1
-            self.await_progress(EXEC, f"{answered} of 7 answered")
+            self.await_progress(EXEC, f"{answered} of {invited} answered")
+        # In the week away the close is shown too: the count says "· 1 away", never who.
+        self.printer.muted = not (detailed or away)
         self.at(
             monday + timedelta(days=2),
-            "Wednesday 09:00: #exec-team's window closes" if detailed else None,
+            "Wednesday 09:00: #exec-team's window closes" if detailed or away else None,
         )
+        if away:
+            if self.reached(AWAY_LEADER) != reached_before:
+                raise RuntimeError(f"{AWAY_LEADER} was sent something in their week away")
+            self.say(f"Nothing reached {self.name(AWAY_LEADER)} this week: no pulse, no reminder")
+        self.printer.muted = not detailed
         self.at(
             monday + timedelta(days=2, hours=9),
             "Wednesday 18:00: the directors' window closes (the last DM's 09:00 + 48 h)"

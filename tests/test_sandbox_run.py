@@ -43,7 +43,15 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "DM with Kenji Sato" in tokyo
     assert "(only visible to Grace Kim)" in out
     assert "has closed" in out
-    assert "This pulse closed at Wed 7 Oct, 09:00 CEST" in out
+    assert "This pulse closed at Wed 7 Oct, 16:00 JST" in out
+    # A week away (issue 15): Ben sets it himself, only he is told; that week's pulse counts
+    # him out ("· 1 away", never who) and nothing reaches him.
+    away = out.split("Ben Okafor is off next week")[1].split("Week 9 ")[0]
+    assert "`/coherence away 2026-11-23..2026-11-27`" in away
+    assert "(only visible to Ben Okafor)" in away
+    assert "You're away Mon 23 Nov 2026 to Fri 27 Nov 2026" in away
+    assert "Closed · 6 of 6 answered · 1 away" in away
+    assert "Nothing reached Ben Okafor this week: no pulse, no reminder" in away
     # Twelve weeks later (issue 9: long enough for coherence under pressure): both digests
     # (with their trend charts) and the organisation digest, with the executive team's visible
     # drift flagged, its coherence breaking in its pressured weeks while the directors' holds.

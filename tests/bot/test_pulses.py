@@ -177,7 +177,7 @@ def test_an_answer_after_the_close_is_refused_and_nothing_is_stored(
     response = person.submit(modal.id, {**values, "share_other": "100", "focus_other": "x"})
     assert response.json is not None
     assert response.json["response_action"] == "update"
-    assert "This pulse closed at Wed 2 Dec, 09:00 CET" in str(response.json["view"])
+    assert "This pulse closed at Wed 2 Dec, 17:00 JST" in str(response.json["view"])
     assert answers(bot.engine) == []
 
 
