@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import Block
 from sqlmodel import Session
 
 from bot.listeners import away
-from bot.listeners.commands import COMMAND, command_is, group_id_of, in_a_group, parsed_as
+from bot.listeners.admin.access import prompt_client
+from bot.listeners.commands import (
+    COMMAND,
+    Middleware,
+    command_is,
+    group_id_of,
+    in_a_group,
+    parsed_as,
+)
+from bot.messenger import MEMBER_CACHE_SECONDS
 from bot.services import Services, services_of
 from bot.views.digest import blocks_as_dicts, digest_blocks, status_blocks, trend_blocks
+from pulses.cadence import is_known_timezone
 from pulses.commands import Command, Report, Status, Trend
 from pulses.reports import GroupDigest, group_history, group_info, group_status
 from storage.db import session_scope
@@ -28,6 +43,47 @@ NOT_A_GROUP = (
 # What a member command shows of the channel's group: text and blocks, or just text.
 Reply = tuple[str, list[Block]] | str
 Build = Callable[[Session, LeadershipGroup, Services, BoltContext], Reply]
+READER_ZONE_KEY = "reader_zone"
+
+
+class ReaderZones:
+    """Each reader's time zone as Slack's `users.info` says, kept as long as the messenger
+    keeps a member's: a leader asking for the status again costs no call to Slack."""
+
+    def __init__(self, seconds: float = MEMBER_CACHE_SECONDS) -> None:
+        self._seconds = seconds
+        self._zones: dict[tuple[str, str], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def zone_of(self, client: WebClient, team_id: str, user_id: str) -> str | None:
+        """The member's zone, or None when Slack could not say (or names no known zone)."""
+        key = (team_id, user_id)
+        with self._lock:
+            cached = self._zones.get(key)
+        if cached is not None and time.monotonic() - cached[1] < self._seconds:
+            return cached[0]
+        try:
+            user = prompt_client(client).users_info(user=user_id)["user"]
+        except (SlackApiError, SlackClientError, OSError, KeyError, TypeError):
+            return None
+        zone = str(user.get("tz") or "")
+        if not is_known_timezone(zone):
+            return None
+        with self._lock:
+            self._zones[key] = (zone, time.monotonic())
+        return zone
+
+
+def with_reader_zone(zones: ReaderZones) -> Middleware:
+    """A listener middleware: the caller's zone goes in the context, looked up before the
+    listener reads the database."""
+
+    def look_up_zone(client: WebClient, context: BoltContext, next: Callable[[], None]) -> None:
+        team_id, user_id = context.team_id or "", context.user_id or ""
+        context[READER_ZONE_KEY] = zones.zone_of(client, team_id, user_id)
+        next()
+
+    return look_up_zone
 
 
 def _status(
@@ -36,9 +92,10 @@ def _status(
     assert group.id is not None
     thresholds = services.settings.flag_thresholds
     now = services.clock()
-    return status_blocks(
-        group_status(session=session, group_id=group.id, now=now, thresholds=thresholds)
-    )
+    status = group_status(session=session, group_id=group.id, now=now, thresholds=thresholds)
+    # One leader reads this: its times are in their zone (the group's when Slack can't say).
+    zone = context.get(READER_ZONE_KEY) or group.timezone
+    return status_blocks(replace(status, group=replace(status.group, timezone=zone)))
 
 
 def _trend(
@@ -88,15 +145,16 @@ def _answer_with(build: Build) -> Callable[[Ack, BoltContext], None]:
 
 def register(app: App) -> None:
     # Outside a leadership channel, each says what Coherence does and how to set it up.
-    routes: list[tuple[type[Command], Build]] = [
-        (Status, _status),
-        (Trend, _trend),
-        (Report, _report),
+    reader_zone = with_reader_zone(ReaderZones())
+    routes: list[tuple[type[Command], Build, list[Middleware]]] = [
+        (Status, _status, [reader_zone]),
+        (Trend, _trend, []),
+        (Report, _report, []),
     ]
-    for kind, build in routes:
-        app.command(COMMAND, matchers=[command_is(kind)], middleware=[in_a_group(NOT_A_GROUP)])(
-            _answer_with(build)
-        )
+    for kind, build, more in routes:
+        app.command(
+            COMMAND, matchers=[command_is(kind)], middleware=[in_a_group(NOT_A_GROUP), *more]
+        )(_answer_with(build))
     # The member commands about oneself (away, back) and closing a pulse early: registered
     # with the status listeners, before the catch-all that answers whatever text is left.
     away.register(app)
