@@ -53,8 +53,9 @@ class TickReport:
     errors: list[str] = field(default_factory=list)
 
 
-# Sends one workspace may claim in a round before every other workspace has had its turn.
-ROUND_SHARE = 5
+# Sends one workspace may claim in a round before every other workspace has had its turn: one,
+# so consecutive sends go to different workspaces and none waits on one workspace's pacing.
+ROUND_SHARE = 1
 
 
 @dataclass
