@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import Session, col, select
 
+from pulses.away import away_count, away_counts
 from pulses.commitments import FollowUp, follow_up
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER
@@ -59,6 +60,7 @@ class RunReport:
     hidden_reason: HiddenReason | None = None
     signals: Signals | None = None
     pressure: RunPressure | None = None
+    away: int = 0  # members passed over because they were away, never who
 
     @property
     def trend(self) -> Trend | None:
@@ -91,6 +93,7 @@ class OpenRun:
     invited: int
     answered: int
     closes_at: datetime
+    away: int = 0  # members passed over because they were away, never who
 
     @property
     def response_rate(self) -> float | None:
@@ -221,6 +224,8 @@ def _build_reports(
             sample = window.samples[run_id]
             report = replace(report, pressure=run_pressure(sample, _threshold(group, run)))
         reports.append(report)
+    away = away_counts(session, [r.run_id for r in reports])
+    reports = [replace(r, away=away.get(r.run_id, 0)) for r in reports]
     reportable_ids = [
         r.run_id for r in reports[max(0, len(reports) - detailed) :] if r.shown is not None
     ]
@@ -398,6 +403,7 @@ def _open_run(session: Session, group_id: int) -> OpenRun | None:
         invited=invited,
         answered=answered,
         closes_at=run.closes_at,
+        away=away_count(session, run.id),
     )
 
 
