@@ -34,6 +34,10 @@ MONTHLY_WEEK_NAMES: Final[dict[int, str]] = {
 }
 DELIVERY_MODES: Final = ("channel", "dm")
 MAX_LAYER_LENGTH: Final = 64
+# The answer window and the reminder are at least an hour, as the setup modal's hour fields
+# allow, whatever path changes them (the cadence caps both at 14 days), in whole minutes since
+# they are stored in minutes.
+MIN_HOURS: Final = 1
 
 # Field names double as the setup modal's block ids, so a problem lands next to its input.
 LAYER = "layer"
@@ -151,6 +155,12 @@ def validate_settings(settings: GroupSettings) -> None:
         problems[MONTHLY_WEEK] = "Choose the first, second, third, fourth or last week."
     if settings.frequency == "monthly" and len(settings.weekdays) > 1:
         problems[WEEKDAYS] = "A monthly pulse goes out on one day: pick a single weekday."
+    for field_name, what, duration in (
+        (ANSWER_WINDOW, "The answer window", settings.answer_window),
+        (REMINDER, "The reminder", settings.reminder_after),
+    ):
+        if duration is not None and (problem := _hours_problem(what, duration)):
+            problems[field_name] = problem
     if not problems:
         # The window is checked without the reminder first, so each message lands on its field.
         try:
@@ -165,6 +175,14 @@ def validate_settings(settings: GroupSettings) -> None:
             problems[REMINDER] = str(error)
     if problems:
         raise InvalidChange(problems)
+
+
+def _hours_problem(what: str, duration: timedelta) -> str | None:
+    if duration < timedelta(hours=MIN_HOURS):
+        return f"{what} must be at least {MIN_HOURS} hour, got {_hours(duration)}."
+    if duration % timedelta(minutes=1):
+        return f"{what} must be a whole number of minutes, got {duration}."
+    return None
 
 
 def describe_cadence(settings: GroupSettings) -> str:
