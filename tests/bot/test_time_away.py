@@ -113,3 +113,31 @@ def test_channel_progress_says_who_many_are_away_and_the_rate_ignores_them(
     assert "0 of 6 answered · 1 away" in str(sandbox.messages(EXEC)[0].blocks)
     _answer(sandbox, "U0ALICE", 4)
     sandbox.wait_for(lambda s: "1 of 6 answered · 1 away" in str(s.messages(EXEC)[0].blocks))
+
+
+def test_an_away_member_does_not_hide_a_group_at_the_threshold(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    # Seven leaders, results shown from six answers: with Ben away, the six others answering
+    # is everyone asked, and the digest shows the figures.
+    sandbox.user(BEN).set_status(":palm_tree:", "Vacationing")
+    make_group(
+        bot.engine, timezone=BERLIN, anonymity_threshold=6, created_at=MONDAY - timedelta(days=3)
+    )
+    messenger = messenger_for(bot.services.settings)
+    bot.clock.now = MONDAY
+    run_tick(bot.engine, messenger, MONDAY)
+    present = [u for u in EXEC_LEADERS if u != BEN]
+    for user in present:
+        _answer(sandbox, user, 4)
+    sandbox.wait_for(lambda s: "6 of 6 answered · 1 away" in str(s.messages(EXEC)[0].blocks))
+    bot.clock.now = MONDAY + timedelta(days=2)
+    run_tick(bot.engine, messenger, bot.clock.now)
+    sandbox.user("U0ADMIN").run_command("/coherence", "digest now", channel=EXEC)
+    sandbox.wait_for(lambda s: len(s.messages(EXEC)) == 2)
+    digest = str(sandbox.messages(EXEC)[1].blocks)
+    assert "Response: 6 of 6 leaders (100%) · 1 away" in digest
+    assert "Fewer than" not in digest
+    assert "Coherence index" in digest
+    assert "Ben" not in digest
+    assert BEN not in digest
