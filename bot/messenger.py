@@ -101,22 +101,21 @@ class SlackDigest:
 
 @dataclass
 class _CachedUser:
-    timezone: str | None
+    member: Member
     human: bool
     fetched: float
-    status_emoji: str = ""
-    status_expiration: int = 0
 
 
 def _cached_user(user: dict[str, Any], fetched: float) -> _CachedUser:
     profile = user.get("profile") or {}
-    return _CachedUser(
+    member = Member(
+        user_id=user["id"],
         timezone=user.get("tz"),
-        human=not (user.get("is_bot") or user.get("deleted") or user["id"] == "USLACKBOT"),
-        fetched=fetched,
         status_emoji=str(profile.get("status_emoji") or ""),
         status_expiration=int(profile.get("status_expiration") or 0),
     )
+    human = not (user.get("is_bot") or user.get("deleted") or user["id"] == "USLACKBOT")
+    return _CachedUser(member=member, human=human, fetched=fetched)
 
 
 class SlackMessenger:
@@ -146,14 +145,7 @@ class SlackMessenger:
         for user_id in user_ids:
             cached = known.get(user_id) or self._user(user_id)
             if cached is not None and cached.human:
-                members.append(
-                    Member(
-                        user_id=user_id,
-                        timezone=cached.timezone,
-                        status_emoji=cached.status_emoji,
-                        status_expiration=cached.status_expiration,
-                    )
-                )
+                members.append(cached.member)
         return members
 
     def _known_users(self, user_ids: list[str]) -> dict[str, _CachedUser]:

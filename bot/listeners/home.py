@@ -43,13 +43,7 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext)
                 overview = admin_overview(session=session, workspace_id=workspace_id, now=now)
                 changes = recent_changes(session=session, workspace_id=workspace_id)
                 commitments = open_commitments(session=session, workspace_id=workspace_id)
-    view = home_view(
-        timezone=timezone,
-        pulses=pulses,
-        overview=overview,
-        changes=changes,
-        commitments=commitments,
-    )
+    view = home_view(timezone, pulses, overview, changes, commitments)
     client.views_publish(user_id=user_id, view=view)
 
 

@@ -180,7 +180,6 @@ def _change_lines(changes: Sequence[ConfigChange], timezone: str) -> str:
 
 
 def home_view(
-    *,
     timezone: str,
     pulses: Sequence[OpenPulse],
     overview: Sequence[GroupOverview] | None = None,
