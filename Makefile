@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := bot pulses storage sandbox benchmarks
 
-.PHONY: run test lint typecheck pytest bench validity clean
+.PHONY: run test lint typecheck pytest bench scale validity clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,6 +33,10 @@ pytest: $(STAMP)
 # With a throwaway PostgreSQL when one is installed, so the burst is measured on both.
 bench: $(STAMP)
 	PYTEST=$(BIN)/python bash scripts/pytest-with-postgres.sh -m benchmarks $(BENCH_ARGS)
+
+# Replicas sharing a fan-out on a throwaway PostgreSQL, one SIGKILLed mid-fan-out (benchmarks/scale.py).
+scale: $(STAMP)
+	PYTEST=$(BIN)/python bash scripts/pytest-with-postgres.sh -m benchmarks.scale $(SCALE_ARGS)
 
 validity: $(STAMP)
 	$(BIN)/python -m benchmarks.validity
