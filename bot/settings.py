@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # "text" for people, "json" for a log pipeline (one object per line).
     log_format: str = "text"
-    # Workspace members who may administer Coherence besides Slack's owners and admins.
+    # Workspace members who may administer Coherence besides Slack's owners and admins (one
+    # workspace, SLACK_BOT_TOKEN; installs through "Add to Slack" refuse it).
     coherence_admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Overrides of the digest's flag thresholds (pulses/flags.py FlagThresholds documents
     # each), as JSON, e.g. {"drift_divergence": 0.15, "low_response_rate": 0.5}.
@@ -229,6 +230,14 @@ class Settings(BaseSettings):
                 'SLACK_CLIENT_ID is set with SLACK_APP_TOKEN: installs through "Add to Slack" '
                 "need the HTTP endpoints /slack/install and /slack/oauth_redirect; leave "
                 "SLACK_APP_TOKEN empty"
+            )
+        if self.oauth and self.coherence_admin_ids:
+            # A user ID names a person in one workspace only; one list for every workspace
+            # would make someone an admin where nobody chose them.
+            raise SettingsError(
+                "COHERENCE_ADMIN_IDS is set with SLACK_CLIENT_ID: with installs through "
+                '"Add to Slack" each workspace\'s admins are its Slack admins and owners and '
+                "whoever installed the app there; leave COHERENCE_ADMIN_IDS empty"
             )
         required = {
             "SLACK_CLIENT_SECRET" if self.oauth else "SLACK_BOT_TOKEN": (

@@ -165,6 +165,72 @@ def test_every_configuration_mistake_is_one_line_and_exit_2(
         assert "xapp-1-A0" not in output
 
 
+OAUTH_CLIENT = {"SLACK_CLIENT_ID": "1111111111.2222222222", "SLACK_CLIENT_SECRET": "oauth-secret"}
+
+
+def test_every_oauth_configuration_mistake_is_one_line_and_exit_2(
+    sandbox: SlackSandbox, tmp_path: Path
+) -> None:
+    # Each starts from single-workspace settings; "" unsets a variable (empty means unset).
+    oauth_only = {**OAUTH_CLIENT, "SLACK_BOT_TOKEN": ""}
+    mistakes = [
+        Mistake(
+            "client id without secret",
+            {"SLACK_CLIENT_ID": OAUTH_CLIENT["SLACK_CLIENT_ID"], "SLACK_BOT_TOKEN": ""},
+            "SLACK_CLIENT_SECRET",
+        ),
+        Mistake(
+            "client secret a placeholder",
+            {**oauth_only, "SLACK_CLIENT_SECRET": "changeme"},
+            "SLACK_CLIENT_SECRET",
+        ),
+        Mistake("bot token and client id", OAUTH_CLIENT, "SLACK_BOT_TOKEN"),
+        Mistake(
+            "oauth with socket mode",
+            {**oauth_only, "SLACK_APP_TOKEN": "xapp-1-A0-1-ff"},
+            "SLACK_CLIENT_ID",
+        ),
+        Mistake(
+            "rotation minutes zero",
+            {**oauth_only, "SLACK_TOKEN_ROTATION_MINUTES": "0"},
+            "SLACK_TOKEN_ROTATION_MINUTES",
+        ),
+        Mistake(
+            "rotation minutes past the token's life",
+            {**oauth_only, "SLACK_TOKEN_ROTATION_MINUTES": "721"},
+            "SLACK_TOKEN_ROTATION_MINUTES",
+        ),
+        Mistake(
+            "rotation minutes not a number",
+            {**oauth_only, "SLACK_TOKEN_ROTATION_MINUTES": "2h"},
+            "SLACK_TOKEN_ROTATION_MINUTES",
+        ),
+        Mistake("client id shape", {**oauth_only, "SLACK_CLIENT_ID": "A0APPID"}, "SLACK_CLIENT_ID"),
+        Mistake(
+            "one admin list for every workspace",
+            {**oauth_only, "COHERENCE_ADMIN_IDS": "U0ADMIN"},
+            "COHERENCE_ADMIN_IDS",
+        ),
+    ]
+
+    def attempt(index: int, mistake: Mistake) -> subprocess.CompletedProcess[str]:
+        folder = tmp_path / f"oauth{index}"
+        env = {**base_env(sandbox, folder), **mistake.env}
+        return run_serve({k: v for k, v in env.items() if v}, folder)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(attempt, range(len(mistakes)), mistakes))
+    for mistake, result in zip(mistakes, results, strict=True):
+        output = result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (mistake.name, output)
+        assert "Traceback" not in output, (mistake.name, output)
+        assert len(lines) == 1, (mistake.name, output)
+        assert lines[0].startswith(f"coherence: {mistake.variable}"), (mistake.name, lines[0])
+        assert "oauth-secret" not in output  # the client secret is never echoed
+        assert "xapp-1-A0" not in output
+
+
 def test_an_unreachable_database_is_retried_with_a_line_per_attempt(
     sandbox: SlackSandbox, tmp_path: Path, closed_port: int
 ) -> None:
