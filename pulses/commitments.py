@@ -90,6 +90,34 @@ def _run_in(session: Session, run_id: int, workspace_id: int) -> PulseRun:
     return run
 
 
+@dataclass(frozen=True)
+class GroupOfCommitment:
+    """The group a run or commitment belongs to: whose channel's members may act on it."""
+
+    name: str
+    channel_id: str
+
+
+def group_of(
+    *,
+    session: Session,
+    workspace_id: int,
+    run_id: int | None = None,
+    commitment_id: int | None = None,
+) -> GroupOfCommitment:
+    """The group of the run (or commitment) in the caller's workspace; `CommitmentNotFound`."""
+    if commitment_id is not None:
+        commitment = session.get(Commitment, commitment_id)
+        if commitment is None or commitment.workspace_id != workspace_id:
+            raise CommitmentNotFound(f"commitment {commitment_id}")
+        run_id = commitment.run_id
+    assert run_id is not None, "a run or a commitment names the group"
+    run = _run_in(session, run_id, workspace_id)
+    group = session.get(LeadershipGroup, run.group_id)
+    assert group is not None
+    return GroupOfCommitment(group.channel_name or group.channel_id, group.channel_id)
+
+
 def record_commitment(
     *,
     session: Session,

@@ -1,5 +1,10 @@
 """Acting on results: "Commit" under a digest opens a modal that records what the team will do;
-"Done" on a commitment listed by a later digest marks it done and updates that message."""
+"Done" on a commitment listed by a later digest marks it done and updates that message.
+
+Anyone who can see a digest can click its buttons (a digest channel may be wider than the
+group), so each click and submission is checked: only members of the group's own channel and
+Coherence admins may commit or mark done; anyone else is told so, only them, and nothing changes.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import json
 from collections.abc import Callable
 from functools import partial
 from logging import Logger
-from typing import Any
+from typing import Any, TypeVar
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.listeners.admin.access import look_up_caller, prompt_client
 from bot.services import services_of
 from bot.views.commitments import (
     COMMIT_ACTION,
@@ -21,26 +28,29 @@ from bot.views.commitments import (
     OWNER_BLOCK,
     TEXT_ACTION,
     TEXT_BLOCK,
+    check_failed_text,
     commitment_block,
     commitment_block_id,
     commitment_modal,
+    not_allowed_text,
     recorded_text,
 )
 from bot.views.pulse import notice_modal
 from pulses.commitments import (
     CommitmentNotFound,
-    CommitmentView,
+    GroupOfCommitment,
     InvalidCommitment,
+    group_of,
     mark_done,
     record_commitment,
 )
 from pulses.groups import workspace_for_team
 from storage.db import session_scope
-from storage.models import LeadershipGroup, PulseRun
 
 NOT_FOUND = "This digest's pulse no longer exists, so nothing can be recorded under it."
 # The block ids of the modal's inputs are the names `InvalidCommitment` gives its problems.
 _PROBLEM_BLOCKS = {"text": TEXT_BLOCK, "owner": OWNER_BLOCK}
+T = TypeVar("T")
 
 
 def _workspace_id(context: BoltContext) -> int | None:
@@ -49,7 +59,7 @@ def _workspace_id(context: BoltContext) -> int | None:
         return workspace.id if workspace is not None else None
 
 
-def _in_workspace(context: BoltContext, change: Callable[..., CommitmentView]) -> CommitmentView:
+def _in_workspace(context: BoltContext, change: Callable[..., T]) -> T:
     """``change(session=…, workspace_id=…)`` in one transaction, in the caller's workspace."""
     workspace_id = _workspace_id(context)
     if workspace_id is None:
@@ -66,26 +76,60 @@ def _message_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return container.get("channel_id"), container.get("message_ts")
 
 
+def _in_channel(client: WebClient, channel_id: str, user_id: str) -> bool | None:
+    """Whether the user is a member of the channel now; None if Slack could not say."""
+    # Asked before an ack or a trigger_id expires: fail fast rather than wait out a 429.
+    quick = prompt_client(client)
+    cursor: str | None = None
+    try:
+        while True:
+            page = quick.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
+            if user_id in (page.get("members") or []):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return False
+    except (SlackApiError, SlackClientError, OSError):
+        return None
+
+
+def _refusal(
+    client: WebClient, context: BoltContext, user_id: str, group: GroupOfCommitment
+) -> str | None:
+    """None when the user may act on the group's commitments, else what to tell them."""
+    member = _in_channel(client, group.channel_id, user_id)
+    if member:
+        return None
+    caller = look_up_caller(client, user_id, services_of(context).settings.coherence_admin_ids)
+    if caller is not None and caller.is_admin:
+        return None
+    if member is None or caller is None:
+        return check_failed_text(group.name)
+    return not_allowed_text(group.name)
+
+
 def open_commit_modal(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
 ) -> None:
     # The trigger_id expires three seconds after the click: acknowledge, then open at once.
     ack()
     run_id = int(body["actions"][0]["value"])
-    workspace_id = _workspace_id(context)
-    with session_scope(services_of(context).engine) as session:
-        run = session.get(PulseRun, run_id)
-        group = session.get(LeadershipGroup, run.group_id) if run is not None else None
-        name = None
-        if group is not None and group.workspace_id == workspace_id:
-            name = group.channel_name or group.channel_id
-    if name is None:
-        view = notice_modal("Pulse not found", NOT_FOUND)
-    else:
-        channel, ts = _message_of(body)
-        view = commitment_modal(
-            run_id=run_id, user_id=body["user"]["id"], channel=channel, ts=ts, group_name=name
+    user_id = body["user"]["id"]
+    try:
+        group = _in_workspace(context, partial(group_of, run_id=run_id))
+    except CommitmentNotFound:
+        client.views_open(
+            trigger_id=body["trigger_id"], view=notice_modal("Pulse not found", NOT_FOUND)
         )
+        return
+    refusal = _refusal(client, context, user_id, group)
+    if refusal is not None:
+        respond(text=refusal, response_type="ephemeral", replace_original=False)
+        return
+    channel, ts = _message_of(body)
+    view = commitment_modal(
+        run_id=run_id, user_id=user_id, channel=channel, ts=ts, group_name=group.name
+    )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -102,6 +146,16 @@ def submit_commitment(
     meta = json.loads(view["private_metadata"])
     values = view["state"]["values"]
     user_id = body["user"]["id"]
+    try:
+        # Asked again on submission: the modal may have been opened before they left the channel.
+        group = _in_workspace(context, partial(group_of, run_id=int(meta["run_id"])))
+    except CommitmentNotFound:
+        ack(response_action="update", view=notice_modal("Pulse not found", NOT_FOUND))
+        return
+    refusal = _refusal(client, context, user_id, group)
+    if refusal is not None:
+        ack(response_action="update", view=notice_modal("Not recorded", refusal))
+        return
     try:
         recorded = _in_workspace(
             context,
@@ -135,13 +189,23 @@ def submit_commitment(
 
 
 def mark_commitment_done(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, logger: Logger
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: Logger,
+    respond: Respond,
 ) -> None:
     """Record that it was done, then show it done in the message clicked."""
     ack()
     services = services_of(context)
     commitment_id = int(body["actions"][0]["value"])
     try:
+        group = _in_workspace(context, partial(group_of, commitment_id=commitment_id))
+        refusal = _refusal(client, context, body["user"]["id"], group)
+        if refusal is not None:
+            respond(text=refusal, response_type="ephemeral", replace_original=False)
+            return
         done = _in_workspace(
             context,
             partial(

@@ -35,6 +35,21 @@ MAX_IN_DIGEST: Final = 8
 MAX_ON_HOME: Final = 15
 
 
+def not_allowed_text(group_name: str) -> str:
+    """Said, only to them, to someone outside the group's channel who is not an admin."""
+    return (
+        f":lock: Only members of #{_escape(group_name[:80])} (and Coherence admins) can record "
+        "the group's commitments or mark them done, so nothing was changed."
+    )
+
+
+def check_failed_text(group_name: str) -> str:
+    return (
+        f":warning: I couldn't check with Slack whether you are in #{_escape(group_name[:80])} "
+        "just now, so nothing was changed. Please try again in a minute."
+    )
+
+
 def commitment_block_id(commitment_id: int) -> str:
     return f"commitment-{commitment_id}"
 

@@ -131,10 +131,12 @@ def _day(report: RunReport) -> str:
     return f"{report.occurrence_day:%a %-d %b %Y}"
 
 
-def _capped(blocks: list[Block]) -> list[Block]:
-    if len(blocks) <= MAX_BLOCKS:
-        return blocks
-    return [*blocks[: MAX_BLOCKS - 1], _context("Some sections were left out to fit Slack.")]
+def _capped(blocks: list[Block], tail: Sequence[Block] = ()) -> list[Block]:
+    """The blocks, then ``tail`` whole: a cut to fit Slack is made before the tail, never in it."""
+    if len(blocks) + len(tail) <= MAX_BLOCKS:
+        return [*blocks, *tail]
+    kept = blocks[: MAX_BLOCKS - len(tail) - 1]
+    return [*kept, _context("Some sections were left out to fit Slack."), *tail]
 
 
 # --- parts shared by the digest and the status --------------------------------------------------
@@ -296,8 +298,8 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
     for note in (declared_changes_text(digest), _wording_note(report), undecided_note(report)):
         if note:
             blocks.append(_context(note))
-    blocks += follow_up_blocks(digest)
-    blocks.append(
+    tail = follow_up_blocks(digest)  # with the footer, never cut
+    tail.append(
         _context(
             "Only team-level figures, never who said what. Index = 100 × level × agreement; "
             "± is a 95% interval; a flag or arrow appears only beyond the noise."
@@ -307,7 +309,7 @@ def digest_blocks(digest: GroupDigest) -> tuple[str, list[Block]]:
         f"{title}: coherence index {index_text(metrics.coherence_index)}, "
         f"{metrics.n_responded} of {metrics.n_invited} leaders answered."
     )
-    return text, _capped(blocks)
+    return text, _capped(blocks, tail)
 
 
 # --- the organisation digest --------------------------------------------------------------------
