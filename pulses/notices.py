@@ -29,6 +29,7 @@ def notice_for(*, session: Session, run: PulseRun) -> PulseNotice:
         invited=invited,
         closed=run.status == "closed",
         away=away_count(session, run.id),
+        language=group.language,
     )
 
 

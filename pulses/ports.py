@@ -24,6 +24,8 @@ class PulseNotice:
     closed: bool = False
     # Members passed over because they were away: counted, never named.
     away: int = 0
+    # The group's language (a locale such as "de"): the message is written in it.
+    language: str = "en"
 
 
 @dataclass(frozen=True)

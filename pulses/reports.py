@@ -110,6 +110,8 @@ class GroupInfo:
     layer: str | None
     timezone: str
     threshold: int
+    # The locale the group's digests and status are written in.
+    language: str = "en"
 
 
 def group_info(group: LeadershipGroup) -> GroupInfo:
@@ -121,6 +123,7 @@ def group_info(group: LeadershipGroup) -> GroupInfo:
         layer=group.layer,
         timezone=group.timezone,
         threshold=effective_threshold(group.anonymity_threshold),
+        language=group.language,
     )
 
 

@@ -33,6 +33,8 @@ MONTHLY_WEEK_NAMES: Final[dict[int, str]] = {
     -1: "last",
 }
 DELIVERY_MODES: Final = ("channel", "dm")
+# The languages a group's messages can be written in, by their own names (bot/i18n.py).
+LANGUAGES: Final[dict[str, str]] = {"en": "English", "de": "Deutsch"}
 MAX_LAYER_LENGTH: Final = 64
 # The answer window and the reminder are at least an hour, as the setup modal's hour fields
 # allow, whatever path changes them (the cadence caps both at 14 days), in whole minutes since
@@ -54,6 +56,7 @@ DIGEST_WEEKDAY = "digest_weekday"
 DIGEST_TIME = "digest_time"
 DIGEST_CHANNEL = "digest_channel"
 THRESHOLD = "anonymity_threshold"
+LANGUAGE = "language"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class GroupSettings:
     digest_time: time = time(9, 0)
     digest_channel_id: str | None = None
     anonymity_threshold: int = DEFAULT_ANONYMITY_THRESHOLD
+    language: str = "en"
 
     def cadence(self) -> Cadence:
         return Cadence(
@@ -120,6 +124,7 @@ def settings_of(group: LeadershipGroup) -> GroupSettings:
         digest_time=_parse_hhmm(group.digest_time),
         digest_channel_id=group.digest_channel_id,
         anonymity_threshold=group.anonymity_threshold,
+        language=group.language,
     )
 
 
@@ -142,6 +147,8 @@ def validate_settings(settings: GroupSettings) -> None:
             f"The anonymity threshold can't be below {ANONYMITY_MINIMUM}: with fewer answers "
             "a leader's answer could be worked out."
         )
+    if settings.language not in LANGUAGES:
+        problems[LANGUAGE] = "Choose one of the languages offered."
     if settings.digest_weekday is not None and not 0 <= settings.digest_weekday <= 6:
         problems[DIGEST_WEEKDAY] = "Choose a day of the week for the digest."
     if not is_known_timezone(settings.timezone):
@@ -240,6 +247,8 @@ def describe_settings_changes(before: GroupSettings, after: GroupSettings) -> li
         lines.append(
             f"anonymity threshold {before.anonymity_threshold} → {after.anonymity_threshold}"
         )
+    if before.language != after.language:
+        lines.append(f"language {before.language} → {after.language}")
     return lines
 
 
@@ -262,6 +271,7 @@ def _write_settings(group: LeadershipGroup, settings: GroupSettings) -> None:
     group.digest_time = settings.digest_time.strftime("%H:%M")
     group.digest_channel_id = settings.digest_channel_id
     group.anonymity_threshold = settings.anonymity_threshold
+    group.language = settings.language
 
 
 def restart_schedule(

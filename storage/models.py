@@ -64,6 +64,7 @@ class LeadershipGroup(SQLModel, table=True):
     # When the current schedule took effect: occurrences before it are neither sent late nor
     # recorded as missed (a cadence change must not "catch up" on days under the new rule).
     schedule_starts_at: datetime | None = None
+    language: str = Field(default="en", max_length=16)  # the locale of its messages (bot.i18n)
 
 
 class SkipDate(SQLModel, table=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -18,9 +17,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import N_, _, speaking
+from bot.i18n import moment as local_moment
 from bot.views.fields import radio_field, select_field, text_field
 from pulses.answers import OTHER, SHARE_STEPS, PulseForm, share_field
-from pulses.away import away_text
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
 from storage.models import Answer, Question
@@ -34,10 +34,32 @@ FOCUS_OTHER_BLOCK = "focus_other"
 FRICTION_ACTION = "friction"
 
 
+# The answer scale's words (pulses.questions.LIKERT_LABELS), marked here to be translated.
+SCALE_WORDS = (
+    N_("Strongly disagree"),
+    N_("Disagree"),
+    N_("Neutral"),
+    N_("Agree"),
+    N_("Strongly agree"),
+)
+
+
 def format_moment(moment: datetime, timezone: str) -> str:
-    """`Wed 27 Nov, 09:00 CET` in the given zone."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local:%a %-d %b, %H:%M} {local.tzname()}"
+    """`Wed 27 Nov, 09:00 CET` in the given zone, in the language being spoken."""
+    return local_moment(moment, timezone)
+
+
+def progress_text(answered: int, invited: int, away: int) -> str:
+    """`5 of 8 answered · 1 away`."""
+    return _("{answered} of {invited} answered").format(
+        answered=answered, invited=invited
+    ) + away_words(away)
+
+
+def away_words(away: int) -> str:
+    """The response rate's suffix, " · 1 away" (`pulses.away.away_text`), in the language
+    being spoken; empty when nobody was away."""
+    return _(" · {n} away").format(n=away) if away else ""
 
 
 def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, list[Block]]:
@@ -45,28 +67,38 @@ def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, lis
 
     A DM is not refreshed as others answer, so it shows when the pulse closes, not a count.
     """
+    with speaking(notice.language):
+        return _pulse_message(notice, in_dm=in_dm)
+
+
+def _pulse_message(notice: PulseNotice, *, in_dm: bool) -> tuple[str, list[Block]]:
     closes = format_moment(notice.closes_at, notice.timezone)
     if notice.closed:
-        text = f"This week's coherence pulse for {notice.group_name} has closed."
-        status = f"Closed · {notice.answered} of {notice.invited} answered{away_text(notice.away)}"
+        text = _("This week's coherence pulse for {group} has closed.").format(
+            group=notice.group_name
+        )
+        status = _("Closed · {progress}").format(
+            progress=progress_text(notice.answered, notice.invited, notice.away)
+        )
         blocks: list[Block] = [
             SectionBlock(text=MarkdownTextObject(text=f"*{text}*")),
             ContextBlock(elements=[MarkdownTextObject(text=status)]),
         ]
         return text, blocks
-    text = f"Time for this week's coherence pulse for {notice.group_name} (under a minute)."
+    text = _("Time for this week's coherence pulse for {group} (under a minute).").format(
+        group=notice.group_name
+    )
+    about = _(
+        "Five quick statements, one question about focus, one about friction. Answers are "
+        "anonymous: only team-level figures are ever shown."
+    )
     blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{text}*\nFive quick statements, one question about focus, one about "
-                "friction. Answers are anonymous: only team-level figures are ever shown."
-            )
-        ),
+        SectionBlock(text=MarkdownTextObject(text=f"*{text}*\n{about}")),
         ActionsBlock(
             block_id=f"pulse-{notice.run_id}",
             elements=[
                 ButtonElement(
-                    text="Answer",
+                    text=_("Answer"),
                     action_id=ANSWER_ACTION,
                     value=str(notice.run_id),
                     style="primary",
@@ -76,10 +108,12 @@ def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, lis
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"Closes {closes}"
+                    text=_("Closes {moment}").format(moment=closes)
                     if in_dm
-                    else f"{notice.answered} of {notice.invited} answered"
-                    f"{away_text(notice.away)} · closes {closes}"
+                    else _("{progress} · closes {moment}").format(
+                        progress=progress_text(notice.answered, notice.invited, notice.away),
+                        moment=closes,
+                    )
                 )
             ]
         ),
@@ -89,29 +123,42 @@ def pulse_message(notice: PulseNotice, *, in_dm: bool = False) -> tuple[str, lis
 
 def answered_message(notice: PulseNotice) -> tuple[str, list[Block]]:
     """A member's DM once they have answered: confirmation, and the way to change it."""
+    with speaking(notice.language):
+        return _answered_message(notice)
+
+
+def _answered_message(notice: PulseNotice) -> tuple[str, list[Block]]:
     closes = format_moment(notice.closes_at, notice.timezone)
-    text = f"Thanks, your answer to this week's coherence pulse for {notice.group_name} is in."
+    text = _("Thanks, your answer to this week's coherence pulse for {group} is in.").format(
+        group=notice.group_name
+    )
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=f":white_check_mark: {text}")),
         ActionsBlock(
             block_id=f"pulse-{notice.run_id}",
             elements=[
                 ButtonElement(
-                    text="Change answer", action_id=ANSWER_ACTION, value=str(notice.run_id)
+                    text=_("Change answer"), action_id=ANSWER_ACTION, value=str(notice.run_id)
                 )
             ],
         ),
-        ContextBlock(elements=[MarkdownTextObject(text=f"You can change it until {closes}.")]),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=_("You can change it until {moment}.").format(moment=closes)
+                )
+            ]
+        ),
     ]
     return text, blocks
 
 
 def reminder_text(notice: PulseNotice) -> str:
-    closes = format_moment(notice.closes_at, notice.timezone)
-    return (
-        f"Reminder: this week's coherence pulse for {notice.group_name} closes {closes}. "
-        "It takes under a minute."
-    )
+    with speaking(notice.language):
+        return _(
+            "Reminder: this week's coherence pulse for {group} closes {moment}. "
+            "It takes under a minute."
+        ).format(group=notice.group_name, moment=format_moment(notice.closes_at, notice.timezone))
 
 
 def pulse_modal(
@@ -121,20 +168,33 @@ def pulse_modal(
     previous: Answer | None = None,
     previous_scores: dict[int, int] | None = None,
     previous_shares: dict[str, int] | None = None,
+    language: str | None = None,
 ) -> View:
     """The answer modal: Likert items, focus, the pressure item, friction; prefilled when
-    changing an answer."""
+    changing an answer. The questions are the workspace's own words, shown as written."""
+    with speaking(language):
+        return _pulse_modal(form, previous, previous_scores, previous_shares)
+
+
+def _pulse_modal(
+    form: PulseForm,
+    previous: Answer | None,
+    previous_scores: dict[int, int] | None,
+    previous_shares: dict[str, int] | None,
+) -> View:
     assert form.run.id is not None
     scores = previous_scores or {}
     blocks: list[Block] = []
-    options = [Option(value=str(v), label=f"{v} · {label}") for v, label in LIKERT_LABELS.items()]
+    options = [
+        Option(value=str(v), label=f"{v} · {_(label)}") for v, label in LIKERT_LABELS.items()
+    ]
     for question in form.likert:
         blocks.append(_rating(question, options, scores))
     if form.asks_shares:
         blocks += _share_blocks(form, previous_shares or {})
     elif form.focus is not None:
         focus_options = [Option(value=str(p.id), label=p.name[:75]) for p in form.priorities]
-        focus_options.append(Option(value=OTHER, label="Something else"))
+        focus_options.append(Option(value=OTHER, label=_("Something else")))
         chosen = next(iter(previous_shares or {}), None)
         blocks.append(
             select_field(
@@ -143,14 +203,14 @@ def pulse_modal(
                 focus_options,
                 action_id=FOCUS_ACTION,
                 initial=next((o for o in focus_options if o.value == chosen), None),
-                placeholder="Choose a priority",
+                placeholder=_("Choose a priority"),
             )
         )
     if form.focus is not None:
         blocks.append(
             text_field(
                 FOCUS_OTHER_BLOCK,
-                "If something else: what was it?",
+                _("If something else: what was it?"),
                 action_id=FOCUS_OTHER_BLOCK,
                 max_length=200,
                 initial=(previous.focus_other if previous else None) or None,
@@ -169,16 +229,16 @@ def pulse_modal(
                 initial=(previous.friction if previous else None) or None,
                 multiline=True,
                 optional=True,
-                hint="Optional. Shown without your name, only when enough people answered.",
+                hint=_("Optional. Shown without your name, only when enough people answered."),
             )
         )
     return View(
         type="modal",
         callback_id=SUBMIT_CALLBACK,
         private_metadata=json.dumps({"run_id": form.run.id}),
-        title=PlainTextObject(text="Coherence pulse"),
-        submit=PlainTextObject(text="Update" if previous else "Submit"),
-        close=PlainTextObject(text="Cancel"),
+        title=PlainTextObject(text=_("Coherence pulse")),
+        submit=PlainTextObject(text=_("Update") if previous else _("Submit")),
+        close=PlainTextObject(text=_("Cancel")),
         blocks=blocks,
     )
 
@@ -200,11 +260,11 @@ def _share_blocks(form: PulseForm, previous: dict[str, int]) -> list[Block]:
         SectionBlock(
             block_id=FOCUS,
             text=MarkdownTextObject(
-                text=f"*{form.focus.text[:2900]}*\nIn steps of 10%, together 100%."
+                text=f"*{form.focus.text[:2900]}*\n" + _("In steps of 10%, together 100%.")
             ),
         )
     ]
-    labels = [(str(p.id), p.name[:75]) for p in form.priorities] + [(OTHER, "Something else")]
+    labels = [(str(p.id), p.name[:75]) for p in form.priorities] + [(OTHER, _("Something else"))]
     for key, label in labels:
         chosen = str(previous.get(key, 0))
         blocks.append(
@@ -230,7 +290,7 @@ def notice_modal(title: str, message: str, *, close: str = "OK") -> View:
 
 
 def closed_message(closed_at: datetime, timezone: str) -> str:
-    return (
-        f"This pulse closed at {format_moment(closed_at, timezone)}, so your answer was not "
-        "recorded. The next one will come on schedule."
-    )
+    return _(
+        "This pulse closed at {moment}, so your answer was not recorded. The next one will "
+        "come on schedule."
+    ).format(moment=format_moment(closed_at, timezone))

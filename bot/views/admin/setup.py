@@ -49,6 +49,8 @@ from pulses.settings import (
     DIGEST_TIME,
     DIGEST_WEEKDAY,
     FREQUENCY,
+    LANGUAGE,
+    LANGUAGES,
     LAYER,
     LOCAL_TIME,
     MAX_LAYER_LENGTH,
@@ -90,6 +92,7 @@ def setup_modal(
         option("channel", "One message in the channel"),
         option("dm", "A direct message to each member"),
     ]
+    language_options = [option(code, name) for code, name in LANGUAGES.items()]
     per_member = option(_PER_MEMBER, "Send at each member's own local time")
     digest_day_options = [option(_DIGEST_AFTER_CLOSE, "The day after the pulse closes")] + [
         option(str(i), name) for i, name in enumerate(_WEEKDAYS)
@@ -183,6 +186,12 @@ def setup_modal(
             initial=str(settings.anonymity_threshold),
             hint="No figure is shown for a pulse with fewer answers than this (at least 3).",
         ),
+        _select(
+            LANGUAGE,
+            "Language of pulses, reminders and digests",
+            language_options,
+            settings.language,
+        ),
     ]
     return View(
         type="modal",
@@ -257,6 +266,7 @@ def parse_setup(values: State) -> GroupSettings:
         digest_time=time_value(values, DIGEST_TIME, problems),
         digest_channel_id=str(digest_channel) if digest_channel else None,
         anonymity_threshold=int(threshold) if threshold is not None else 0,
+        language=selected(values, LANGUAGE) or "en",
     )
     if problems:
         raise InvalidChange(problems)
