@@ -19,10 +19,12 @@ from bot.listeners.admin.access import caller_of, workspace_id_of
 from bot.listeners.commands import channel_group_id, group_id_of
 from bot.scheduler import run_tick
 from bot.services import services_of
+from bot.views.heatmap import organisation_heatmap
 from pulses.audit import record_change
 from pulses.digests import post_digest_now
 from pulses.dispatch import claim_run_now
 from pulses.export import export_csv
+from pulses.organisation import org_digest
 from storage.db import session_scope
 from storage.models import LeadershipGroup, PulseRun
 
@@ -135,24 +137,45 @@ def export(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
             summary=f"exported the aggregates of {scope}",
             now=services.clock(),
         )
-    ack(text=f"Exporting the aggregates of {scope}: the CSV arrives in our direct messages.")
+    what = "the CSV arrives" if group_id is not None else "the CSV and the heatmap arrive"
+    ack(text=f"Exporting the aggregates of {scope}: {what} in our direct messages.")
 
 
 def upload_export(command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The CSV in the admin's DM; with an export of every group, the organisation heatmap
+    (each group's latest pulse, as the organisation digest shows it) in the same message."""
     services = services_of(context)
     group_id, scope = _export_scope(context, command)
+    workspace_id = workspace_id_of(context)
     with session_scope(services.engine) as session:
-        content = export_csv(
-            session=session, workspace_id=workspace_id_of(context), group_id=group_id
+        content = export_csv(session=session, workspace_id=workspace_id, group_id=group_id)
+        organisation = (
+            org_digest(
+                session=session,
+                workspace_id=workspace_id,
+                thresholds=services.settings.flag_thresholds,
+            )
+            if group_id is None
+            else None
+        )
+    files: list[dict[str, Any]] = [
+        {
+            "content": content.encode("utf-8"),
+            "filename": f"coherence-export-{services.clock():%Y-%m-%d}.csv",
+            "title": "Coherence export",
+        }
+    ]
+    comment = (
+        f"Per-run aggregates of {scope}. Runs with fewer answers than the anonymity "
+        "threshold have no row; nothing identifies a person."
+    )
+    # Drawn after the session is closed: matplotlib takes a while and needs no database.
+    png, filename, title = organisation_heatmap(organisation) if organisation else (None, "", "")
+    if png is not None:
+        files.append({"content": png, "filename": filename, "title": title})
+        comment += (
+            " The heatmap shows each group's latest pulse; a hidden group's row is blank and "
+            "labelled as such."
         )
     channel = client.conversations_open(users=caller_of(context).user_id)["channel"]["id"]
-    client.files_upload_v2(
-        channel=channel,
-        content=content.encode("utf-8"),
-        filename=f"coherence-export-{services.clock():%Y-%m-%d}.csv",
-        title="Coherence export",
-        initial_comment=(
-            f"Per-run aggregates of {scope}. Runs with fewer answers than the anonymity "
-            "threshold have no row; nothing identifies a person."
-        ),
-    )
+    client.files_upload_v2(channel=channel, file_uploads=files, initial_comment=comment)
