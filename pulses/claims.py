@@ -6,10 +6,12 @@ replica is claiming this instant (`FOR UPDATE SKIP LOCKED`) instead of queueing 
 SQLite has one writer, so its conditional UPDATE never waits on another claim anyway.
 
 A pulse's claim is a lease: it names its owner, is stamped with the wall clock, and is renewed
-every `HEARTBEAT` while its owner lives (`keep_leases`). A claim whose owner died, or whose
-lease went `LEASE` without renewal, is taken over, once Slack has been asked (by the marker the
-message carries in its metadata) whether the send got there after all: a send late by a tick is
-better than one sent twice.
+every `HEARTBEAT` while its owner lives (`keep_leases`). So is a run's start (its members looked
+up, its invitations written: `claim_run_start`), so that one replica makes a run's look-ups and
+the others move on to sending instead of spending the workspace's Slack quota a second time.
+A send claimed by an owner that died, or whose lease went `LEASE` without renewal, is taken
+over once Slack has been asked (by the marker the message carries in its metadata) whether the
+send got there after all: a send late by a tick is better than one sent twice.
 """
 
 from __future__ import annotations
@@ -68,13 +70,16 @@ def is_stale(claimed_at: datetime, wall: datetime) -> bool:
 def is_abandoned(claimed_by: str | None, claimed_at: datetime | None, wall: datetime) -> bool:
     """A leased claim whose owner is known dead (a process of this host that is gone), or
     whose lease was not renewed for `LEASE`."""
-    if claimed_by is None or claimed_at is None:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit() and not _process_alive(int(pid_text)):
+    if claimed_by is None or claimed_at is None or owner_is_gone(claimed_by):
         return True
     return wall - aware(claimed_at) >= LEASE
+
+
+def owner_is_gone(claimed_by: str) -> bool:
+    """Whether the claim's owner is a process of this host that no longer runs."""
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    return host == socket.gethostname() and pid_text.isdigit() and not _process_alive(int(pid_text))
 
 
 def _process_alive(pid: int) -> bool:
@@ -122,6 +127,12 @@ CHANNEL_POST: Final = ClaimColumns(
     "channel_post_state", "posting", "channel_post_claimed_by", "channel_post_claimed_at"
 )
 DM_SEND: Final = ClaimColumns("status", "sending", "claimed_by", "claimed_at")
+# A run's start is claimed on its channel message's columns: that message can only be claimed
+# once the run is open, so while the run is pending they are free. Opening the run hands them
+# back ("pending", no owner) for the channel message.
+RUN_START: Final = ClaimColumns(
+    "channel_post_state", "starting", "channel_post_claimed_by", "channel_post_claimed_at"
+)
 # A reminder's claim carries no stamp: it is never taken over, since a missing nudge is
 # better than a second one.
 REMINDER: Final = ClaimColumns("reminder_state", "sending", "claimed_by", None)
@@ -182,7 +193,56 @@ def rows_changed(result: object) -> int:
 
 
 # The claims that are leases, renewed by a living owner: each table with its claim columns.
-LEASED: Final = ((Invitation, DM_SEND), (PulseRun, CHANNEL_POST))
+LEASED: Final = ((Invitation, DM_SEND), (PulseRun, CHANNEL_POST), (PulseRun, RUN_START))
+
+
+def claim_run_start(engine: Engine, run_id: int, claimant: Claimant) -> bool:
+    """Claim the start of pending run `run_id` (its member look-up and invitations) as a lease;
+    True only for the one caller that won it.
+
+    A start claimed by an owner that died, or that went a `LEASE` without renewing it, is
+    taken over. Nothing needs asking Slack first: a start writes no message, and starting a
+    run twice writes the same invitations once, so the claim saves Slack calls, not sends.
+    """
+    wall = claimant.clock()
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        if run is None or run.status != "pending":
+            return False
+        state, owner, stamp = (
+            run.channel_post_state,
+            run.channel_post_claimed_by,
+            run.channel_post_claimed_at,
+        )
+        if state == RUN_START.taken and not is_abandoned(owner, stamp, wall):
+            return False
+        if state not in ("pending", RUN_START.taken):
+            return False
+        conditions = [
+            col(PulseRun.id) == run_id,
+            col(PulseRun.status) == "pending",
+            col(PulseRun.channel_post_state) == state,
+            col(PulseRun.channel_post_claimed_by).is_(None)
+            if owner is None
+            else col(PulseRun.channel_post_claimed_by) == owner,
+        ]
+        if state == RUN_START.taken and owner is not None and not owner_is_gone(owner):
+            # Only a lease still unrenewed: the owner may have beaten since it was read.
+            conditions.append(col(PulseRun.channel_post_claimed_at) <= wall - LEASE)
+        claimable = select(col(PulseRun.id)).where(*conditions)
+        if session.get_bind().dialect.name == "postgresql":
+            # Another replica taking this start right now will win it: move on to sending.
+            claimable = claimable.with_for_update(skip_locked=True)
+        result = session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id).in_(claimable.scalar_subquery()))
+            .values(
+                channel_post_state=RUN_START.taken,
+                channel_post_claimed_by=claimant.id,
+                channel_post_claimed_at=wall,
+            )
+        )
+        return rows_changed(result) == 1
 
 
 def renew_leases(engine: Engine, claimant: Claimant) -> int:
@@ -224,3 +284,10 @@ def keep_leases(engine: Engine, claimant: Claimant, every: timedelta = HEARTBEAT
     finally:
         stop.set()
         heart.join()
+
+
+def release_run_start(engine: Engine, run_id: int, claimant: Claimant) -> None:
+    """Hand back a run start `claimant` could not finish (Slack busy, a bad row), so the next
+    tick of any replica tries it again instead of waiting out the lease."""
+    with session_scope(engine) as session:
+        settle_claim(session, PulseRun, run_id, RUN_START, claimant.id, **RUN_START.released)

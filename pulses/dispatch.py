@@ -2,7 +2,8 @@
 
 The database is the source of truth. Every send is *claimed* (`pulses.claims`) before anything
 reaches Slack, so two processes (or a restarted one) never send the same thing twice, and
-replicas share a fan-out between them. The sends are made in rounds, each workspace taking a
+replicas share a fan-out between them; so is each run's start (its members' look-up), so one
+replica makes it while the others send. The sends are made in rounds, each workspace taking a
 few per round (`pulses.ticks.FairShares`), and the claims are leases this process renews while
 it works, so a dead replica's are taken over within a minute.
 The caller passes the current time; nothing here reads the clock.
@@ -37,8 +38,9 @@ def tick(
         worker=worker or Worker.for_this_process(),
     )
     schedule_due_runs(current)
-    start_pending_runs(current)
     with keep_leases(engine, current.worker):
+        # Inside the heartbeat: a run start waiting out Slack's 429s keeps its claim.
+        start_pending_runs(current)
         while True:
             current.shares.new_round()
             # Each round, so the claims of a replica that died mid-fan-out are taken over

@@ -27,7 +27,13 @@ from pulses.cadence import (
     local_send_time,
     send_timezone,
 )
-from pulses.claims import LOOKBACK, rows_changed
+from pulses.claims import (
+    LOOKBACK,
+    RUN_START,
+    claim_run_start,
+    release_run_start,
+    rows_changed,
+)
 from pulses.groups import active_priorities, cadence_of, grace_period
 from pulses.intent import intent_in_force
 from pulses.notices import notice_for
@@ -161,6 +167,11 @@ def start_pending_runs(tick: Tick) -> None:
             .where(PulseRun.status == "pending")
         ).all()
     for run, group in pending:
+        assert run.id is not None
+        # One replica looks up a run's members (Slack's quota is the workspace's); the others
+        # move on to the next run, then to sending.
+        if not claim_run_start(tick.engine, run.id, tick.worker):
+            continue
         try:
             members = tick.messenger.channel_members(group.channel_id)
         except DeliveryError as error:
@@ -168,12 +179,14 @@ def start_pending_runs(tick: Tick) -> None:
                 _fail_run(tick.engine, run, error.reason)
                 tick.report.failed += 1
             else:
+                release_run_start(tick.engine, run.id, tick.worker)
                 tick.report.errors.append(f"run {run.id}: {error.reason}")
             continue
         try:
             _open_run(tick.engine, run, group, members, tick.now)
         except Exception as error:
             logger.exception("Could not open run %s", run.id)
+            release_run_start(tick.engine, run.id, tick.worker)
             tick.report.errors.append(f"run {run.id}: {type(error).__name__}")
             continue
         tick.report.started += 1
@@ -238,7 +251,12 @@ def _open_run(
         opened = session.execute(
             update(PulseRun)
             .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
-            .values(status="open", opened_at=now, closes_at=last_send + cadence.answer_window)
+            .values(
+                status="open",
+                opened_at=now,
+                closes_at=last_send + cadence.answer_window,
+                **RUN_START.released,  # the columns are the channel message's from now on
+            )
         )
         if rows_changed(opened):
             # Only the process that opened the run counts who was away, so a race counts once.
@@ -256,7 +274,7 @@ def _fail_run(engine: Engine, run: PulseRun, reason: str) -> None:
         session.execute(
             update(PulseRun)
             .where(col(PulseRun.id) == run.id, col(PulseRun.status) == "pending")
-            .values(status="failed", failure_reason=reason)
+            .values(status="failed", failure_reason=reason, **RUN_START.released)
         )
 
 

@@ -4,9 +4,13 @@ between workspaces in rounds."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,14 +19,22 @@ from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from pulses.claims import DM_SEND, LEASE, claim_row, keep_leases, renew_leases
+from pulses.claims import (
+    DM_SEND,
+    LEASE,
+    RUN_START,
+    claim_row,
+    claim_run_start,
+    keep_leases,
+    renew_leases,
+)
 from pulses.dispatch import claim_run_now, tick
 from pulses.groups import create_group, ensure_workspace
 from pulses.ports import DeliveryError, Member, PulseNotice
 from pulses.ticks import ROUND_SHARE, Worker
 from storage.db import make_engine, session_scope
-from storage.models import Invitation
-from tests.pulses.test_dispatch import LONG_AGO, T0, FakeMessenger, invitations, wall
+from storage.models import Invitation, PulseRun
+from tests.pulses.test_dispatch import LONG_AGO, T0, FakeMessenger, invitations, runs, wall
 
 OTHER_HOST = "elsewhere:1:a"  # a replica on another machine: only its lease says it lives
 
@@ -217,3 +229,163 @@ def test_on_postgres_a_row_another_replica_is_claiming_is_skipped_without_waitin
     with session_scope(engine) as session:
         assert claim_row(session, Invitation, invitation.id, DM_SEND, Worker("b:2:b"))
     assert [(i.status, i.claimed_by) for i in invitations(engine)] == [("sending", "b:2:b")]
+
+
+# A run's start: its members looked up and its invitations written by one replica only.
+
+
+@dataclass
+class LookupCounter(ChannelsMessenger):
+    """Counts the member look-ups (what spends the workspace's Slack quota); `gate` holds the
+    first one until it is set, `busy` says it has begun, `slack_down` fails them."""
+
+    lookups: int = 0
+    gate: threading.Event | None = None
+    busy: threading.Event = field(default_factory=threading.Event)
+    slack_down: bool = False
+
+    def channel_members(self, channel_id: str) -> list[Member]:
+        self.lookups += 1
+        if self.slack_down:
+            raise DeliveryError("ratelimited", permanent=False)
+        self.busy.set()
+        if self.gate is not None:
+            assert self.gate.wait(10), "the test never let the look-up finish"
+        return super().channel_members(channel_id)
+
+
+def pending_run(engine: Engine, members: int = 3) -> tuple[int, dict[str, list[Member]]]:
+    """A group's run claimed to send now and not started yet, and who is in its channel."""
+    group_id = group_in(engine, "T1", "C1")
+    assert claim_run_now(engine=engine, group_id=group_id, now=T0)
+    [run] = runs(engine)
+    assert run.id is not None
+    assert run.status == "pending"
+    return run.id, {"C1": people("U", members)}
+
+
+def start_claimed_by(engine: Engine, run_id: int, owner: str, at: datetime) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(PulseRun)
+            .where(col(PulseRun.id) == run_id)
+            .values(
+                channel_post_state=RUN_START.taken,
+                channel_post_claimed_by=owner,
+                channel_post_claimed_at=at,
+            )
+        )
+
+
+def run_start_claim(engine: Engine, run_id: int) -> tuple[str, str, str | None]:
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        assert run is not None
+        return run.status, run.channel_post_state, run.channel_post_claimed_by
+
+
+def test_two_replicas_on_one_pending_run_look_its_members_up_once(engine: Engine) -> None:
+    run_id, channels = pending_run(engine)
+    first = LookupCounter([], by_channel=channels, gate=threading.Event())
+    second = LookupCounter([], by_channel=channels)
+    replica_a = threading.Thread(
+        target=tick,
+        kwargs={"engine": engine, "messenger": first, "now": T0, "worker": Worker("a:1:a")},
+    )
+    replica_a.start()
+    try:
+        assert first.busy.wait(10)  # replica A holds the run's start, mid look-up
+        assert run_start_claim(engine, run_id) == ("pending", RUN_START.taken, "a:1:a")
+
+        report = tick(engine=engine, messenger=second, now=T0, worker=Worker("b:2:b"))
+
+        # B moved on without asking Slack who is in the channel: A is doing it.
+        assert second.lookups == 0
+        assert (report.started, second.sent) == (0, [])
+    finally:
+        assert first.gate is not None
+        first.gate.set()
+        replica_a.join(10)
+
+    assert first.lookups == 1
+    assert Counter(user for user, _ in first.sent) == {m.user_id: 1 for m in channels["C1"]}
+    # Opened: the columns are free again for a channel message.
+    assert run_start_claim(engine, run_id) == ("open", "pending", None)
+
+
+def test_a_run_start_whose_owner_went_silent_is_taken_over_after_one_lease(
+    engine: Engine,
+) -> None:
+    run_id, channels = pending_run(engine)
+    claimed = T0 + timedelta(hours=1)
+    start_claimed_by(engine, run_id, OTHER_HOST, claimed)  # then its replica died mid look-up
+    messenger = LookupCounter([], by_channel=channels)
+
+    def tick_at(moment: datetime) -> None:
+        tick(engine=engine, messenger=messenger, now=T0, worker=Worker("b:2:b", clock=wall(moment)))
+
+    tick_at(claimed + LEASE - timedelta(seconds=1))
+    assert messenger.lookups == 0
+    assert run_start_claim(engine, run_id) == ("pending", RUN_START.taken, OTHER_HOST)
+    # The heartbeat of a living owner keeps it: renewed once, still its own a lease later.
+    assert renew_leases(engine, Worker(OTHER_HOST, clock=wall(claimed + LEASE))) == 1
+    tick_at(claimed + 2 * LEASE - timedelta(seconds=1))
+    assert messenger.lookups == 0
+
+    # A whole lease without a beat: taken over (within a minute of the last one), started and
+    # sent once.
+    tick_at(claimed + 2 * LEASE)
+    assert messenger.lookups == 1
+    assert Counter(user for user, _ in messenger.sent) == {m.user_id: 1 for m in channels["C1"]}
+    assert run_start_claim(engine, run_id) == ("open", "pending", None)
+
+
+def test_a_run_start_held_by_a_dead_process_of_this_host_is_taken_over_at_once(
+    engine: Engine,
+) -> None:
+    run_id, channels = pending_run(engine)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a replica on this machine, SIGKILLed while it held the start
+    start_claimed_by(engine, run_id, f"{socket.gethostname()}:{gone.pid}:dead", T0)
+    messenger = LookupCounter([], by_channel=channels)
+
+    tick(engine=engine, messenger=messenger, now=T0, worker=Worker("b:2:b", clock=wall(T0)))
+
+    assert messenger.lookups == 1
+    assert len(messenger.sent) == len(channels["C1"])
+
+
+def test_a_run_start_slack_refused_for_now_is_handed_back_for_any_replica(
+    engine: Engine,
+) -> None:
+    run_id, channels = pending_run(engine)
+    refused = LookupCounter([], by_channel=channels, slack_down=True)
+
+    report = tick(engine=engine, messenger=refused, now=T0, worker=Worker("a:1:a"))
+
+    assert report.errors == [f"run {run_id}: ratelimited"]
+    # Not held until the lease runs out: the next replica's tick starts it.
+    assert run_start_claim(engine, run_id) == ("pending", "pending", None)
+    other = LookupCounter([], by_channel=channels)
+    tick(engine=engine, messenger=other, now=T0, worker=Worker("b:2:b"))
+    assert (other.lookups, len(other.sent)) == (1, len(channels["C1"]))
+
+
+def test_on_postgres_a_run_start_another_replica_is_claiming_is_skipped_without_waiting(
+    postgres_engine: Engine,
+) -> None:
+    engine = postgres_engine
+    run_id, _ = pending_run(engine)
+
+    with engine.connect() as other_replica:
+        other_replica.execute(
+            text("SELECT id FROM pulse_runs WHERE id = :id FOR UPDATE"), {"id": run_id}
+        )
+        with ThreadPoolExecutor(1) as pool:
+            # Were the claim to queue behind the other replica, this would time out.
+            assert not pool.submit(claim_run_start, engine, run_id, Worker("b:2:b")).result(10)
+        other_replica.rollback()
+
+    assert claim_run_start(engine, run_id, Worker("b:2:b"))
+    assert not claim_run_start(engine, run_id, Worker("c:3:c"))  # held, and b is alive
+    assert run_start_claim(engine, run_id) == ("pending", RUN_START.taken, "b:2:b")
