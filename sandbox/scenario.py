@@ -24,8 +24,8 @@ from pydantic import SecretStr
 
 from pulses.dimensions import dimension_keys
 from sandbox.ratelimits import RateLimits
-from sandbox.records import SandboxEvent, View
-from sandbox.render import render_event
+from sandbox.records import Message, SandboxEvent, View
+from sandbox.render import plain_mrkdwn, render_event
 from sandbox.server import SlackSandbox
 from sandbox.workspace import Workspace
 
@@ -187,6 +187,12 @@ DIRECTORS_PRESSURED = frozenset({3, 5, 6, 8, 10, 11})
 # Time away: Ben takes a quiet week off (no drift, no pressure), set with `/coherence away`.
 AWAY_WEEK = 8
 AWAY_LEADER = "U0BEN"
+# Acting on results: under this week's digest a team lead records what the team will do; the
+# next (the last) digest asks about it and its owner marks it done.
+COMMIT_WEEK = 11
+TEAM_LEAD = "U0ALICE"
+COMMITMENT_OWNER = "U0FARID"
+COMMITMENT = "Budget decisions come to the Monday leadership meeting before they land"
 
 
 def pressure_answer(pressured: bool, rng: random.Random) -> int:
@@ -276,11 +282,15 @@ class Scenario:
                 self.say(f"Week {week} (Mon {monday:%-d %b}): pulses, answers, close, digests")
             self.printer.muted = not detailed
             self.play_week(week, monday, detailed)
+            if week == COMMIT_WEEK:
+                self.commit()
         self.printer.muted = False
+        self.mark_done()
         self.say("Alice asks for the status in #exec-team")
         self.slack.user("U0ALICE").run_command("/coherence", "", channel=EXEC)
         self.slack.flush_events()
         self.show_home()
+        self.export()
 
     def show_help(self) -> None:
         self.say("Alice runs `/coherence help` in #exec-team")
@@ -345,6 +355,75 @@ class Scenario:
         self.slack.user(AWAY_LEADER).run_command(
             "/coherence", f"away {first}..{last}", channel=EXEC
         )
+        self.slack.flush_events()
+
+    def latest_digest(self, channel: str) -> Message:
+        return [
+            m
+            for m in self.slack.messages(channel)
+            if m.thread_ts is None and "Coherence digest" in m.text
+        ][-1]
+
+    def await_new_view(self, before: set[str]) -> View:
+        """The view the bot opened since ``before`` (the ids of the views then)."""
+        self.slack.wait_for(lambda s: any(v not in before for v in s.views), timeout=WAIT)
+        self.slack.flush_events()
+        [new] = [v for k, v in self.slack.views.items() if k not in before]
+        return new
+
+    def commit(self) -> None:
+        """Thursday, under the digest: the team lead records what the team will do."""
+        from bot.views.commitments import COMMIT_ACTION
+
+        self.printer.muted = False
+        digest = self.latest_digest(EXEC)
+        self.say(f"Thursday: {self.name(TEAM_LEAD)} presses Commit under #exec-team's digest")
+        before = set(self.slack.views)
+        self.slack.user(TEAM_LEAD).click(digest, COMMIT_ACTION)
+        modal = self.await_new_view(before)
+        self.say(f"…and records “{COMMITMENT}”, owned by {self.name(COMMITMENT_OWNER)}")
+        self.slack.user(TEAM_LEAD).submit(modal.id, {"text": COMMITMENT, "owner": COMMITMENT_OWNER})
+        self.slack.wait_for(
+            lambda s: any(m.thread_ts == digest.ts for m in s.messages(EXEC)), timeout=WAIT
+        )
+        self.slack.flush_events()
+
+    def mark_done(self) -> None:
+        """The last digest asks whether last week's commitment was done; its owner says so."""
+        from bot.views.commitments import DONE_ACTION, commitment_block_id
+
+        digest = self.latest_digest(EXEC)
+        [done] = [
+            str(block["accessory"]["value"])
+            for block in digest.blocks
+            if (block.get("accessory") or {}).get("action_id") == DONE_ACTION
+        ]
+        self.say(f"{self.name(COMMITMENT_OWNER)} clicks Done on it under the new digest")
+        self.printer.muted = True  # the same digest again, one line changed: that line is told
+        self.slack.user(COMMITMENT_OWNER).click(digest, DONE_ACTION)
+        self.slack.wait_for(
+            lambda s: any(m.ts == digest.ts and m.updated for m in s.messages(EXEC)), timeout=WAIT
+        )
+        self.slack.flush_events()
+        self.printer.muted = False
+        [updated] = [m for m in self.slack.messages(EXEC) if m.ts == digest.ts]
+        [line] = [
+            str(block["text"]["text"])
+            for block in updated.blocks
+            if block.get("block_id") == commitment_block_id(int(done))
+        ]
+        if "done by" not in line:
+            raise RuntimeError(f"the commitment was not marked done: {line}")
+        self.say(f"The digest now reads: {plain_mrkdwn(line, self.slack.workspace)}")
+
+    def export(self) -> None:
+        self.say(
+            "Dana runs `/coherence export` in #leadership-ops: every group's figures, and the "
+            "organisation heatmap"
+        )
+        before = len(self.slack.files)
+        self.slack.user(ADMIN).run_command("/coherence", "export", channel=ADMIN_CHANNEL)
+        self.slack.wait_for(lambda s: len(s.files) == before + 2, timeout=WAIT)
         self.slack.flush_events()
 
     def reached(self, user: str) -> int:

@@ -66,8 +66,29 @@ def test_run_without_tokens_plays_the_sandbox_and_exits_zero(tmp_path: Path) -> 
     assert "#exec-team breaks under pressure" in out
     assert "Coherence across the organisation" in out
     assert "#leadership-ops" in out
+    # The organisation at a glance (issue 15): the heatmap in the org digest's thread, its
+    # figures in words in the digest.
+    assert "#leadership-ops  Coherence uploaded coherence-heatmap-2026-12-21.png" in out
+    assert "*#exec-team · Executive* (21 Dec): Reinforcement" in out
+    # Acting on results (issue 15): Alice commits under week 11's digest with Farid as owner,
+    # week 12's digest asks about it with a Done button, Farid marks it done.
+    committed = out.split("Alice Berger presses Commit")[1].split("Week 12 of 12")[0]
+    assert "modal for Alice Berger: Commit" in committed
+    assert "@Alice Berger recorded a commitment: “Budget decisions come to the" in committed
+    last = out.split("Week 12 of 12")[1].split("Farid Haddad clicks Done")[0]
+    asked = last.split("*Last week's commitments* — was each one done?")[1].split("[ Commit ]")[0]
+    assert "owner @Farid Haddad · from the 14 Dec digest" in asked
+    assert "[ Done ]" in asked
+    assert (
+        "The digest now reads: ✅ “Budget decisions come to the Monday leadership meeting "
+        "before they land” — owner @Farid Haddad · done by @Farid Haddad on 24 Dec" in out
+    )
     # Dana's App Home: every group, its next send, its last figures, the audit trail.
     assert "Home tab for Dana Admin:" in out
     assert "Next pulse: Mon 28 Dec, 09:00 CET (your time)." in out
     assert "Last pulse (21 Dec): response rate 86% · coherence index 40" in out
     assert "Recent changes" in out
+    # The export of every group brings the organisation heatmap with the CSV (issue 15).
+    export = out.split("Dana runs `/coherence export` in #leadership-ops")[1]
+    assert "DM with Dana Admin  Coherence uploaded coherence-export-2026-12-24.csv" in export
+    assert "DM with Dana Admin  Coherence uploaded coherence-heatmap-2026-12-21.png" in export
