@@ -23,7 +23,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import and_, desc, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.settings import Settings
 from pulses.ports import DeliveryError
@@ -144,6 +144,28 @@ class Installations:
                 session.add(OrgWorkspace(team_id=team_id, enterprise_id=enterprise_id))
         self._org_teams.add(team_id)
 
+    def installer(self, team_id: str) -> str | None:
+        """Who installed the app in the workspace (its own install, else its org's org-wide
+        one): an admin of Coherence there, and only there."""
+        table = self.store.installations
+        query = (
+            select(table.c.user_id)
+            .where(and_(table.c.client_id == self.store.client_id, table.c.team_id == team_id))
+            .order_by(desc(table.c.installed_at))
+            .limit(1)
+        )
+        with self.store.engine.connect() as connection:
+            user_id = connection.execute(query).scalar()
+            org = None if user_id is not None else self._org_of(connection, team_id)
+        if user_id is not None:
+            return str(user_id)
+        if org is None:
+            return None
+        found = self.store.find_installation(
+            enterprise_id=org, team_id=None, is_enterprise_install=True
+        )
+        return None if found is None else found.user_id
+
     def _expiring(self, bot: Bot) -> bool:
         expires = bot.bot_token_expires_at
         return expires is not None and expires - time.time() <= self.rotation_minutes * 60
@@ -166,16 +188,22 @@ class Installations:
         )
         with self.store.engine.connect() as connection:
             row = connection.execute(query).mappings().first()
-            org = connection.execute(
-                select(OrgWorkspace.enterprise_id).where(  # type: ignore[call-overload]
-                    OrgWorkspace.team_id == team_id
-                )
-            ).scalar()
+            org = self._org_of(connection, team_id)
         if row is not None:
             return SQLAlchemyInstallationStore.build_bot_entity(row)
         if org is None:
             return None
         return self.store.find_bot(enterprise_id=org, team_id=None, is_enterprise_install=True)
+
+    @staticmethod
+    def _org_of(connection: Connection, team_id: str) -> str | None:
+        """The enterprise whose org-wide install serves `team_id`, if one does."""
+        org = connection.execute(
+            select(OrgWorkspace.enterprise_id).where(  # type: ignore[call-overload]
+                OrgWorkspace.team_id == team_id
+            )
+        ).scalar()
+        return None if org is None else str(org)
 
     def _rotated(self, bot: Bot) -> Bot:
         try:
@@ -243,9 +271,16 @@ def register_installation_listeners(app: App, installations: Installations) -> N
         tokens = event.get("tokens") if isinstance(event, dict) else None
         bot_revoked = kind == "tokens_revoked" and isinstance(tokens, dict) and tokens.get("bot")
         if kind == "app_uninstalled" or bot_revoked:
-            # Without its bot token the app can do nothing in the workspace.
+            # Without its bot token the app can do nothing in the workspace (or, org-wide,
+            # in any workspace of the org).
             installations.uninstalled(enterprise_id=context.enterprise_id, team_id=context.team_id)
-        elif context.is_enterprise_install and context.enterprise_id and context.team_id:
+            next()
+            return
+        if context.is_enterprise_install and context.team_id is None:
+            # An org-wide install's event names the org's installation, not a workspace; the
+            # envelope's team_id is the workspace it happened in, where its groups live.
+            context["team_id"] = _workspace_of(body)
+        if context.is_enterprise_install and context.enterprise_id and context.team_id:
             installations.remember_org_workspace(
                 team_id=context.team_id, enterprise_id=context.enterprise_id
             )
@@ -255,3 +290,12 @@ def register_installation_listeners(app: App, installations: Installations) -> N
     @app.event("tokens_revoked")
     def handled_before_the_ack() -> None:
         """Taken so that Bolt does not call them unhandled; the middleware above acted."""
+
+
+def _workspace_of(body: dict[str, object]) -> str | None:
+    """The workspace (T…) an org-wide install's event happened in."""
+    for key in ("context_team_id", "team_id"):
+        team = body.get(key)
+        if isinstance(team, str) and team.startswith("T"):
+            return team
+    return None

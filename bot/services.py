@@ -60,6 +60,14 @@ class Services:
             return self.messenger
         return self.workspaces.messenger_for(team_id)
 
+    def admin_ids(self, team_id: str) -> list[str]:
+        """Who administers Coherence in `team_id` besides its Slack admins and owners: with one
+        SLACK_BOT_TOKEN, COHERENCE_ADMIN_IDS; with installs, whoever installed the app there."""
+        if self.workspaces is None:
+            return list(self.settings.coherence_admin_ids)
+        installer = self.workspaces.installations.installer(team_id)
+        return [] if installer is None else [installer]
+
     def __deepcopy__(self, memo: dict[int, object]) -> Services:
         # Bolt deep-copies the context for each lazy listener; the services (engine, client,
         # worker) are process-wide and shared, so the copy is the same bundle.

@@ -4,6 +4,11 @@ Each workspace is a `SlackSandbox` of its own (its users, channels, messages and
 this front routes every Web API call to the workspace whose token it carries, and plays Slack's
 side of "Add to Slack": the authorize page, `oauth.v2.access` (the code exchange, and the
 refresh-token grant of token rotation), and the `app_uninstalled` / `tokens_revoked` events.
+
+Enterprise Grid: workspaces that share an `enterprise_id` form an org, which may install the app
+org-wide (`approve(..., enterprise_id=...)`): one token serves all of them, each call going to
+the workspace whose channel, user, view or trigger it names (or its `team_id`), and requests
+from those workspaces carry the org's installation (`is_enterprise_install`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ _CODE_SECONDS = 600
 
 @dataclass
 class _Grant:
+    # The workspace installed in, or the Grid org (E…) for an org-wide install.
     team_id: str
     user_id: str
     scopes: str
@@ -47,7 +53,7 @@ class _Grant:
 class Refresh:
     """One refresh-token grant: the token it replaced, with that token's expiry."""
 
-    team_id: str
+    team_id: str  # the workspace, or the org for an org-wide install
     old_token: str
     old_expires_at: float | None
     new_token: str
@@ -90,9 +96,10 @@ class MultiSlack:
             member._serial = (index + 1) * 10**8
             self.workspaces[workspace.team_id] = member
         self._grants: dict[str, _Grant] = {}
-        self._refresh_tokens: dict[str, str] = {}  # refresh token → team
-        self._scopes: dict[str, str] = {}  # what each workspace granted at install
-        self.current_tokens: dict[str, str] = {}  # each installed workspace's latest token
+        self._refresh_tokens: dict[str, str] = {}  # refresh token → team or org
+        self._scopes: dict[str, str] = {}  # what each workspace or org granted at install
+        # Each installed workspace's (or org-wide installed org's) latest token.
+        self.current_tokens: dict[str, str] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -155,11 +162,20 @@ class MultiSlack:
 
     # -- the installer's browser -------------------------------------------------------------------
 
-    def approve(self, authorize_url: str, *, team_id: str, user_id: str) -> str:
-        """What Slack's authorize page does when `user_id` picks `team_id` and clicks Allow:
-        the redirect URL (with code and state) the browser is sent to."""
+    def approve(
+        self,
+        authorize_url: str,
+        *,
+        user_id: str,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> str:
+        """What Slack's authorize page does when `user_id` picks `team_id` (or, installing
+        org-wide, the Grid org `enterprise_id`) and clicks Allow: the redirect URL (with code
+        and state) the browser is sent to."""
         query = authorize_url.split("?", 1)[1] if "?" in authorize_url else ""
-        status, headers, body = self._authorize(f"{query}&team={team_id}&user={user_id}")
+        picked = f"enterprise={enterprise_id}" if enterprise_id else f"team={team_id}"
+        status, headers, body = self._authorize(f"{query}&{picked}&user={user_id}")
         if status != 302:
             raise ValueError(body.decode())
         return headers["Location"]
@@ -173,10 +189,9 @@ class MultiSlack:
         form = {key: values[0] for key, values in parse_qs(query).items()}
         if form.get("client_id") != self.client_id:
             return 400, {}, b"invalid_client_id"
-        team_id, user_id = form.get("team", ""), form.get("user", "")
-        member = self.workspaces.get(team_id)
-        if member is None or member.workspace.user(user_id) is None:
-            return 400, {}, b"pick a workspace (team=T...) and one of its users (user=U...)"
+        team_id, user_id = form.get("enterprise") or form.get("team", ""), form.get("user", "")
+        if not any(m.workspace.user(user_id) for m in self.installed_by(team_id)):
+            return 400, {}, b"pick a workspace (team=T...) or org (enterprise=E...) and a user"
         redirect = form.get("redirect_uri") or self.redirect_url
         if not redirect:
             return 400, {}, b"no redirect URL configured for the app"
@@ -200,7 +215,7 @@ class MultiSlack:
         token = str(args.get("token") or "")
         if authorization and authorization.startswith("Bearer "):
             token = authorization.removeprefix("Bearer ").strip()
-        member = self._member_of(token)
+        member = self._member_of(token, args)
         if member is None:
             response = {"ok": False, "error": "invalid_auth" if token else "not_authed"}
             self.record(method, _without_secrets(args), response, 200, fault=fault)
@@ -237,10 +252,13 @@ class MultiSlack:
         with self._lock:
             self.calls.append(RecordedCall(method, args, response, status, _monotonic(), fault))
 
-    def _member_of(self, token: str) -> SlackSandbox | None:
+    def _member_of(self, token: str, args: dict[str, Any]) -> SlackSandbox | None:
         if not token:
             return None
-        return next((m for m in self.workspaces.values() if m.knows_token(token)), None)
+        members = [m for m in self.workspaces.values() if m.knows_token(token)]
+        if len(members) > 1:
+            return _addressed(members, args)
+        return members[0] if members else None
 
     def _oauth_access(self, args: dict[str, Any], authorization: str | None) -> dict[str, Any]:
         client_id, client_secret = args.get("client_id"), args.get("client_secret")
@@ -259,10 +277,10 @@ class MultiSlack:
             return {"ok": False, "error": "invalid_code"}
         if args.get("redirect_uri") and args["redirect_uri"] != grant.redirect_url:
             return {"ok": False, "error": "bad_redirect_uri"}
-        member = self.workspaces[grant.team_id]
-        with member.lock:
-            member.revoked_tokens.clear()
-        response = self._issue(member, scopes=grant.scopes)
+        for member in self.installed_by(grant.team_id):
+            with member.lock:
+                member.revoked_tokens.clear()
+        response = self._issue(grant.team_id, scopes=grant.scopes)
         response["authed_user"] = {"id": grant.user_id}
         return response
 
@@ -271,105 +289,137 @@ class MultiSlack:
             team_id = self._refresh_tokens.get(refresh_token)
         if team_id is None:
             return {"ok": False, "error": "invalid_refresh_token"}
-        member = self.workspaces[team_id]
+        member = self.installed_by(team_id)[0]
         with member.lock:
             old = self.current_tokens[team_id]
             old_expiry = member.issued_tokens.get(old)
-        response = self._issue(member, scopes=None, refresh_token=refresh_token)
+        response = self._issue(team_id, scopes=None, refresh_token=refresh_token)
         self.refreshes.append(
             Refresh(team_id, old, old_expiry, response["access_token"], _wallclock())
         )
         return response
 
+    def installed_by(self, key: str) -> list[SlackSandbox]:
+        """The workspaces an install of `key` reaches: the workspace `key`, or every workspace
+        of the Grid org `key`."""
+        if key in self.workspaces:
+            return [self.workspaces[key]]
+        return [m for m in self.workspaces.values() if m.workspace.enterprise_id == key]
+
     def _issue(
-        self, member: SlackSandbox, *, scopes: str | None, refresh_token: str | None = None
+        self, key: str, *, scopes: str | None, refresh_token: str | None = None
     ) -> dict[str, Any]:
-        """A new bot token for the workspace (its earlier ones keep working until they expire,
-        as Slack's do)."""
-        ws = member.workspace
+        """A new bot token for the workspace or org `key` (its earlier ones keep working until
+        they expire, as Slack's do)."""
+        members = self.installed_by(key)
+        org_wide = key not in self.workspaces
+        first = members[0]
         prefix = "xoxe.xoxb-1-" if self.token_rotation else "xoxb-"
-        token = f"{prefix}{ws.team_id}-{secrets.token_hex(12)}"
-        expires = member.clock() + self.token_lifetime if self.token_rotation else None
-        with member.lock:
-            member.issued_tokens[token] = expires
+        token = f"{prefix}{key}-{secrets.token_hex(12)}"
+        expires = first.clock() + self.token_lifetime if self.token_rotation else None
+        for member in members:
+            with member.lock:
+                member.issued_tokens[token] = expires
+                member.org_installed = org_wide
         with self._lock:
-            self.current_tokens[ws.team_id] = token
+            self.current_tokens[key] = token
             if scopes is not None:
-                self._scopes[ws.team_id] = scopes
-            granted = self._scopes.get(ws.team_id, "")
+                self._scopes[key] = scopes
+            granted = self._scopes.get(key, "")
+        ws = first.workspace
         response: dict[str, Any] = {
             "ok": True,
             "access_token": token,
             "token_type": "bot",
             "scope": granted,
+            # In a Grid org the bot user is the org's, the same in each of its workspaces.
             "bot_user_id": ws.bot_user_id,
             "app_id": ws.app_id,
-            "team": {"id": ws.team_id, "name": ws.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": None if org_wide else {"id": ws.team_id, "name": ws.team_domain},
+            "enterprise": first.enterprise(),
+            "is_enterprise_install": org_wide,
         }
         if self.token_rotation:
             refresh = refresh_token or f"xoxe-1-{secrets.token_hex(16)}"
             with self._lock:
-                self._refresh_tokens[refresh] = ws.team_id
+                self._refresh_tokens[refresh] = key
             response["refresh_token"] = refresh
             response["expires_in"] = self.token_lifetime
         return response
 
     # -- uninstalling ---------------------------------------------------------------------------
 
-    def uninstall(self, team_id: str) -> BotResponse:
-        """The workspace removes the app: every token of it stops working at once, and Slack
-        tells the app with an `app_uninstalled` event."""
-        self._revoke(team_id)
-        return self._send_event(team_id, {"type": "app_uninstalled"})
+    def uninstall(self, key: str) -> BotResponse:
+        """The workspace (or, for an org-wide install, the Grid org `key`) removes the app:
+        every token of it stops working at once, and Slack tells the app with an
+        `app_uninstalled` event."""
+        envelope = self._event(key, {"type": "app_uninstalled"})
+        self._revoke(key)
+        return self._deliver(key, envelope)
 
-    def revoke_tokens(self, team_id: str) -> BotResponse:
+    def revoke_tokens(self, key: str) -> BotResponse:
         """An admin revokes the bot's token: `tokens_revoked` names the bot user."""
-        self._revoke(team_id)
-        bot_user = self.workspaces[team_id].workspace.bot_user_id
-        return self._send_event(
-            team_id, {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [bot_user]}}
-        )
+        bot_user = self.installed_by(key)[0].workspace.bot_user_id
+        tokens = {"oauth": [], "bot": [bot_user]}
+        envelope = self._event(key, {"type": "tokens_revoked", "tokens": tokens})
+        self._revoke(key)
+        return self._deliver(key, envelope)
 
-    def _revoke(self, team_id: str) -> None:
-        member = self.workspaces[team_id]
-        with member.lock:
-            member.revoked_tokens.update(member.issued_tokens)
-            member.issued_tokens.clear()
+    def _revoke(self, key: str) -> None:
+        for member in self.installed_by(key):
+            with member.lock:
+                member.revoked_tokens.update(member.issued_tokens)
+                member.issued_tokens.clear()
+                member.org_installed = False
         with self._lock:
-            self.current_tokens.pop(team_id, None)
+            self.current_tokens.pop(key, None)
             self._refresh_tokens = {
-                refresh: team for refresh, team in self._refresh_tokens.items() if team != team_id
+                refresh: owner for refresh, owner in self._refresh_tokens.items() if owner != key
             }
 
-    def _send_event(self, team_id: str, event: dict[str, Any]) -> BotResponse:
-        member = self.workspaces[team_id]
-        ws = member.workspace
-        now = member.clock()
-        envelope = {
-            "token": member.verification_token,
-            "team_id": ws.team_id,
-            "api_app_id": ws.app_id,
-            "event": {**event, "event_ts": f"{now:.6f}"},
-            "type": "event_callback",
-            "event_id": f"Ev{member.next_serial():010d}",
-            "event_time": int(now),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": ws.team_id,
-                    "user_id": ws.bot_user_id,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-        }
-        bot_user = ws.user(ws.bot_user_id)
+    def _event(self, key: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The envelope of an event about the install of `key`, built while it still exists
+        (an org-wide install's events name the org, not a workspace)."""
+        return self.installed_by(key)[0].event_envelope(event)
+
+    def _deliver(self, key: str, envelope: dict[str, Any]) -> BotResponse:
+        member = self.installed_by(key)[0]
+        bot_user = member.workspace.user(member.workspace.bot_user_id)
         assert bot_user is not None
         return VirtualUser(member, bot_user).send_raw(
             json.dumps(envelope).encode(), "application/json"
         )
+
+
+def _addressed(members: list[SlackSandbox], args: dict[str, Any]) -> SlackSandbox:
+    """Which workspace an org-wide token's call is about: the one its `team_id` names, else
+    the one holding the channel, user, view or trigger it names (as in Slack, where each of
+    those belongs to one workspace)."""
+    team = args.get("team_id")
+    for member in members:
+        if team == member.workspace.team_id:
+            return member
+    for member in members:
+        if _holds(member, args):
+            return member
+    return members[0]
+
+
+def _holds(member: SlackSandbox, args: dict[str, Any]) -> bool:
+    ws = member.workspace
+    channel = args.get("channel") or args.get("channel_id")
+    if isinstance(channel, str) and channel:
+        return channel in ws.channels or member.dm_user(channel) is not None
+    user = args.get("user") or args.get("user_id") or str(args.get("users") or "").split(",")[0]
+    if isinstance(user, str) and user:
+        return ws.user(user) is not None
+    trigger = args.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return trigger.split(".")[1:2] == [ws.team_id]
+    view = args.get("view_id")
+    if isinstance(view, str) and view:
+        return view in member.views
+    return False
 
 
 def _without_secrets(args: dict[str, Any]) -> dict[str, Any]:

@@ -73,6 +73,57 @@ class SandboxState:
         self._serial = 0
         self._last_ts = 0.0
         self._address: str | None = None  # set while the HTTP server runs
+        # Set by sandbox.multi while the app is installed org-wide in the workspace's org.
+        self.org_installed = False
+
+    @property
+    def org_wide(self) -> bool:
+        """Whether the app reaches this workspace through its Grid org's org-wide install."""
+        return self.workspace.enterprise_id is not None and self.org_installed
+
+    def enterprise(self) -> dict[str, str] | None:
+        """Payloads' `enterprise` object: the workspace's Grid org, None outside Grid."""
+        ws = self.workspace
+        if ws.enterprise_id is None:
+            return None
+        return {"id": ws.enterprise_id, "name": ws.enterprise_name}
+
+    def enterprise_fields(self) -> dict[str, str]:
+        """`enterprise_id` and `enterprise_name` as commands and `team` objects carry them in
+        a Grid workspace (absent outside Grid)."""
+        org = self.enterprise()
+        return {} if org is None else {"enterprise_id": org["id"], "enterprise_name": org["name"]}
+
+    def event_envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The Events API envelope around `event`, as Slack signs and sends it to the app.
+
+        With an org-wide install the installation it is for is the org's: its authorization
+        names the enterprise and no team (the workspace is the envelope's team_id).
+        """
+        ws = self.workspace
+        now = self.clock()
+        return {
+            "token": self.verification_token,
+            "team_id": ws.team_id,
+            "enterprise_id": ws.enterprise_id,
+            "context_team_id": ws.team_id,
+            "context_enterprise_id": ws.enterprise_id,
+            "api_app_id": ws.app_id,
+            "event": {"event_ts": f"{now:.6f}", **event},
+            "type": "event_callback",
+            "event_id": f"Ev{self.next_serial():010d}",
+            "event_time": int(now),
+            "authorizations": [
+                {
+                    "enterprise_id": ws.enterprise_id,
+                    "team_id": None if self.org_wide else ws.team_id,
+                    "user_id": ws.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": self.org_wide,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
 
     @property
     def base_url(self) -> str:

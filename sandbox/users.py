@@ -89,7 +89,8 @@ class VirtualUser:
             "command": command,
             "text": text,
             "api_app_id": ws.app_id,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if sandbox.org_wide else "false",
+            **sandbox.enterprise_fields(),
             "response_url": sandbox.issue_response_url(self.id, channel_id),
             "trigger_id": sandbox.issue_trigger(self.id),
         }
@@ -279,38 +280,17 @@ class VirtualUser:
     # -- events --------------------------------------------------------------------------------
 
     def open_home(self) -> BotResponse:
-        sandbox, ws = self.sandbox, self.sandbox.workspace
-        now = sandbox.clock()
+        sandbox = self.sandbox
         event: dict[str, Any] = {
             "type": "app_home_opened",
             "user": self.id,
             "channel": sandbox.dm_channel(self.id),
             "tab": "home",
-            "event_ts": f"{now:.6f}",
         }
         with sandbox.lock:
             if self.id in sandbox.home_tabs:
                 event["view"] = copy.deepcopy(sandbox.home_tabs[self.id])
-        envelope = {
-            "token": sandbox.verification_token,
-            "team_id": ws.team_id,
-            "api_app_id": ws.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{sandbox.next_serial():010d}",
-            "event_time": int(now),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": ws.team_id,
-                    "user_id": ws.bot_user_id,
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-        }
-        return self.send_raw(json.dumps(envelope).encode(), _JSON)
+        return self.send_raw(json.dumps(sandbox.event_envelope(event)).encode(), _JSON)
 
     # -- raw transport -------------------------------------------------------------------------
 
@@ -380,9 +360,13 @@ class VirtualUser:
             "api_app_id": ws.app_id,
             "token": self.sandbox.verification_token,
             "trigger_id": self.sandbox.issue_trigger(self.id),
-            "team": {"id": ws.team_id, "domain": ws.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": {
+                "id": ws.team_id,
+                "domain": ws.team_domain,
+                **self.sandbox.enterprise_fields(),
+            },
+            "enterprise": self.sandbox.enterprise(),
+            "is_enterprise_install": self.sandbox.org_wide,
         }
 
     def _send_payload(self, payload: dict[str, Any]) -> BotResponse:

@@ -44,6 +44,9 @@ class Workspace:
     users: dict[str, User] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     bot_name: str = "Coherence"
+    # The Enterprise Grid org the workspace belongs to (E…), None outside Grid.
+    enterprise_id: str | None = None
+    enterprise_name: str = ""
 
     def __post_init__(self) -> None:
         # Slack lists the app's bot user like any other user (users.info, members lists).

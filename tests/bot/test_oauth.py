@@ -62,8 +62,11 @@ class Installed:
         self.services = services
         self.server = server
 
-    def install(self, team_id: str, user_id: str) -> str:
-        """The "Add to Slack" round trip in a browser; returns the success page."""
+    def install(
+        self, team_id: str | None, user_id: str, *, enterprise_id: str | None = None
+    ) -> str:
+        """The "Add to Slack" round trip in a browser, in a workspace or (`enterprise_id`)
+        org-wide in a Grid org; returns the success page."""
         with urllib.request.urlopen(f"{self.server.url}/slack/install") as page:
             html = page.read().decode()
             # The state cookie is Secure (served behind https); the test's browser sends it
@@ -72,7 +75,9 @@ class Installed:
         link = re.search(r'href="([^"]*oauth/v2/authorize[^"]*)"', html)
         assert link is not None, html
         authorize = link.group(1).replace("&amp;", "&")
-        redirect = self.slack.approve(authorize, team_id=team_id, user_id=user_id)
+        redirect = self.slack.approve(
+            authorize, team_id=team_id, enterprise_id=enterprise_id, user_id=user_id
+        )
         assert redirect.startswith(f"{self.server.url}/slack/oauth_redirect?code=")
         request = urllib.request.Request(redirect, headers={"Cookie": cookie})
         with urllib.request.urlopen(request) as page:
@@ -237,8 +242,9 @@ def test_a_rotating_token_is_refreshed_before_it_expires(rotating: Installed) ->
     refreshed = {r.team_id: r for r in rotating.slack.refreshes}
     assert set(refreshed) == {A, B}
     assert refreshed[A].old_token == first_a
-    assert refreshed[A].old_expires_at is not None
-    assert refreshed[A].at < refreshed[A].old_expires_at
+    expired_at = refreshed[A].old_expires_at
+    assert expired_at is not None
+    assert refreshed[A].at < expired_at
     # Every pulse went out with the new token, and the store holds it for the other replicas.
     assert rotating.tokens_used(A) == {rotating.slack.current_tokens[A]} != {first_a}
     assert len(rotating.posts(A)) == 5

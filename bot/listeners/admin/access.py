@@ -1,6 +1,7 @@
 """Who may run admin commands and submit admin modals: a Bolt listener middleware asks Slack
-(`users.info`) on every request, modal submissions included, since a modal opened by an admin
-may be submitted after they lost the role. It puts the caller and the workspace in the context.
+(`users.info`, with the token of the request's workspace) on every request, modal submissions
+included, since a modal opened by an admin may be submitted after they lost the role. It puts
+the caller and the workspace in the context.
 """
 
 from __future__ import annotations
@@ -46,10 +47,17 @@ def prompt_client(client: WebClient, *, timeout: int = 2) -> WebClient:
     )
 
 
-def look_up_caller(client: WebClient, user_id: str, admin_ids: list[str]) -> Caller | None:
-    """The caller's admin rights and zone from `users.info`; None if Slack could not say."""
+def look_up_caller(
+    client: WebClient, user_id: str, admin_ids: list[str], *, team_id: str | None = None
+) -> Caller | None:
+    """The caller's admin rights and zone from `users.info`; None if Slack could not say.
+
+    `team_id` names the workspace for an org-wide install's token, which serves every
+    workspace of the org: a member's role is the one they hold in that workspace.
+    """
+    extra: dict[str, Any] = {} if team_id is None else {"team_id": team_id}
     try:
-        user = prompt_client(client).users_info(user=user_id)["user"]
+        user = prompt_client(client).users_info(user=user_id, **extra)["user"]
     except (SlackApiError, SlackClientError, OSError, KeyError, TypeError):
         return None
     return Caller(
@@ -69,7 +77,12 @@ def _admit(
 ) -> str | None:
     """Let an admin through with the caller and workspace in the context; else the refusal."""
     services = services_of(context)
-    caller = look_up_caller(client, user_id, services.settings.coherence_admin_ids)
+    caller = look_up_caller(
+        client,
+        user_id,
+        services.admin_ids(team_id),
+        team_id=team_id if context.is_enterprise_install else None,
+    )
     if caller is None:
         return ADMIN_CHECK_FAILED
     if not caller.is_admin:
@@ -96,6 +109,12 @@ def admins_only(
         title = "Admins only" if refusal == ADMINS_ONLY else "Not saved"
         return ack(response_action="update", view=notice_view(title, refusal))
     return ack(text=refusal)
+
+
+def workspace_admin_ids(context: BoltContext) -> list[str]:
+    """The members who administer Coherence in the request's workspace besides its Slack
+    admins and owners (COHERENCE_ADMIN_IDS with one bot token; the installer otherwise)."""
+    return services_of(context).admin_ids(context.team_id or "")
 
 
 def caller_of(context: BoltContext) -> Caller:
