@@ -21,7 +21,7 @@ from pulses.notices import notice_for
 from pulses.ports import Messenger
 from pulses.pseudonyms import pseudonym, pseudonym_in_run
 from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS, PRESSURE
-from storage.db import session_scope
+from storage.db import read_scope
 from storage.models import (
     Answer,
     AnswerFocus,
@@ -288,6 +288,14 @@ def answer_sheet(
     )
 
 
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """An answer just stored, and how its run was delivered (which messages follow it)."""
+
+    answer_id: int
+    delivery_mode: str
+
+
 def record_answer(
     *,
     session: Session,
@@ -296,9 +304,8 @@ def record_answer(
     submitted: AnswerInput,
     now: datetime,
     key: bytes,
-) -> int:
-    """Store or replace `user_id`'s answer set for the run; one per person per run. Returns
-    the answer's id.
+) -> RecordedAnswer:
+    """Store or replace `user_id`'s answer set for the run; one per person per run.
 
     The answer is found again by its keyed pseudonym, never stored with the user ID; the
     member's invitation is marked answered in the same transaction. This is the ack path of
@@ -360,7 +367,7 @@ def record_answer(
             ],
         )
     assert isinstance(answer_id, int)
-    return answer_id
+    return RecordedAnswer(answer_id, row.delivery_mode)
 
 
 # Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
@@ -370,6 +377,7 @@ def record_answer(
 _RUN_AND_INVITATION: Executable = (
     sql_select(
         col(PulseRun.status),
+        col(PulseRun.delivery_mode),
         col(PulseRun.closes_at),
         col(PulseRun.question_ids),
         col(PulseRun.priority_ids),
@@ -450,7 +458,7 @@ def _form(session: Session, run_id: int, question_ids: str, priority_ids: str) -
 
 def confirm_dm_answer(*, engine: Engine, messenger: Messenger, run_id: int, user_id: str) -> None:
     """In DM mode, show the member that their answer is in (in their own time zone)."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         run = session.get(PulseRun, run_id)
         if run is None or run.delivery_mode != "dm" or run.status != "open":
             return
@@ -470,7 +478,8 @@ _PROGRESS_LOCKS = [threading.Lock() for _ in range(64)]
 def refresh_channel_progress(*, engine: Engine, messenger: Messenger, run_id: int) -> None:
     """Update a channel pulse's "n of m answered" after an answer arrives."""
     with _PROGRESS_LOCKS[run_id % len(_PROGRESS_LOCKS)]:
-        with session_scope(engine) as session:
+        # Only reads: it never queues for the write lock behind the answers it counts.
+        with read_scope(engine) as session:
             run = session.get(PulseRun, run_id)
             if run is None or run.delivery_mode != "channel" or not run.channel_message_ts:
                 return

@@ -97,17 +97,25 @@ class Refresher:
 
 
 def after_answer(
-    refresher: Refresher, *, engine: Engine, messenger: Messenger, run_id: int, user_id: str
+    refresher: Refresher,
+    *,
+    engine: Engine,
+    messenger: Messenger,
+    run_id: int,
+    user_id: str,
+    delivery_mode: str,
 ) -> None:
-    """Once an answer is stored: refresh the channel message's count and, in DM mode,
-    confirm to the member that their answer is in."""
-    refresher.submit(
-        ("progress", run_id),
-        lambda: refresh_channel_progress(engine=engine, messenger=messenger, run_id=run_id),
-    )
-    refresher.submit(
-        ("confirmation", run_id, user_id),
-        lambda: confirm_dm_answer(
-            engine=engine, messenger=messenger, run_id=run_id, user_id=user_id
-        ),
-    )
+    """Once an answer is stored: refresh the channel message's count (channel mode) or
+    confirm to the member that their answer is in (DM mode)."""
+    if delivery_mode == "channel":
+        refresher.submit(
+            ("progress", run_id),
+            lambda: refresh_channel_progress(engine=engine, messenger=messenger, run_id=run_id),
+        )
+    elif delivery_mode == "dm":
+        refresher.submit(
+            ("confirmation", run_id, user_id),
+            lambda: confirm_dm_answer(
+                engine=engine, messenger=messenger, run_id=run_id, user_id=user_id
+            ),
+        )

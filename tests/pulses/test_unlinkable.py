@@ -62,7 +62,7 @@ def _answer(
             submitted=AnswerInput(scores, None, "hiring", friction, shares),
             now=now,
             key=KEY,
-        )
+        ).answer_id
 
 
 def _dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
