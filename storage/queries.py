@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, String, cast, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, and_, col, or_, select
 
 from storage.models import (
@@ -224,8 +225,27 @@ class AnswerRow:
     pressure: int | None = None
 
 
+def _pairs(key: Mapped[int] | ColumnElement[str], value: Mapped[int]) -> ColumnElement[str]:
+    """The group's rows as one text, key:value pairs separated by commas (group_concat in
+    SQLite, string_agg in PostgreSQL): far fewer rows to carry than one per value."""
+    return func.aggregate_strings(cast(key, String) + ":" + cast(value, String), ",")
+
+
+def _parsed(text: str | None) -> list[tuple[int | None, int]]:
+    """`_pairs`' text as (id, value) pairs in id order ('' is None, first): the databases
+    fold them in any order."""
+    if not text:
+        return []
+    pairs = [pair.partition(":") for pair in text.split(",")]
+    return sorted(
+        ((int(key) if key else None, int(value)) for key, _, value in pairs),
+        key=lambda pair: -1 if pair[0] is None else pair[0],
+    )
+
+
 def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[AnswerRow]]:
-    """Each run's answers one by one, in three queries whatever the number of runs.
+    """Each run's answers one by one: one aggregate query (an answer's scores and shares
+    folded into one row each), and one for the questions' keys, whatever the number of runs.
 
     The pressure item's score comes apart from the dimensions' (`AnswerRow.pressure`).
 
@@ -234,36 +254,48 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
     """
     if not run_ids:
         return {}
-    rows: dict[int, AnswerRow] = {}
-    of_run: dict[int, list[int]] = {}
-    for answer_id, run_id in session.exec(
-        select(Answer.id, Answer.run_id)
+    scores = (
+        select(AnswerScore.answer_id, _pairs(col(AnswerScore.question_id), col(AnswerScore.score)))
+        .where(col(AnswerScore.run_id).in_(run_ids))
+        .group_by(col(AnswerScore.answer_id))
+        .subquery()
+    )
+    # Something else (no priority id) is folded as an empty key.
+    priority = func.coalesce(cast(AnswerFocus.priority_id, String), "")
+    focus = (
+        select(AnswerFocus.answer_id, _pairs(priority, col(AnswerFocus.tenths)))
+        .where(col(AnswerFocus.run_id).in_(run_ids))
+        .group_by(col(AnswerFocus.answer_id))
+        .subquery()
+    )
+    answers = session.exec(
+        select(Answer.run_id, scores.c[1], focus.c[1])
+        .outerjoin(scores, scores.c.answer_id == Answer.id)
+        .outerjoin(focus, focus.c.answer_id == Answer.id)
         .where(col(Answer.run_id).in_(run_ids))
         .order_by(col(Answer.id))
-    ):
-        assert answer_id is not None
-        rows[answer_id] = AnswerRow(scores={}, tenths={})
-        of_run.setdefault(run_id, []).append(answer_id)
-    pressure: dict[int, int] = {}
-    for answer_id, key, kind, score in session.exec(
-        select(AnswerScore.answer_id, Question.key, Question.kind, AnswerScore.score)
-        .join(Question, col(Question.id) == AnswerScore.question_id)
-        .where(col(AnswerScore.run_id).in_(run_ids))
-    ):
-        if kind == PRESSURE_KIND:
-            pressure[answer_id] = score
-        else:
-            rows[answer_id].scores[key] = score
-    for answer_id, priority_id, tenths in session.exec(
-        select(AnswerFocus.answer_id, AnswerFocus.priority_id, AnswerFocus.tenths).where(
-            col(AnswerFocus.run_id).in_(run_ids)
+    ).all()
+    answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
+    questions = {
+        qid: (key, kind)
+        for qid, key, kind in session.exec(
+            select(Question.id, Question.key, Question.kind).where(col(Question.id).in_(answered))
         )
-    ):
-        rows[answer_id].tenths[priority_id] = tenths
-    return {
-        run_id: [replace(rows[i], pressure=pressure.get(i)) for i in ids]
-        for run_id, ids in of_run.items()
     }
+    found: dict[int, list[AnswerRow]] = {}
+    for run_id, score_text, focus_text in answers:
+        dimensions: dict[str, int] = {}
+        pressure: int | None = None
+        for qid, score in _parsed(score_text):
+            key, kind = questions[qid or 0]
+            if kind == PRESSURE_KIND:
+                pressure = score
+            else:
+                dimensions[key] = score
+        tenths = dict(_parsed(focus_text))
+        row = AnswerRow(scores=dimensions, tenths=tenths, pressure=pressure)
+        found.setdefault(run_id, []).append(row)
+    return found
 
 
 def intent_shares(*, session: Session, intent_ids: list[int]) -> dict[int, dict[int, float]]:

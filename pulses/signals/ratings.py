@@ -75,10 +75,42 @@ def _spread(values: Vector) -> float:
     return float(values.var(ddof=1) ** (1 / 3))
 
 
-def _figures(runs: Sequence[RunSample], key: str, figure: Callable[[Vector], float]) -> Vector:
-    """The figure of each run with at least two answers on ``key``."""
-    values = [arrays.scores([run], key) for run in runs]
-    return np.asarray([figure(v) for v in values if len(v) >= 2], dtype=np.float64)
+class _Scores:
+    """Each run's scores per dimension and their figures, each computed once per evaluation:
+    the two comparisons and the two rules read the same runs again and again."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._keys = keys
+        self._scores: dict[int, dict[str, Vector]] = {}
+        self._figures: dict[tuple[int, str, Callable[[Vector], float]], float] = {}
+
+    def of(self, run: RunSample, key: str) -> Vector:
+        """The run's scores on ``key``, in answer order (as `arrays.scores` gives them)."""
+        found = self._scores.get(id(run))
+        if found is None:
+            matrix = arrays.score_matrix(run, self._keys)
+            found = {k: matrix[~np.isnan(matrix[:, i]), i] for i, k in enumerate(self._keys)}
+            self._scores[id(run)] = found
+        return found[key]
+
+    def answers(self, runs: Sequence[RunSample], key: str) -> int:
+        return sum(len(self.of(run, key)) for run in runs)
+
+    def figures(
+        self, runs: Sequence[RunSample], key: str, figure: Callable[[Vector], float]
+    ) -> Vector:
+        """The figure of each run with at least two answers on ``key``."""
+        values = []
+        for run in runs:
+            scores = self.of(run, key)
+            if len(scores) < 2:
+                continue
+            cached = (id(run), key, figure)
+            value = self._figures.get(cached)
+            if value is None:
+                value = self._figures[cached] = figure(scores)
+            values.append(value)
+        return np.asarray(values, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -105,18 +137,16 @@ def _tests(
     thresholds: FlagThresholds,
     figure: Callable[[Vector], float],
     sign: float,
+    scores: _Scores,
 ) -> list[_Test]:
     """Every comparison's p per dimension; ``sign`` −1 tests a rise instead of a fall."""
     found = []
     for split in splits:
         pairs, used = [], []
         for key in keys:
-            then = _figures(split.baseline, key, figure)
-            now = _figures(split.window, key, figure)
-            answers = (
-                len(arrays.scores(split.window, key)),
-                len(arrays.scores(split.baseline, key)),
-            )
+            then = scores.figures(split.baseline, key, figure)
+            now = scores.figures(split.window, key, figure)
+            answers = (scores.answers(split.window, key), scores.answers(split.baseline, key))
             enough = answers[0] >= thresholds.min_answers
             enough &= answers[1] >= 2 * thresholds.min_answers
             if enough and len(then) >= thresholds.min_baseline_runs and len(now):
@@ -133,8 +163,9 @@ def ratings(
     """(level drops, fragmentation) of this run's dimensions."""
     keys = arrays.dimension_keys([current])
     splits = _splits(current, history, thresholds, max(1, len(keys)))
-    falls = _tests(splits, keys, thresholds, _mean, 1.0)
-    rises = _tests(splits, keys, thresholds, _spread, -1.0)
+    scores = _Scores(keys)
+    falls = _tests(splits, keys, thresholds, _mean, 1.0, scores)
+    rises = _tests(splits, keys, thresholds, _spread, -1.0, scores)
     if not falls and not rises:
         why = "too few earlier pulses to tell" if history else "no earlier pulse to compare"
         return Verdict(undecided=f"level: {why}"), Verdict(undecided=f"agreement: {why}")
