@@ -32,8 +32,9 @@ from storage.models import OrgWorkspace
 
 logger = logging.getLogger(__name__)
 
-# A token read from the database is used this long before it is read again: another replica may
-# have rotated it, or the workspace may have uninstalled the app (the events reach one replica).
+# A token read from the database is used this long before it is read again, and never past the
+# start of the next tick (Services.begin_tick): another replica may have rotated it, or the
+# workspace may have uninstalled the app (the events reach one replica).
 TOKEN_CACHE_SECONDS = 10.0
 # How long the state of a started install stays valid (the person is choosing a workspace).
 STATE_SECONDS = 600

@@ -60,6 +60,13 @@ class Services:
             return self.messenger
         return self.workspaces.messenger_for(team_id)
 
+    def begin_tick(self) -> None:
+        """Called by the scheduler before each tick: every workspace's token is read afresh
+        once per tick, so an uninstall that reached another replica stops this one's sends
+        from its next tick (the short token cache never outlives a tick)."""
+        if self.workspaces is not None:
+            self.workspaces.installations.forget()
+
     def admin_ids(self, team_id: str) -> list[str]:
         """Who administers Coherence in `team_id` besides its Slack admins and owners: with one
         SLACK_BOT_TOKEN, COHERENCE_ADMIN_IDS; with installs, whoever installed the app there."""
