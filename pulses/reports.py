@@ -15,18 +15,27 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlmodel import Session, col, select
 
-from pulses.away import away_count, away_counts
+from pulses.away import away_count
 from pulses.commitments import FollowUp, follow_up
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER
 from pulses.intent import DeclaredChange, declared_changes
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.pressure import RunPressure, run_pressure
-from pulses.privacy import Suppressed, effective_threshold, is_reportable, reportable, shown_sample
+from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
 from pulses.samples import RunSample
-from pulses.windows import OTHER_NAME, Window, load_windows
+from pulses.windows import (
+    OTHER_NAME,
+    Extras,
+    Window,
+    load_windows,
+    read_extras,
+    reported_runs,
+    run_threshold,
+    shown_runs,
+)
 from storage.models import LeadershipGroup, PulseRun
-from storage.queries import friction_texts, latest_unclosed_run, run_progress
+from storage.queries import latest_unclosed_run, run_progress
 
 if TYPE_CHECKING:
     from pulses.signals.engine import Signals, Trend
@@ -182,11 +191,6 @@ class GroupDigest:
 # --- the aggregation ------------------------------------------------------------------------
 
 
-def _threshold(group: LeadershipGroup, run: PulseRun) -> int:
-    # The stricter of the run's and the group's: raising the threshold also hides past runs.
-    return effective_threshold(max(run.anonymity_threshold, group.anonymity_threshold))
-
-
 def _build_reports(
     session: Session,
     group: LeadershipGroup,
@@ -194,18 +198,17 @@ def _build_reports(
     limit: int,
     thresholds: FlagThresholds,
     detailed: int | None = None,
+    counts: Extras | None = None,
 ) -> list[RunReport]:
     """Reports of the window's first ``limit`` runs (given most recent first), oldest first.
 
     Only the most recent ``detailed`` of them (None: all) carry signals, flags and friction;
     the others are a trend's figures (metrics, pressure, wording), which cost a fraction.
+    ``counts`` are the away counts and friction `read_extras` read for many groups at once.
     """
     runs = window.runs
     ids = [run.id for run in runs if run.id is not None]
-    shown = {
-        run_id: is_reportable(window.inputs[run_id].n_responded, _threshold(group, run))
-        for run_id, run in zip(ids, runs, strict=True)
-    }
+    shown = shown_runs(group, window)
     detailed = limit if detailed is None else detailed
     reports: list[RunReport] = []
     # The runs beyond ``limit`` are only the baseline of those reported: their inputs are
@@ -215,7 +218,7 @@ def _build_reports(
         # Only runs that may be shown form a baseline: a hidden run must not leak through drift.
         previous_focus = [dict(window.inputs[i].focus_counts) for i in earlier if shown[i]]
         data = replace(window.inputs[run_id], previous_focus_counts=previous_focus)
-        metrics = reportable(compute_run_metrics(data), _threshold(group, run))
+        metrics = reportable(compute_run_metrics(data), run_threshold(group, run))
         previous_shown = None
         if index < detailed:
             previous_shown = [
@@ -225,15 +228,18 @@ def _build_reports(
         report = _report(run, metrics, previous_shown, window, before, thresholds)
         if report.shown is not None:
             sample = window.samples[run_id]
-            report = replace(report, pressure=run_pressure(sample, _threshold(group, run)))
+            report = replace(report, pressure=run_pressure(sample, run_threshold(group, run)))
         reports.append(report)
-    away = away_counts(session, [r.run_id for r in reports])
-    reports = [replace(r, away=away.get(r.run_id, 0)) for r in reports]
-    reportable_ids = [
-        r.run_id for r in reports[max(0, len(reports) - detailed) :] if r.shown is not None
+    if counts is None:
+        counts = read_extras(session, [reported_runs(group, window, limit, detailed)])
+    return [
+        replace(
+            r,
+            away=counts.away.get(r.run_id, 0),
+            friction=counts.friction.get(r.run_id, ()) if r.shown else (),
+        )
+        for r in reports
     ]
-    comments = _friction(session, reportable_ids)
-    return [replace(r, friction=comments.get(r.run_id, ())) if r.shown else r for r in reports]
 
 
 def _report(
@@ -290,15 +296,6 @@ def _report(
     )
 
 
-def _friction(session: Session, run_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    """Friction comments of runs that may be shown, in alphabetical order.
-
-    Never in submission order: that order could be matched with who answered when.
-    """
-    found = friction_texts(session=session, run_ids=run_ids)
-    return {run_id: tuple(sorted(texts, key=str.casefold)) for run_id, texts in found.items()}
-
-
 def _group(session: Session, group_id: int) -> LeadershipGroup:
     group = session.get(LeadershipGroup, group_id)
     if group is None:
@@ -319,14 +316,12 @@ def _history(
     until: date | None,
     thresholds: FlagThresholds,
     detailed: int | None = None,
-    window: Window | None = None,
 ) -> list[RunReport]:
     if limit <= 0:
         return []
-    if window is None:
-        # The extra runs are the baseline of the oldest run reported.
-        count = limit + _baseline_runs(thresholds)
-        window = load_windows(session, [group.id or 0], until=until, count=count)[group.id or 0]
+    # The extra runs are the baseline of the oldest run reported.
+    count = limit + _baseline_runs(thresholds)
+    window = load_windows(session, [group.id or 0], until=until, count=count)[group.id or 0]
     return _build_reports(session, group, window, limit, thresholds, detailed)
 
 
@@ -391,7 +386,7 @@ def latest_run(
         report=report,
         data=window.inputs[report.run_id],
         sample=window.samples[report.run_id],
-        threshold=_threshold(group, window.runs[0]),
+        threshold=run_threshold(group, window.runs[0]),
     )
 
 
@@ -435,24 +430,25 @@ def group_digest(
     group_id: int,
     now: datetime,
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
-    window: Window | None = None,
 ) -> GroupDigest:
-    """The weekly digest's content for one group: the last `TREND_RUNS` closed runs (read
-    from ``window`` when `group_digests` loaded it with other groups')."""
-    group = _group(session, group_id)
+    """The weekly digest's content for one group: the last `TREND_RUNS` closed runs."""
+    return group_digests(session=session, group_ids=[group_id], now=now, thresholds=thresholds)[0]
+
+
+def _digest(
+    session: Session,
+    group: LeadershipGroup,
+    now: datetime,
+    thresholds: FlagThresholds,
+    window: Window,
+    counts: Extras,
+) -> GroupDigest:
     # The digest shows the signals and friction of its latest run only; the runs before it
     # are the trend's figures.
-    history = _history(
-        session,
-        group,
-        limit=TREND_RUNS,
-        until=None,
-        thresholds=thresholds,
-        detailed=1,
-        window=window,
-    )
+    history = _build_reports(session, group, window, TREND_RUNS, thresholds, 1, counts)
     since = history[0].occurrence_day if history else now.date()
-    changes = declared_changes(session, group_id, since, now.date())
+    assert group.id is not None
+    changes = declared_changes(session, group.id, since, now.date())
     return GroupDigest(
         group=group_info(group),
         generated_at=now,
@@ -460,7 +456,7 @@ def group_digest(
         declared_changes=tuple(changes),
         follow_up=follow_up(
             session=session,
-            group_id=group_id,
+            group_id=group.id,
             history=[(r.run_id, r.occurrence_day) for r in history],
         ),
     )
@@ -474,14 +470,23 @@ def group_digests(
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
 ) -> list[GroupDigest]:
     """`group_digest` of each group, their runs read together: a batch of digests costs the
-    queries of one plus a few per group (its friction, declared changes)."""
-    # Loaded once here, each group is then found in the session without a query of its own.
-    session.exec(select(LeadershipGroup).where(col(LeadershipGroup.id).in_(group_ids))).all()
+    queries of one plus a few per group (its declared changes and commitments)."""
+    groups = {
+        group.id: group
+        for group in session.exec(
+            select(LeadershipGroup).where(col(LeadershipGroup.id).in_(group_ids))
+        )
+    }
+    for group_id in group_ids:
+        if group_id not in groups:
+            raise LookupError(f"no leadership group {group_id}")
     count = TREND_RUNS + _baseline_runs(thresholds)
     windows = load_windows(session, group_ids, until=None, count=count)
+    counts = read_extras(
+        session,
+        [reported_runs(groups[gid], window, TREND_RUNS, 1) for gid, window in windows.items()],
+    )
     return [
-        group_digest(
-            session=session, group_id=group_id, now=now, thresholds=thresholds, window=window
-        )
+        _digest(session, groups[group_id], now, thresholds, window, counts)
         for group_id, window in windows.items()
     ]

@@ -8,18 +8,26 @@ drawing hundreds of digests pays a few aggregates per batch, not a few per group
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlmodel import Session
 
+from pulses.away import away_counts
 from pulses.focus import OTHER, declared_distribution
 from pulses.metrics import RunInput
+from pulses.privacy import effective_threshold, is_reportable
 from pulses.samples import RunSample
 from pulses.sampling import run_sample
-from storage.models import PulseRun
-from storage.queries import RunTally, RunWindow, answer_rows, closed_run_windows
+from storage.models import LeadershipGroup, PulseRun
+from storage.queries import (
+    RunTally,
+    RunWindow,
+    answer_rows,
+    closed_run_windows,
+    friction_texts,
+)
 
 OTHER_NAME = "Something else"
 
@@ -89,3 +97,49 @@ def load_windows(
     answers = answer_rows(session=session, run_ids=[t.run.id for t in tallies if t.run.id])
     samples = {t.run.id: run_sample(t, answers.get(t.run.id, [])) for t in tallies if t.run.id}
     return {group_id: _window(window, samples) for group_id, window in windows.items()}
+
+
+def run_threshold(group: LeadershipGroup, run: PulseRun) -> int:
+    """The threshold a run is shown under: the stricter of the run's and the group's, so
+    raising the threshold also hides past runs."""
+    return effective_threshold(max(run.anonymity_threshold, group.anonymity_threshold))
+
+
+def shown_runs(group: LeadershipGroup, window: Window) -> dict[int, bool]:
+    """Whether each run of the window may be shown (enough answered under its threshold)."""
+    return {
+        run.id: is_reportable(window.inputs[run.id].n_responded, run_threshold(group, run))
+        for run in window.runs
+        if run.id is not None
+    }
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What reports read beside their window: runs' away counts and shown runs' friction."""
+
+    away: Mapping[int, int]
+    friction: Mapping[int, tuple[str, ...]]
+
+
+def reported_runs(
+    group: LeadershipGroup, window: Window, limit: int, detailed: int | None
+) -> tuple[list[int], list[int]]:
+    """(the window's first ``limit`` runs, those of its first ``detailed`` (None: all) that
+    may be shown): the runs a report counts the away of, and those it shows friction of."""
+    ids = [run.id for run in window.runs[:limit] if run.id is not None]
+    shown = shown_runs(group, window)
+    detailed = limit if detailed is None else detailed
+    return ids, [run_id for run_id in ids[: max(0, detailed)] if shown[run_id]]
+
+
+def read_extras(session: Session, reported: Sequence[tuple[list[int], list[int]]]) -> Extras:
+    """Away counts and friction of the `reported_runs` of one or many groups: two queries.
+
+    Friction comes in alphabetical order, never in submission order: that order could be
+    matched with who answered when.
+    """
+    away = away_counts(session, [run_id for ids, _ in reported for run_id in ids])
+    found = friction_texts(session=session, run_ids=[i for _, shown in reported for i in shown])
+    friction = {run_id: tuple(sorted(texts, key=str.casefold)) for run_id, texts in found.items()}
+    return Extras(away=away, friction=friction)
