@@ -173,7 +173,12 @@ class RunningServer:
         # Sockets are closed on the serving thread itself (through waitress's trigger): closed
         # from here, under a running select, the loop fails on a bad file descriptor. With
         # its map empty the loop ends, and the task threads are stopped after it.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+        try:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+        except OSError:
+            # The loop already ended and closed its trigger (it ends when its map empties):
+            # nothing is serving, so closing what is left from here is safe.
+            wasyncore.close_all(self._server._map)
         self._thread.join(timeout=5)
         self._server.task_dispatcher.shutdown()
 
