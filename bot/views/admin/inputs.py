@@ -12,11 +12,13 @@ from typing import Any, Final
 from slack_sdk.models.blocks import Option
 
 from bot.views.fields import VALUE
+from pulses.cadence import MAX_ANSWER_WINDOW
+from pulses.settings import MIN_HOURS
 
 # A modal's state: block id → action id → the input's value.
 State = Mapping[str, Mapping[str, Any]]
 # The answer window and the reminder: at most two weeks.
-MAX_HOURS: Final = 14 * 24
+MAX_HOURS: Final = int(MAX_ANSWER_WINDOW.total_seconds() // 3600)
 
 
 def option(value: str, label: str) -> Option:
@@ -107,7 +109,7 @@ def hours_value(
     number = number_value(values, block_id, problems, required=required)
     if number is None:
         return None
-    if not 0 < number <= MAX_HOURS:
-        problems[block_id] = f"Enter a number of hours from 1 to {MAX_HOURS} (14 days)."
+    if not MIN_HOURS <= number <= MAX_HOURS:
+        problems[block_id] = f"Enter a number of hours from {MIN_HOURS} to {MAX_HOURS} (14 days)."
         return None
     return timedelta(minutes=round(number * 60))
