@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import _, day
 from pulses.commitments import MAX_TEXT, CommitmentView
 from pulses.reports import GroupDigest
 
@@ -59,13 +60,20 @@ def _escape(text: str) -> str:
 
 
 def _what(commitment: CommitmentView) -> str:
-    return f"“{_escape(commitment.text)}” — owner <@{commitment.owner_id}>"
+    return f"“{_escape(commitment.text)}” — " + _("owner {user}").format(
+        user=f"<@{commitment.owner_id}>"
+    )
 
 
 def done_text(commitment: CommitmentView) -> str:
     assert commitment.done_at is not None
-    by = f" by <@{commitment.done_by}>" if commitment.done_by else ""
-    return f":white_check_mark: {_what(commitment)} · done{by} on {commitment.done_at:%-d %b}"
+    when = day(commitment.done_at.date(), "date")
+    done = (
+        _("done by {user} on {day}").format(user=f"<@{commitment.done_by}>", day=when)
+        if commitment.done_by
+        else _("done on {day}").format(day=when)
+    )
+    return f":white_check_mark: {_what(commitment)} · {done}"
 
 
 def commitment_block(commitment: CommitmentView) -> SectionBlock:
@@ -76,10 +84,11 @@ def commitment_block(commitment: CommitmentView) -> SectionBlock:
     return SectionBlock(
         block_id=block_id,
         text=MarkdownTextObject(
-            text=f"• {_what(commitment)} · from the {commitment.run_day:%-d %b} digest"
+            text=f"• {_what(commitment)} · "
+            + _("from the {day} digest").format(day=day(commitment.run_day, "date"))
         ),
         accessory=ButtonElement(
-            text="Done", action_id=DONE_ACTION, value=str(commitment.commitment_id)
+            text=_("Done"), action_id=DONE_ACTION, value=str(commitment.commitment_id)
         ),
     )
 
@@ -94,23 +103,26 @@ def follow_up_blocks(digest: GroupDigest) -> list[Block]:
     if review:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text="*Last week's commitments* — was each one done?")
+                text=MarkdownTextObject(text=_("*Last week's commitments* — was each one done?"))
             )
         )
         blocks += [commitment_block(c) for c in review[:MAX_IN_DIGEST]]
         if len(review) > MAX_IN_DIGEST:
-            blocks.append(_context(f"… and {len(review) - MAX_IN_DIGEST} more open commitments"))
+            rest = len(review) - MAX_IN_DIGEST
+            blocks.append(_context(_("… and {n} more open commitments").format(n=rest)))
     blocks.append(
         ActionsBlock(
             elements=[
-                ButtonElement(text="Commit", action_id=COMMIT_ACTION, value=str(latest.run_id))
+                ButtonElement(text=_("Commit"), action_id=COMMIT_ACTION, value=str(latest.run_id))
             ]
         )
     )
     blocks.append(
         _context(
-            "What will the team do about this? Record it with an owner; the next digest asks "
-            "whether it was done."
+            _(
+                "What will the team do about this? Record it with an owner; the next digest "
+                "asks whether it was done."
+            )
         )
     )
     return blocks

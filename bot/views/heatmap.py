@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Final
 
+from bot.i18n import N_, _, day, number, speaking
 from pulses.dimensions import dimension_keys, dimension_name
 from pulses.organisation import OrgDigest
 from pulses.reports import RunReport
@@ -20,10 +21,11 @@ from pulses.reports import RunReport
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-INDEX: Final = "Index"
-PRESSURE: Final = "Pressure"
-HIDDEN: Final = "hidden: too few answers"
-HEATMAP_TITLE: Final = (
+# Marked here, translated where shown.
+INDEX: Final = N_("Index")
+PRESSURE: Final = N_("Pressure")
+HIDDEN: Final = N_("hidden: too few answers")
+HEATMAP_TITLE: Final = N_(
     "*At a glance* (each group's latest pulse; the heatmap image is in the thread)"
 )
 BLANK_COLOUR: Final = "#ffffff"
@@ -67,16 +69,16 @@ def _cells(report: RunReport, keys: tuple[str, ...]) -> tuple[Cell, ...]:
         if stats is None or stats.mean is None:
             cells.append(Cell(None, "–"))
         else:
-            cells.append(Cell((stats.mean - 1) / 4, f"{stats.mean:.1f}", stats.rwg))
+            cells.append(Cell((stats.mean - 1) / 4, number(stats.mean, 1), stats.rwg))
     index = metrics.coherence_index
     cells.append(
-        Cell(None, "–") if index is None else Cell(index / 100, f"{index:.0f}", metrics.agreement)
+        Cell(None, "–") if index is None else Cell(index / 100, number(index, 0), metrics.agreement)
     )
     pressure = report.pressure
     cells.append(
         Cell(None, "–")
         if pressure is None
-        else Cell((pressure.level - 1) / 4, f"{pressure.level:.1f}", pressure.agreement)
+        else Cell((pressure.level - 1) / 4, number(pressure.level, 1), pressure.agreement)
     )
     return tuple(cells)
 
@@ -101,7 +103,7 @@ def heatmap_of(digest: OrgDigest) -> Heatmap:
                 hidden=hidden,
             )
         )
-    columns = (*(dimension_name(k) for k in keys), INDEX, PRESSURE)
+    columns = (*(_(dimension_name(k)) for k in keys), _(INDEX), _(PRESSURE))
     return Heatmap(columns=columns, rows=tuple(rows))
 
 
@@ -110,14 +112,18 @@ def heatmap_lines(heatmap: Heatmap) -> list[str]:
     lines = []
     for row in heatmap.rows:
         if row.hidden:
-            lines.append(f"*{row.label}*: {HIDDEN}")
+            lines.append(f"*{row.label}*: {_(HIDDEN)}")
             continue
-        day = f" ({row.day:%-d %b})" if row.day else ""
+        when = f" ({day(row.day, 'date')})" if row.day else ""
         parts = []
         for column, cell in zip(heatmap.columns, row.cells, strict=True):
-            agreement = "" if cell.agreement is None else f" (agreement {cell.agreement:.2f})"
+            agreement = (
+                ""
+                if cell.agreement is None
+                else " " + _("(agreement {value})").format(value=number(cell.agreement))
+            )
             parts.append(f"{column} {cell.text}{agreement}")
-        lines.append(f"*{row.label}*{day}: " + " · ".join(parts))
+        lines.append(f"*{row.label}*{when}: " + " · ".join(parts))
     return lines
 
 
@@ -151,7 +157,7 @@ def heatmap_figure(heatmap: Heatmap) -> Figure:
             axes.text(
                 (n_columns - 1) / 2,
                 y,
-                HIDDEN,
+                _(HIDDEN),
                 ha="center",
                 va="center",
                 fontsize=9,
@@ -191,8 +197,10 @@ def heatmap_figure(heatmap: Heatmap) -> Figure:
     for side in axes.spines.values():
         side.set_visible(False)
     axes.set_title(
-        "Latest pulse per group: colour = level (red low, green high; pressure in purple), "
-        "dot = agreement",
+        _(
+            "Latest pulse per group: colour = level (red low, green high; pressure in purple), "
+            "dot = agreement"
+        ),
         fontsize=8,
         loc="left",
         pad=22,
@@ -209,11 +217,21 @@ def heatmap_png(heatmap: Heatmap) -> bytes:
 
 
 def organisation_heatmap(digest: OrgDigest) -> tuple[bytes | None, str, str]:
-    """The image posted in the organisation digest's thread: (PNG or None, filename, title).
+    """The image posted in the organisation digest's thread: (PNG or None, filename, title),
+    in the digest's language.
 
     None when no group has a closed run yet: an empty grid says nothing.
     """
-    heatmap = heatmap_of(digest)
-    days = [row.day for row in heatmap.rows if row.day is not None]
-    name = f"coherence-heatmap-{max(days).isoformat() if days else 'none'}.png"
-    return (heatmap_png(heatmap) if heatmap.rows else None), name, "Coherence heatmap"
+    with speaking(org_language(digest)):
+        heatmap = heatmap_of(digest)
+        days = [row.day for row in heatmap.rows if row.day is not None]
+        name = f"coherence-heatmap-{max(days).isoformat() if days else 'none'}.png"
+        png = heatmap_png(heatmap) if heatmap.rows else None
+        return png, name, _("Coherence heatmap")
+
+
+def org_language(digest: OrgDigest) -> str | None:
+    """The organisation digest speaks its groups' language when they all share one, else
+    English, the catalogue's source."""
+    languages = {column.group.language for column in digest.groups}
+    return languages.pop() if len(languages) == 1 else None

@@ -11,17 +11,22 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
+from bot.i18n import N_, _, number, percent
 from pulses.organisation import OrgDigest
 from pulses.pressure import RunPressure
 from pulses.reports import RunReport
 from pulses.signals.pressure import CONFIDENCE, Gap, PressureGap
 from pulses.under_pressure import under_pressure
 
-TITLE = "*Coherence under pressure*"
+TITLE = N_("*Coherence under pressure*")
 
 
 def _two(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}".replace("0.", ".", 1)
+    """`.78`: two decimals without the leading zero (the locale's decimal sign)."""
+    if value is None:
+        return "–"
+    zero = number(0.0, 1)[:2]  # "0." or "0,"
+    return number(value, 2).replace(zero, zero[1], 1)
 
 
 def _points(value: float) -> str:
@@ -32,59 +37,71 @@ def _points(value: float) -> str:
 def _interval(gap: Gap) -> str:
     if gap.low is None or gap.high is None:
         return ""
-    return f" ({CONFIDENCE:.0%} interval {_points(gap.low)} to {_points(gap.high)})"
+    return " " + _("({confidence} interval {low} to {high})").format(
+        confidence=percent(CONFIDENCE), low=_points(gap.low), high=_points(gap.high)
+    )
 
 
 def run_pressure_text(pressure: RunPressure) -> str:
     """One shown run's pressure, labelled as context."""
-    text = (
-        f"Pressure this pulse: *{pressure.level:.1f}* of 5 · agreement on it "
-        f"{_two(pressure.agreement)} _(context, not part of the index)_"
-    )
+    text = _(
+        "Pressure this pulse: *{level}* of 5 · agreement on it {agreement} "
+        "_(context, not part of the index)_"
+    ).format(level=number(pressure.level, 1), agreement=_two(pressure.agreement))
     split = pressure.split
     if split is not None:
-        text += (
-            f"\nLeaders under high pressure ({split.high.n}) against the rest "
-            f"({split.rest.n}): agreement {_two(split.high.agreement)} vs "
-            f"{_two(split.rest.agreement)}, focus alignment "
-            f"{_share(split.high.focus_alignment)} vs {_share(split.rest.focus_alignment)}"
+        text += "\n" + _(
+            "Leaders under high pressure ({high}) against the rest ({rest}): agreement "
+            "{high_agreement} vs {rest_agreement}, focus alignment {high_focus} vs {rest_focus}"
+        ).format(
+            high=split.high.n,
+            rest=split.rest.n,
+            high_agreement=_two(split.high.agreement),
+            rest_agreement=_two(split.rest.agreement),
+            high_focus=percent(split.high.focus_alignment),
+            rest_focus=percent(split.rest.focus_alignment),
         )
     return text
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def gap_text(gap: PressureGap) -> str:
     """The group's coherence gap and its verdict in a sentence or two."""
     if gap.verdict == "too_few":
-        return f"Needs {gap.needed} pulses with the pressure item, has {gap.runs}."
+        return _("Needs {needed} pulses with the pressure item, has {runs}.").format(
+            needed=gap.needed, runs=gap.runs
+        )
     assert gap.index is not None
     assert gap.pressured_level is not None
     assert gap.calm_level is not None
-    halves = (
-        f"the {gap.pressured_runs} more pressured pulses (pressure {gap.pressured_level:.1f}) "
-        f"against the {gap.calm_runs} calmer ones ({gap.calm_level:.1f}), last {gap.runs} pulses"
+    halves = _(
+        "the {pressured} more pressured pulses (pressure {pressured_level}) against the {calm} "
+        "calmer ones ({calm_level}), last {runs} pulses"
+    ).format(
+        pressured=gap.pressured_runs,
+        pressured_level=number(gap.pressured_level, 1),
+        calm=gap.calm_runs,
+        calm_level=number(gap.calm_level, 1),
+        runs=gap.runs,
     )
     if gap.verdict == "flat":
-        return f"Pressure barely varied ({halves}): nothing to compare yet."
-    figure = f"coherence gap *{_points(gap.index.estimate)}* index points{_interval(gap.index)}"
+        return _("Pressure barely varied ({halves}): nothing to compare yet.").format(halves=halves)
+    figure = _("coherence gap *{points}* index points").format(points=_points(gap.index.estimate))
     lead = {
-        "breaks": ":warning: *Coherence breaks under pressure*: ",
-        "holds": "*Coherence holds under pressure*: ",
-        "unclear": "Too uncertain to tell yet: ",
+        "breaks": _(":warning: *Coherence breaks under pressure*: "),
+        "holds": _("*Coherence holds under pressure*: "),
+        "unclear": _("Too uncertain to tell yet: "),
     }[gap.verdict]
-    text = f"{lead}{figure}, {halves}."
+    text = f"{lead}{figure}{_interval(gap.index)}, {halves}."
     if gap.verdict == "breaks" and gap.index.p_fall is not None:
-        text += " p < .01, one-sided."
+        text += _(" p < .01, one-sided.")
     moves = []
     if gap.agreement is not None:
-        moves.append(f"agreement {_signed_two(gap.agreement.estimate)}")
+        moves.append(_("agreement {change}").format(change=_signed_two(gap.agreement.estimate)))
     if gap.focus_alignment is not None:
-        moves.append(f"focus alignment {_points(100 * gap.focus_alignment.estimate)} points")
+        points = _points(100 * gap.focus_alignment.estimate)
+        moves.append(_("focus alignment {points} points").format(points=points))
     if moves:
-        text += f"\nUnder pressure: {', '.join(moves)}."
+        text += "\n" + _("Under pressure: {moves}.").format(moves=", ".join(moves))
     return text
 
 
@@ -100,7 +117,7 @@ def pressure_blocks(history: Sequence[RunReport]) -> list[Block]:
     gap = under_pressure(history)
     if gap.runs == 0:
         return []
-    lines = [TITLE]
+    lines = [_(TITLE)]
     if latest is not None and latest.pressure is not None:
         lines.append(run_pressure_text(latest.pressure))
     lines.append(gap_text(gap))
@@ -109,8 +126,10 @@ def pressure_blocks(history: Sequence[RunReport]) -> list[Block]:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text="Coherence gap: the index in the more pressured pulses minus the calmer "
-                    "ones. A fall is flagged only beyond the noise (p < .01)."
+                    text=_(
+                        "Coherence gap: the index in the more pressured pulses minus the calmer "
+                        "ones. A fall is flagged only beyond the noise (p < .01)."
+                    )
                 )
             ]
         ),
@@ -121,14 +140,14 @@ def pressure_suffix(report: RunReport) -> str:
     """ " · pressure 3.6" for a trend line; empty for a hidden run or one without the item."""
     if report.shown is None or report.pressure is None:
         return ""
-    return f" · pressure {report.pressure.level:.1f}"
+    return _(" · pressure {level}").format(level=number(report.pressure.level, 1))
 
 
 _VERDICT = {
-    "breaks": "breaks under pressure",
-    "holds": "holds under pressure",
-    "unclear": "too uncertain to tell",
-    "flat": "pressure barely varied",
+    "breaks": N_("breaks under pressure"),
+    "holds": N_("holds under pressure"),
+    "unclear": N_("too uncertain to tell"),
+    "flat": N_("pressure barely varied"),
 }
 
 
@@ -140,15 +159,15 @@ def org_pressure_blocks(digest: OrgDigest) -> list[Block]:
         gap = column.pressure
         if gap is None or gap.index is None or gap.verdict == "too_few":
             continue
-        layer = column.group.layer or "No layer"
+        layer = column.group.layer or _("No layer")
+        gap_figure = _("gap {points}").format(points=_points(gap.index.estimate))
         text = (
-            f"#{column.group.name} {_VERDICT[gap.verdict]} "
-            f"(gap {_points(gap.index.estimate)}{_interval(gap.index)})"
+            f"#{column.group.name} {_(_VERDICT[gap.verdict])} ({gap_figure}{_interval(gap.index)})"
         )
         by_layer.setdefault(layer, []).append((text, gap.verdict == "breaks"))
     if not by_layer:
         return []
-    lines = [TITLE]
+    lines = [_(TITLE)]
     for layer, groups in by_layer.items():
         mark = ":warning: " if any(breaks for _, breaks in groups) else ""
         lines.append(f"{mark}*{layer}*: " + "; ".join(text for text, _ in groups))

@@ -4,6 +4,7 @@ reads as such. Pure functions."""
 
 from __future__ import annotations
 
+from bot.i18n import _, day, percent
 from pulses.reports import GroupDigest
 
 MAX_CHANGES = 5
@@ -20,13 +21,13 @@ def declared_changes_text(digest: GroupDigest) -> str | None:
     if not digest.declared_changes:
         return None
     names = digest.latest.priority_names if digest.latest is not None else {}
-    lines = ["*Declared changes of priorities*"]
+    lines = [_("*Declared changes of priorities*")]
     for change in digest.declared_changes[-MAX_CHANGES:]:
         ranked = sorted(change.shares.items(), key=lambda item: (-item[1], item[0]))
         shares = ", ".join(
-            f"{_escaped(names.get(str(pid), 'a retired priority'))} {round(share * 100)}%"
+            f"{_escaped(names.get(str(pid), _('a retired priority')))} {percent(share)}"
             for pid, share in ranked
         )
         reason = f" — “{_escaped(change.reason[:REASON_CHARS])}”" if change.reason else ""
-        lines.append(f"{change.day.day} {change.day:%b}: {shares}{reason}")
+        lines.append(f"{day(change.day, 'date')}: {shares}{reason}")
     return "\n".join(lines)

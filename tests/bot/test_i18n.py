@@ -1,0 +1,310 @@
+"""Messages in the group's language (issue 15, part 4): a German group gets German pulses,
+reminders and digests through the sandbox; every converted view renders in English and German
+within Block Kit's limits, and no German view shows a catalogue message left in English."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.i18n import CATALOGUES, DOMAIN, speaking, translator
+from bot.views.commitments import follow_up_blocks
+from bot.views.digest import (
+    MAX_BLOCKS,
+    blocks_as_dicts,
+    digest_blocks,
+    org_digest_blocks,
+    status_blocks,
+    trend_blocks,
+)
+from bot.views.pulse import (
+    answered_message,
+    closed_message,
+    pulse_message,
+    pulse_modal,
+    reminder_text,
+)
+from pulses.answers import PulseForm
+from pulses.dimensions import DIMENSIONS
+from pulses.organisation import OrgDigest
+from pulses.ports import PulseNotice
+from pulses.reports import GroupDigest, group_status
+from sandbox import SlackSandbox
+from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
+from storage.db import session_scope
+from storage.models import LeadershipGroup, Priority, PulseRun, Question
+from tests.bot.pulse_helpers import EXEC, EXEC_LEADERS, at, make_group, messenger_for, run_tick
+from tests.bot.test_admin import ADMIN, changes, open_modal, snapshot
+from tests.bot.test_digest_views import _huge_digest, _many_groups
+from tests.bot.test_pulses import _answer
+from tests.conftest import RunningBot
+
+BERLIN = "Europe/Berlin"
+MONDAY = at("2026-11-30 09:00", BERLIN)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _german_catalogue() -> dict[str, str]:
+    """msgid → msgstr of every German message (plural forms by their singular)."""
+    with (CATALOGUES / "de" / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as source:
+        catalog = read_po(source, locale="de")
+    out = {}
+    for message in catalog:
+        if not message.id:
+            continue
+        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        value = message.string[0] if isinstance(message.string, tuple) else message.string
+        out[key] = value
+    return out
+
+
+def _english_fragments() -> list[str]:
+    """The distinctive English words of the catalogue: each message's text between its
+    placeholders, where it differs from the German and is long enough to be telling."""
+    fragments = set()
+    for english, german in _german_catalogue().items():
+        for part in re.split(r"\{[a-z_]*\}", english):
+            part = part.strip(" *_·:()—–,.")
+            if len(part) >= 12 and part not in german:
+                fragments.add(part)
+    return sorted(fragments)
+
+
+def _untranslated(rendered: str) -> list[str]:
+    return [fragment for fragment in _english_fragments() if fragment in rendered]
+
+
+# --- the catalogue -----------------------------------------------------------------------------
+
+
+def test_every_marked_message_has_a_german_translation_with_the_same_placeholders() -> None:
+    catalogue = _german_catalogue()
+    extracted = {
+        (message[2][0] if isinstance(message[2], tuple) else message[2])
+        for message in extract_from_dir(str(ROOT / "bot"))
+    }
+    assert extracted, "pybabel finds the marked messages"
+    assert sorted(extracted - set(catalogue)) == []  # nothing marked is left untranslated
+    assert sorted(set(catalogue) - extracted) == []  # and nothing stale is kept
+    for english, german in catalogue.items():
+        assert german, english
+        assert set(re.findall(r"\{\w*\}", english)) == set(re.findall(r"\{\w*\}", german)), english
+
+
+def test_the_registrys_dimension_names_are_in_the_catalogue() -> None:
+    catalogue = _german_catalogue()
+    assert all(dimension.name in catalogue for dimension in DIMENSIONS)
+
+
+def test_an_unknown_locale_speaks_english_and_numbers_and_dates_follow_the_locale() -> None:
+    moment = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+    english, german, other = translator("en"), translator("de"), translator("fr")
+    assert other.locale == "en"
+    assert other.gettext("Answer") == "Answer"
+    assert german.gettext("Answer") == "Antworten"
+    assert english.moment(moment, BERLIN) == "Wed 2 Dec, 09:00 CET"
+    assert german.moment(moment, BERLIN) == "Mi., 2. Dez., 09:00 MEZ"
+    assert german.moment(moment, "Asia/Tokyo") == "Mi., 2. Dez., 17:00 JST"
+    assert (english.number(3.456, 1), german.number(3.456, 1)) == ("3.5", "3,5")
+    assert (english.percent(0.857), german.percent(0.857)) == ("86%", "86\xa0%")
+    assert german.ngettext("{n} group", "{n} groups", 1) == "{n} Gruppe"
+    assert german.ngettext("{n} group", "{n} groups", 3) == "{n} Gruppen"
+
+
+# --- through the sandbox ----------------------------------------------------------------------
+
+
+def test_a_german_group_gets_german_pulse_dms_and_reminders(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(
+        bot.engine,
+        timezone=BERLIN,
+        delivery_mode="dm",
+        language="de",
+        created_at=MONDAY - timedelta(days=3),
+    )
+    messenger = messenger_for(bot.services.settings)
+    bot.clock.now = MONDAY
+    run_tick(bot.engine, messenger, MONDAY)
+    dm = sandbox.messages(sandbox.dm_channel("U0ALICE"))
+    assert (
+        dm[0].text
+        == "Zeit für den Coherence-Pulse dieser Woche für exec-team (unter einer Minute)."
+    )
+    blocks = json.dumps(dm[0].blocks, ensure_ascii=False)
+    assert "Schließt Mi., 2. Dez., 09:00 MEZ" in blocks
+    assert "Antworten" in blocks
+    assert _untranslated(blocks) == []
+    # Chie reads in Tokyo: her own zone, in German.
+    tokyo = json.dumps(sandbox.messages(sandbox.dm_channel("U0CHIE"))[0].blocks, ensure_ascii=False)
+    assert "Schließt Mi., 2. Dez., 17:00 JST" in tokyo
+    # The reminder, a day later, to everyone who has not answered.
+    run_tick(bot.engine, messenger, MONDAY + timedelta(days=1, hours=1))
+    reminder = sandbox.messages(sandbox.dm_channel("U0ALICE"))[-1].text
+    assert reminder.startswith("Erinnerung: Der Coherence-Pulse dieser Woche für exec-team ")
+    assert "schließt Mi., 2. Dez., 09:00 MEZ. Er dauert unter einer Minute." in reminder
+
+
+def test_a_german_group_answers_and_reads_its_digest_in_german(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    messenger = messenger_for(bot.services.settings)
+    bot.clock.now = MONDAY
+    run_tick(bot.engine, messenger, MONDAY)
+    channel = json.dumps(sandbox.messages(EXEC)[0].blocks, ensure_ascii=False)
+    assert "0 von 7 haben geantwortet · schließt Mi., 2. Dez., 09:00 MEZ" in channel
+    for user in EXEC_LEADERS[:6]:
+        _answer(sandbox, user, 4)
+    sandbox.wait_for(lambda s: "6 von 7 haben geantwortet" in str(s.messages(EXEC)[0].blocks))
+    bot.clock.now = MONDAY + timedelta(days=2)
+    run_tick(bot.engine, messenger, bot.clock.now)
+    sandbox.user(ADMIN).run_command("/coherence", "digest now", channel=EXEC)
+    sandbox.wait_for(lambda s: len(s.messages(EXEC)) == 2)
+    digest = sandbox.messages(EXEC)[1]
+    shown = json.dumps(digest.blocks, ensure_ascii=False)
+    assert digest.text.startswith("Coherence-Digest · #exec-team · Mo., 30. Nov. 2026: ")
+    assert "Rücklauf: 6 von 7 Führungskräften (86\xa0%)" in shown
+    assert "Kohärenzindex" in shown
+    assert "Zusage" in shown  # the Commit button under it
+    assert _untranslated(shown) == []
+    # The channel message closed, in German too.
+    assert "Geschlossen · 6 von 7 haben geantwortet" in str(sandbox.messages(EXEC)[0].blocks)
+
+
+def test_the_setup_modal_sets_the_language_and_refuses_one_it_does_not_offer(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN)
+    modal = open_modal(sandbox, ADMIN, "setup")
+    offered = next(b for b in modal.view["blocks"] if b.get("block_id") == "language")
+    assert [o["value"] for o in offered["element"]["options"]] == ["en", "de"]
+    before = snapshot(bot.engine)
+    # A forged option: Slack's client offers only the two.
+    forged = {"value": "fr", "text": {"type": "plain_text", "text": "Français"}}
+    refused = sandbox.user(ADMIN).submit(modal.id, {"language": forged})
+    assert refused.json is not None
+    assert refused.json["errors"] == {"language": "Choose one of the languages offered."}
+    assert snapshot(bot.engine) == before
+    response = sandbox.user(ADMIN).submit(modal.id, {"language": "de"})
+    assert response.json is not None
+    assert response.json["response_action"] == "update"
+    with session_scope(bot.engine) as session:
+        [group] = session.exec(select(LeadershipGroup)).all()
+        assert group.language == "de"
+    assert [c.summary for c in changes(bot.engine)] == ["#exec-team: language en → de"]
+
+
+# --- every converted view, in both languages --------------------------------------------------
+
+
+def _check_message(text: str, blocks: list[dict[str, Any]]) -> None:
+    assert validate_message_blocks(blocks) == []
+    assert validate_message_text(text) == []
+    assert len(blocks) <= MAX_BLOCKS
+
+
+def _in(language: str, digest: GroupDigest) -> GroupDigest:
+    from dataclasses import replace
+
+    return replace(digest, group=replace(digest.group, language=language))
+
+
+def _org_in(language: str, digest: OrgDigest) -> OrgDigest:
+    from dataclasses import replace
+
+    groups = tuple(replace(c, group=replace(c.group, language=language)) for c in digest.groups)
+    return replace(digest, groups=groups)
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_every_converted_view_stays_within_block_kit_in_both_languages(
+    engine: Engine, language: str
+) -> None:
+    rendered: list[str] = []
+    digest = _in(language, _huge_digest(engine))
+    text, blocks = digest_blocks(digest)
+    _check_message(text, blocks_as_dicts(blocks))
+    rendered.append(text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False))
+    with speaking(language):
+        follow = blocks_as_dicts(follow_up_blocks(digest))
+    rendered.append(json.dumps(follow, ensure_ascii=False))
+    with session_scope(engine) as session:
+        status = group_status(
+            session=session, group_id=digest.group.group_id, now=digest.generated_at
+        )
+    from dataclasses import replace
+
+    status = replace(status, group=replace(status.group, language=language))
+    text, blocks = status_blocks(status)
+    _check_message(text, blocks_as_dicts(blocks))
+    rendered.append(text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False))
+    with speaking(language):
+        text, blocks = trend_blocks(digest.history, 12)
+    _check_message(text, blocks_as_dicts(blocks))
+    rendered.append(text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False))
+    org = _org_in(language, _many_groups(engine))
+    text, blocks = org_digest_blocks(org)
+    _check_message(text, blocks_as_dicts(blocks))
+    rendered.append(text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False))
+    rendered += _pulse_views(engine, language)
+    everything = "\n".join(rendered)
+    if language == "de":
+        assert _untranslated(everything) == []
+        assert "Kohärenzindex" in everything
+    else:
+        assert "Kohärenz" not in everything
+
+
+def _pulse_views(engine: Engine, language: str) -> list[str]:
+    notice = PulseNotice(
+        run_id=1,
+        group_name="exec-team",
+        channel_id=EXEC,
+        closes_at=datetime(2026, 12, 2, 8, 0, tzinfo=UTC),
+        timezone=BERLIN,
+        answered=5,
+        invited=8,
+        away=1,
+        language=language,
+    )
+    out = []
+    for text, blocks in (
+        pulse_message(notice),
+        pulse_message(notice, in_dm=True),
+        pulse_message(PulseNotice(**{**notice.__dict__, "closed": True})),
+        answered_message(notice),
+    ):
+        dicts = blocks_as_dicts(blocks)
+        _check_message(text, dicts)
+        out.append(text + json.dumps(dicts, ensure_ascii=False))
+    out.append(reminder_text(notice))
+    with speaking(language):
+        out.append(closed_message(notice.closes_at, "Asia/Tokyo"))
+    modal = pulse_modal(_form(), group_name="exec-team", language=language).to_dict()
+    assert validate_view(modal) == []
+    out.append(json.dumps(modal, ensure_ascii=False))
+    return out
+
+
+def _form() -> PulseForm:
+    likert = [
+        Question(id=i + 1, workspace_id=1, key=d.key, kind="likert", text=d.statement, version=1)
+        for i, d in enumerate(DIMENSIONS)
+    ]
+    focus = Question(id=10, workspace_id=1, key="focus", kind="attention", text="Focus?", version=1)
+    priorities = [Priority(id=i + 1, workspace_id=1, name=f"P{i}", position=i) for i in range(3)]
+    run = PulseRun(
+        id=1, group_id=1, occurrence_day=MONDAY.date(), scheduled_at=MONDAY, closes_at=MONDAY
+    )
+    return PulseForm(run=run, likert=likert, focus=focus, friction=None, priorities=priorities)
