@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
@@ -225,10 +225,28 @@ class _WriterTurns:
             connection.exec_driver_sql("BEGIN")
             return
         info = connection.connection.info
-        # Bounded like SQLite's own wait: past it, BEGIN IMMEDIATE waits and fails as before.
-        if not info.get(_HOLDS_TURN) and self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        wait = connection.get_execution_options().get(WRITE_WAIT)
+        if wait is None:
+            # Bounded like SQLite's own wait: past it, BEGIN IMMEDIATE waits and fails as it
+            # would without the turns.
+            if not info.get(_HOLDS_TURN) and self._lock.acquire(
+                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+            ):
+                info[_HOLDS_TURN] = True
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        deadline = time.monotonic() + wait
+        if not info.get(_HOLDS_TURN):
+            if not self._lock.acquire(timeout=wait):
+                raise WriterBusy(f"another write held the database for over {wait:g} s")
             info[_HOLDS_TURN] = True
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Another process (or engine) may hold the file: SQLite's wait is bounded the same way.
+        remaining_ms = max(1, round((deadline - time.monotonic()) * 1000))
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={remaining_ms}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
     def end(self, _dbapi_connection: Any, record: Any, *_: Any) -> None:
         if record.info.pop(_HOLDS_TURN, False):
@@ -236,12 +254,25 @@ class _WriterTurns:
 
 
 _HOLDS_TURN = "coherence_holds_writer_turn"
+# Set by session_scope(wait_seconds=...): how long a unit of work waits for its writer turn.
+WRITE_WAIT = "coherence_write_wait"
+
+
+class WriterBusy(SQLAlchemyError):
+    """A unit of work that bounded its wait for SQLite's writer turn did not get it in time."""
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
-    session = Session(engine, expire_on_commit=False)
+def session_scope(engine: Engine, *, wait_seconds: float | None = None) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises.
+
+    `wait_seconds` bounds how long it waits for another writer in this process to finish
+    (SQLite), raising WriterBusy past it: for work someone is waiting on, such as an ack.
+    """
+    bind = (
+        engine if wait_seconds is None else engine.execution_options(**{WRITE_WAIT: wait_seconds})
+    )
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
         session.commit()

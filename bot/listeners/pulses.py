@@ -52,6 +52,9 @@ SHARE_PREFIX = share_field("")
 # Shown in the modal when the answer could not be stored: the member still has it and can
 # submit again.
 NOT_STORED = "Your answer could not be saved just now. Please submit it again."
+# Slack shows its own error 3 seconds after a submission: an answer that waits longer than this
+# for the database is refused inline instead, so the member can submit it again.
+STORE_WAIT_SECONDS = 2.0
 
 
 def open_pulse_modal(
@@ -124,7 +127,7 @@ def submit_pulse(
     run_id = _run_id(view)
     user_id = body["user"]["id"]
     try:
-        with session_scope(services.engine) as session:
+        with session_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as session:
             recorded = record_answer(
                 session=session,
                 run_id=run_id,

@@ -4,13 +4,13 @@ acknowledged at once and stored, and the channel message ends at the right count
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
 
 from bot.listeners import pulses as listener
-from sandbox import SlackSandbox
+from sandbox import SlackSandbox, View
+from sandbox.users import ACK_TIMEOUT
+from storage.db import session_scope
 from tests.bot.pulse_helpers import EXEC, EXEC_LEADERS, answers, click_answer
 from tests.bot.test_pulses import _open_channel_pulse
 from tests.conftest import RunningBot
@@ -18,12 +18,19 @@ from tests.conftest import RunningBot
 FORM = "application/x-www-form-urlencoded"
 
 
-def _body(sandbox: SlackSandbox, user: str) -> bytes:
+def _modal_values(sandbox: SlackSandbox, user: str) -> tuple[View, dict[str, object], str]:
+    """The member's open modal, an answer to it, and the block its inline error goes on."""
     modal = click_answer(sandbox, user)
     values: dict[str, object] = {
         b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()
     }
     values |= {"share_other": "100", "focus_other": "hiring"}
+    first_block = next(b["block_id"] for b in modal.view["blocks"] if "element" in b)
+    return modal, values, first_block
+
+
+def _body(sandbox: SlackSandbox, user: str) -> bytes:
+    modal, values, _ = _modal_values(sandbox, user)
     return sandbox.user(user).submission_body(modal.id, values)
 
 
@@ -63,25 +70,42 @@ def test_a_burst_of_answers_is_acked_at_once_while_chat_update_waits(
     assert "7 of 7 answered" in str(updates[-1].args.get("blocks"))
 
 
-def test_an_answer_that_cannot_be_stored_is_refused_inline_to_submit_again(
-    bot: RunningBot, sandbox: SlackSandbox, monkeypatch: pytest.MonkeyPatch
+def test_an_answer_the_database_refuses_is_refused_inline_and_can_be_submitted_again(
+    bot: RunningBot, sandbox: SlackSandbox
 ) -> None:
     _open_channel_pulse(bot, sandbox)
-
-    def locked(**_: Any) -> None:
-        raise OperationalError("INSERT", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(listener, "record_answer", locked)
-    modal = click_answer(sandbox, "U0ALICE")
-    values = {b["block_id"]: "4" for b in modal.view["blocks"] if b["block_id"].isdigit()}
-    first_block = next(b["block_id"] for b in modal.view["blocks"] if "element" in b)
-    response = sandbox.user("U0ALICE").submit(
-        modal.id, {**values, "share_other": "100", "focus_other": "x"}
-    )
+    modal, values, first_block = _modal_values(sandbox, "U0ALICE")
+    # The answers table is gone from under the running bot: its INSERT fails for real.
+    with bot.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE answers RENAME TO answers_elsewhere"))
+    response = sandbox.user("U0ALICE").submit(modal.id, values)
     assert response.json == {
         "response_action": "errors",
         "errors": {first_block: listener.NOT_STORED},
     }
     # The modal stays open with the member's answer in it, to submit again.
     assert sandbox.views[modal.id].open
+    with bot.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE answers_elsewhere RENAME TO answers"))
     assert answers(bot.engine) == []
+    assert sandbox.user("U0ALICE").submit(modal.id, values).json is None
+    assert len(answers(bot.engine)) == 1
+
+
+def test_an_answer_kept_waiting_by_another_write_is_refused_inline_before_slacks_timeout(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    _open_channel_pulse(bot, sandbox)
+    modal, values, first_block = _modal_values(sandbox, "U0ALICE")
+    with session_scope(bot.engine) as session:
+        # A write that holds the database longer than an ack may wait.
+        session.execute(text("UPDATE leadership_groups SET timezone = timezone"))
+        response = sandbox.user("U0ALICE").submit(modal.id, values)
+    assert response.elapsed < ACK_TIMEOUT
+    assert response.json == {
+        "response_action": "errors",
+        "errors": {first_block: listener.NOT_STORED},
+    }
+    assert answers(bot.engine) == []
+    assert sandbox.user("U0ALICE").submit(modal.id, values).json is None
+    assert len(answers(bot.engine)) == 1
