@@ -4,10 +4,16 @@ pressure leaders reported (context, not part of the index), as a PNG."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence, Set
 
+from matplotlib import rcParams
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox, BboxBase, offset_copy
+from PIL import Image
 
 from pulses.reports import RunReport
 
@@ -46,61 +52,162 @@ def _series(history: Sequence[RunReport]) -> tuple[list[float], list[float], lis
     return index, level, agreement
 
 
+_LINES = (
+    # (colour, width, style, marker size, label): the two factors thin and dashed, drawn
+    # first so the index line lies on top of them.
+    (LEVEL_COLOUR, 1.4, "--", 3, "Level (× 100)"),
+    (AGREEMENT_COLOUR, 1.4, ":", 3, "Agreement (× 100)"),
+    (PRESSURE_COLOUR, 1.2, "-", 3, "Pressure (context, 1–5 as 0–100)"),
+    (INDEX_COLOUR, 2.6, "-", 5, "Coherence index"),
+)
+# Rows of dates kept per template (a few a week: the runs' days differ between schedules).
+DATE_ROWS_KEPT = 32
+TITLE = "Coherence index and its two factors (grey: hidden, too few answers; ▼ commitment)"
+
+
+# A copy of part of the canvas's pixels (matplotlib leaves the Agg canvas's copies untyped).
+BufferRegion = object
+
+
+class _Template:
+    """A chart of ``runs`` runs drawn once without its data (axes, grid, title, legend), its
+    pixels kept: each chart restores them and draws only its lines, marks and dates. Drawing
+    the whole figure was most of a chart's cost, and nothing but those changes between two
+    digests."""
+
+    def __init__(self, runs: int) -> None:
+        self.figure = Figure(figsize=(8, 3.6), dpi=110)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.axes = axes = self.figure.add_subplot()
+        self.lines = [
+            axes.plot([], [], color=colour, lw=width, ls=style, marker="o", ms=size, label=label)[0]
+            for colour, width, style, size, label in _LINES
+        ]
+        positions = list(range(runs))
+        axes.set_ylim(0, 100)
+        axes.set_xlim(-0.5, max(runs - 0.5, 0.5))
+        axes.set_xticks(positions)
+        # The dates are drawn with each chart (`_dates`); the ticks stay.
+        axes.set_xticklabels(["" for _ in positions])
+        axes.set_ylabel("0–100")
+        axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+        axes.set_title(TITLE, fontsize=10, loc="left")
+        axes.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=2
+        )
+        # Fixed margins where tight_layout measured every label first: the layout is the same
+        # for every chart (12 date labels, a two-row legend).
+        self.figure.subplots_adjust(**MARGINS)
+        self.canvas.draw()  # type: ignore[no-untyped-call]
+        self.background = _copy(self.canvas, self.figure.bbox)
+        # Where tick labels go: below the axis by the ticks' length and padding.
+        below = float(rcParams["xtick.major.size"]) + float(rcParams["xtick.major.pad"])
+        self.date_place = offset_copy(
+            axes.get_xaxis_transform(), fig=self.figure, y=-below, units="points"
+        )
+        # The row of dates as drawn, by its labels: most groups' runs fall on the same days.
+        self.date_rows: dict[tuple[str, ...], BufferRegion] = {}
+
+    def draw(self, history: Sequence[RunReport], committed: Set[int]) -> bytes:
+        _restore(self.canvas, self.background)
+        self._dates([f"{report.occurrence_day:%-d %b}" for report in history])
+        axes = self.axes
+        marks: list[Artist] = []
+        for position, report in enumerate(history):
+            if report.shown is None:
+                marks.append(
+                    axes.axvspan(
+                        position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0
+                    )
+                )
+            if report.wording_changed:
+                marks.append(axes.axvline(position, color="#888888", linewidth=0.8, ls="-."))
+        index, level, agreement = _series(history)
+        positions = list(range(len(history)))
+        for line, values in zip(
+            self.lines, (level, agreement, _pressure(history), index), strict=True
+        ):
+            line.set_data(positions, values)
+        for position, report in enumerate(history):
+            if report.run_id in committed:
+                marks += axes.plot([position], [97], marker="v", color=COMMITMENT_COLOUR, ms=8)
+        try:
+            # Grey spans and wording lines under the data lines, commitment marks on top, as
+            # the figure's own drawing order (zorder) puts them.
+            for artist in sorted([*marks, *self.lines], key=lambda a: a.get_zorder()):
+                self.figure.draw_artist(artist)
+        finally:
+            for artist in marks:
+                artist.remove()
+        return _png(self.canvas)
+
+    def _dates(self, labels: Sequence[str]) -> None:
+        """The dates under the ticks: drawn once per row of labels, then copied."""
+        key = tuple(labels)
+        row = self.date_rows.get(key)
+        if row is not None:
+            _restore(self.canvas, row)
+            return
+        texts = [
+            Text(
+                position,
+                0,
+                label,
+                fontsize=8,
+                ha="center",
+                va="top",
+                transform=self.date_place,
+                figure=self.figure,
+            )
+            for position, label in enumerate(labels)
+        ]
+        for text in texts:
+            self.figure.draw_artist(text)
+        if not texts:
+            return
+        extent = Bbox.union([text.get_window_extent() for text in texts])
+        # The whole width, a pixel more each way: below the ticks, above the legend.
+        strip = Bbox.from_extents(0, extent.y0 - 1, self.figure.bbox.width, extent.y1 + 1)
+        if len(self.date_rows) >= DATE_ROWS_KEPT:
+            self.date_rows.pop(next(iter(self.date_rows)))
+        self.date_rows[key] = _copy(self.canvas, strip)
+
+
+def _copy(canvas: FigureCanvasAgg, box: BboxBase) -> BufferRegion:
+    region: BufferRegion = canvas.copy_from_bbox(box)  # type: ignore[no-untyped-call]
+    return region
+
+
+def _restore(canvas: FigureCanvasAgg, region: BufferRegion) -> None:
+    canvas.restore_region(region)  # type: ignore[no-untyped-call]
+
+
+def _png(canvas: FigureCanvasAgg) -> bytes:
+    width, height = canvas.get_width_height()
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    # Fastest zlib level: the chart is a few flat colours, so the file grows by little.
+    image.save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+# One template per thread and number of runs: a figure is not safe to draw from two threads.
+_templates = threading.local()
+
+
 def trend_chart_png(history: Sequence[RunReport], committed: Set[int] = frozenset()) -> bytes:
     """A line chart of the last runs (oldest first); hidden runs are gaps, never values.
     Runs whose digest led to a commitment (``committed``: run ids) get a ▼ at the top.
 
     Built with matplotlib's object API on the Agg canvas: no pyplot state, no display, safe
-    to call from the scheduler's threads.
+    to call from the scheduler's threads (each keeps its own templates).
     """
-    figure = Figure(figsize=(8, 3.6), dpi=110)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    positions = list(range(len(history)))
-    index, level, agreement = _series(history)
-    # The two factors thin and dashed, drawn first so the index line lies on top of them.
-    lines = (
-        (level, LEVEL_COLOUR, 1.4, "--", 3, "Level (× 100)"),
-        (agreement, AGREEMENT_COLOUR, 1.4, ":", 3, "Agreement (× 100)"),
-        (_pressure(history), PRESSURE_COLOUR, 1.2, "-", 3, "Pressure (context, 1–5 as 0–100)"),
-        (index, INDEX_COLOUR, 2.6, "-", 5, "Coherence index"),
-    )
-    for values, colour, width, style, size, label in lines:
-        axes.plot(
-            positions,
-            values,
-            color=colour,
-            linewidth=width,
-            linestyle=style,
-            marker="o",
-            markersize=size,
-            label=label,
-        )
-    for position, report in zip(positions, history, strict=True):
-        if report.shown is None:
-            axes.axvspan(position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0)
-        if report.wording_changed:
-            axes.axvline(position, color="#888888", linewidth=0.8, linestyle="-.")
-        if report.run_id in committed:
-            axes.plot([position], [97], marker="v", color=COMMITMENT_COLOUR, markersize=8)
-    axes.set_ylim(0, 100)
-    axes.set_xlim(-0.5, max(len(history) - 0.5, 0.5))
-    axes.set_xticks(positions)
-    axes.set_xticklabels([f"{r.occurrence_day:%-d %b}" for r in history], fontsize=8)
-    axes.set_ylabel("0–100")
-    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
-    axes.set_title(
-        "Coherence index and its two factors (grey: hidden, too few answers; ▼ commitment)",
-        fontsize=10,
-        loc="left",
-    )
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=2)
-    # Fixed margins where tight_layout measured every label first: the layout is the same for
-    # every chart (12 date labels, a two-row legend), and measuring cost a third of the time.
-    figure.subplots_adjust(**MARGINS)
-    buffer = io.BytesIO()
-    # Fastest zlib level: the chart is a few flat colours, so the file grows by little.
-    figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-    return buffer.getvalue()
+    found: dict[int, _Template] = getattr(_templates, "by_runs", None) or {}
+    _templates.by_runs = found
+    template = found.get(len(history))
+    if template is None:
+        template = found[len(history)] = _Template(len(history))
+    return template.draw(history, committed)
