@@ -1,165 +1,83 @@
-"""Messages in the leaders' language: the catalogue, and numbers and dates for the locale.
+"""The Slack side of the leaders' language: which language a reply speaks.
 
-English is the source language: every message is written in English and marked with `_()`
-(or `ngettext`, or `N_` where it is only named, e.g. in a table, and translated when shown), so
-`pybabel extract -o coherence.pot bot` finds it. The translations live in
-`bot/locale/<locale>/LC_MESSAGES/coherence.po`, compiled in memory the first time a locale is
-asked for, so the repository and the wheel carry the .po only. An unknown locale speaks English.
+The catalogue, `_()` and the locale's numbers and dates are the domain's (`pulses.i18n`), so the
+domain's words (flags, evidence) and the views' words come from one catalogue; they are named
+here too, so a view imports its words from one place.
 
-A view entered for a group renders inside `speaking(group.language)`; the helpers below read the
-language set there, so the parts a view shares need no locale argument. Outside, it is English.
+A view made for a group speaks the group's language. A member's own reply (help, time away)
+speaks the language of the leadership group whose channel the command was run in, and English
+in a direct message or any other channel: a DM belongs to no group.
 """
 
 from __future__ import annotations
 
-import gettext as gettext_module
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from functools import cache
-from io import BytesIO
-from pathlib import Path
-from typing import Final, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from sqlalchemy.engine import Engine
 
-from pulses.settings import LANGUAGES
+from pulses.groups import group_for_channel, workspace_for_team
+from pulses.i18n import (
+    CATALOGUES,
+    DOMAIN,
+    MISSING,
+    N_,
+    SOURCE_LOCALE,
+    Translator,
+    _,
+    current,
+    day,
+    known_locale,
+    moment,
+    ngettext,
+    number,
+    percent,
+    speaking,
+    translator,
+)
+from storage.db import session_scope
+from storage.models import LeadershipGroup, PulseRun
 
-DOMAIN: Final = "coherence"
-SOURCE_LOCALE: Final = "en"
-CATALOGUES: Final = Path(__file__).resolve().parent / "locale"
-MISSING: Final = "–"
-
-DateStyle = Literal["moment", "day", "date", "month"]
-# Babel patterns per locale; the English ones write what strftime's "%a %-d %b, %H:%M" and the
-# like always wrote, so English messages are unchanged.
-_PATTERNS: Final[dict[str, dict[DateStyle, str]]] = {
-    "en": {"moment": "EEE d MMM, HH:mm", "day": "EEE d MMM y", "date": "d MMM", "month": "MMM"},
-    "de": {
-        "moment": "EEE, d. MMM, HH:mm",
-        "day": "EEE, d. MMM y",
-        "date": "d. MMM",
-        "month": "MMM",
-    },
-}
-
-
-@cache
-def _catalogue(locale: str) -> gettext_module.NullTranslations:
-    po = CATALOGUES / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if locale == SOURCE_LOCALE or not po.is_file():
-        return gettext_module.NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=locale, domain=DOMAIN)
-    compiled = BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext_module.GNUTranslations(compiled)
+__all__ = [
+    "CATALOGUES",
+    "DOMAIN",
+    "MISSING",
+    "N_",
+    "SOURCE_LOCALE",
+    "Translator",
+    "_",
+    "channel_language",
+    "current",
+    "day",
+    "known_locale",
+    "moment",
+    "ngettext",
+    "number",
+    "percent",
+    "run_language",
+    "speaking",
+    "translator",
+]
 
 
-def known_locale(locale: str | None) -> str:
-    """The locale if Coherence speaks it, else English."""
-    return locale if locale in LANGUAGES else SOURCE_LOCALE
+def channel_language(engine: Engine, payload: dict[str, Any]) -> str:
+    """The language of the leadership group whose channel a command or action came from
+    (``team_id`` and ``channel_id`` of a slash command's payload), else English."""
+    team_id = str(payload.get("team_id", ""))
+    channel_id = str(payload.get("channel_id", ""))
+    if not channel_id or channel_id.startswith("D"):
+        return SOURCE_LOCALE
+    with session_scope(engine) as session:
+        workspace = workspace_for_team(session=session, team_id=team_id)
+        if workspace is None or workspace.id is None:
+            return SOURCE_LOCALE
+        group = group_for_channel(session=session, workspace_id=workspace.id, channel_id=channel_id)
+        return known_locale(group.language if group is not None else None)
 
 
-@dataclass(frozen=True)
-class Translator:
-    """One locale's messages, numbers and dates."""
-
-    locale: str
-    gettext: Callable[[str], str]
-    ngettext: Callable[[str, str, int], str]
-
-    def number(self, value: float | None, digits: int = 2) -> str:
-        """`3.50` / `3,50`: rounded as Python rounds, written with the locale's signs."""
-        if value is None:
-            return MISSING
-        pattern = "0." + "0" * digits if digits else "0"
-        return format_decimal(Decimal(f"{value:.{digits}f}"), format=pattern, locale=self.locale)
-
-    def percent(self, share: float | None) -> str:
-        """`46%` / `46 %` of a share 0–1, in whole percent."""
-        if share is None:
-            return MISSING
-        return format_percent(Decimal(f"{share * 100:.0f}") / 100, locale=self.locale)
-
-    def moment(self, moment: datetime, timezone: str) -> str:
-        """`Wed 27 Nov, 09:00 CET` / `Mi., 27. Nov., 09:00 MEZ` in the given zone."""
-        local = moment.astimezone(ZoneInfo(timezone))
-        text = format_datetime(local, _PATTERNS[self.locale]["moment"], locale=self.locale)
-        return f"{text} {self._zone_name(local)}"
-
-    def day(self, day: date, style: DateStyle = "day") -> str:
-        """A calendar day: `Wed 27 Nov 2026` (day), `27 Nov` (date), `Nov` (month)."""
-        return format_date(day, _PATTERNS[self.locale][style], locale=self.locale)
-
-    def _zone_name(self, local: datetime) -> str:
-        name = local.tzname() or ""
-        if self.locale == SOURCE_LOCALE:
-            return name
-        # Babel names the zones the locale has words for (MEZ); others it gives as an offset,
-        # where the zone's own abbreviation (JST) reads better.
-        localised = format_datetime(local, "z", locale=self.locale)
-        return localised if localised.isalpha() else name
-
-
-@cache
-def translator(locale: str | None) -> Translator:
-    """The gettext functions and formats of a locale; English for one Coherence lacks."""
-    chosen = known_locale(locale)
-    catalogue = _catalogue(chosen)
-    return Translator(locale=chosen, gettext=catalogue.gettext, ngettext=catalogue.ngettext)
-
-
-_spoken: ContextVar[str] = ContextVar("coherence_language", default=SOURCE_LOCALE)
-
-
-@contextmanager
-def speaking(locale: str | None) -> Iterator[Translator]:
-    """Render the views called inside in this locale's language."""
-    token = _spoken.set(known_locale(locale))
-    try:
-        yield current()
-    finally:
-        _spoken.reset(token)
-
-
-def current() -> Translator:
-    """The language being spoken (English outside `speaking`)."""
-    return translator(_spoken.get())
-
-
-def _(message: str) -> str:
-    """The message in the language being spoken."""
-    return current().gettext(message)
-
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return current().ngettext(singular, plural, n)
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "marked, translated later"
-    return message
-
-
-def number(value: float | None, digits: int = 2) -> str:
-    return current().number(value, digits)
-
-
-def percent(share: float | None) -> str:
-    return current().percent(share)
-
-
-def moment(when: datetime, timezone: str) -> str:
-    return current().moment(when, timezone)
-
-
-def day(when: date, style: DateStyle = "day") -> str:
-    return current().day(when, style)
+def run_language(engine: Engine, run_id: int) -> str:
+    """The language of a run's group (English when the run is gone): what a refusal to answer
+    it speaks."""
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        group = session.get(LeadershipGroup, run.group_id) if run else None
+        return known_locale(group.language if group is not None else None)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
+from pulses.i18n import _
 from pulses.notices import notice_for
 from pulses.ports import Messenger
 from pulses.pseudonyms import pseudonym, pseudonym_in_run
@@ -138,6 +139,8 @@ class AnswerSheet:
     previous_scores: dict[int, int]
     # The earlier answer's shares in percent by priority key; a single choice is 100.
     previous_shares: dict[str, int] = field(default_factory=dict)
+    # The group's language: the modal speaks it.
+    language: str = "en"
 
 
 def pulse_form(*, session: Session, run: PulseRun) -> PulseForm:
@@ -166,20 +169,22 @@ def validate(form: PulseForm, submitted: AnswerInput) -> None:
         assert question.id is not None
         score = submitted.scores.get(question.id)
         if score is None:
-            problems[str(question.id)] = "Please pick one answer."
+            problems[str(question.id)] = _("Please pick one answer.")
         elif score not in LIKERT_LABELS:
-            problems[str(question.id)] = "Answers go from 1 to 5."
+            problems[str(question.id)] = _("Answers go from 1 to 5.")
     if form.asks_shares:
         problems |= _share_problems(form, submitted)
     elif form.focus is not None:
         if submitted.focus not in form.focus_keys:
-            problems[FOCUS] = "Please pick the priority that took most of your attention."
+            problems[FOCUS] = _("Please pick the priority that took most of your attention.")
         elif submitted.focus == OTHER and not (submitted.focus_other or "").strip():
-            problems["focus_other"] = "You picked “something else”: say briefly what it was."
+            problems["focus_other"] = _("You picked “something else”: say briefly what it was.")
     if len((submitted.focus_other or "").strip()) > FOCUS_OTHER_MAX:
-        problems["focus_other"] = f"Please keep this under {FOCUS_OTHER_MAX} characters."
+        problems["focus_other"] = _("Please keep this under {n} characters.").format(
+            n=FOCUS_OTHER_MAX
+        )
     if len((submitted.friction or "").strip()) > FRICTION_MAX:
-        problems[FRICTION] = f"Please keep this under {FRICTION_MAX} characters."
+        problems[FRICTION] = _("Please keep this under {n} characters.").format(n=FRICTION_MAX)
     if problems:
         raise InvalidAnswer(problems)
 
@@ -191,16 +196,16 @@ def _share_problems(form: PulseForm, submitted: AnswerInput) -> dict[str, str]:
     for key in form.focus_keys:
         share = submitted.shares.get(key) or 0
         if share not in SHARE_STEPS:
-            problems[share_field(key)] = "Pick a share from 0% to 100%, in steps of 10%."
+            problems[share_field(key)] = _("Pick a share from 0% to 100%, in steps of 10%.")
         total += share
     if problems:
         return problems
     if total != 100:
         problems[share_field(OTHER)] = (
-            f"Your shares add up to {total}%: together they need to make 100%."
-        )
+            _("Your shares add up to {total}%: together they need to make 100%.")
+        ).format(total=total)
     elif (submitted.shares.get(OTHER) or 0) and not (submitted.focus_other or "").strip():
-        problems["focus_other"] = "You gave a share to something else: say briefly what it was."
+        problems["focus_other"] = _("You gave a share to something else: say briefly what it was.")
     return problems
 
 
@@ -285,6 +290,7 @@ def answer_sheet(
         previous=previous,
         previous_scores=scores,
         previous_shares=shares,
+        language=group.language,
     )
 
 

@@ -33,7 +33,7 @@ MONTHLY_WEEK_NAMES: Final[dict[int, str]] = {
     -1: "last",
 }
 DELIVERY_MODES: Final = ("channel", "dm")
-# The languages a group's messages can be written in, by their own names (bot/i18n.py).
+# The languages a group's messages can be written in, by their own names (pulses/i18n.py).
 LANGUAGES: Final[dict[str, str]] = {"en": "English", "de": "Deutsch"}
 MAX_LAYER_LENGTH: Final = 64
 # The answer window and the reminder are at least an hour, as the setup modal's hour fields

@@ -10,6 +10,7 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.i18n import _, known_locale, run_language, speaking
 from bot.metrics import count_answer
 from bot.services import Services, services_of
 from bot.views.pulse import (
@@ -20,10 +21,14 @@ from bot.views.pulse import (
     SCORE_ACTION,
     SHARE_ACTION,
     SUBMIT_CALLBACK,
-    closed_message,
-    notice_modal,
+    closed_modal,
     pulse_modal,
+    refusal_modal,
 )
+from bot.views.pulse import ANSWER_LOCKED as ANSWER_LOCKED
+from bot.views.pulse import NOT_FOUND as NOT_FOUND
+from bot.views.pulse import NOT_INVITED as NOT_INVITED
+from bot.views.pulse import NOT_STORED as NOT_STORED
 from pulses.answers import (
     AnswerInput,
     AnswerLocked,
@@ -40,18 +45,7 @@ from pulses.questions import FOCUS, FRICTION
 from pulses.refresh import after_answer
 from storage.db import session_scope
 
-NOT_INVITED = (
-    "This pulse went to the members of the group when it was sent, and you were not one of "
-    "them. You will get the next one."
-)
-ANSWER_LOCKED = (
-    "Your answer to this pulse is in, and it can no longer be changed: answers are kept "
-    "apart from who gave them, and the link to yours is gone. You can answer the next one."
-)
 SHARE_PREFIX = share_field("")
-# Shown in the modal when the answer could not be stored: the member still has it and can
-# submit again.
-NOT_STORED = "Your answer could not be saved just now. Please submit it again."
 # Slack shows its own error 3 seconds after a submission: an answer that waits longer than this
 # for the database is refused inline instead, so the member can submit it again.
 STORE_WAIT_SECONDS = 2.0
@@ -75,13 +69,14 @@ def open_pulse_modal(
                 key=_pseudonym_key(services),
             )
     except PulseNotFound:
-        view = notice_modal("Pulse not found", "This pulse no longer exists.")
+        view = refusal_modal(NOT_FOUND, None)
     except PulseClosed as closed:
-        view = notice_modal("Pulse closed", closed_message(closed.closed_at, closed.timezone))
+        language = _run_language(services, run_id)
+        view = closed_modal(closed.closed_at, closed.timezone, language)
     except NotInvited:
-        view = notice_modal("Not in this pulse", NOT_INVITED)
+        view = refusal_modal(NOT_INVITED, _run_language(services, run_id))
     except AnswerLocked:
-        view = notice_modal("Answer received", ANSWER_LOCKED)
+        view = refusal_modal(ANSWER_LOCKED, _run_language(services, run_id))
     else:
         view = pulse_modal(
             sheet.form,
@@ -89,6 +84,7 @@ def open_pulse_modal(
             previous=sheet.previous,
             previous_scores=sheet.previous_scores,
             previous_shares=sheet.previous_shares,
+            language=sheet.language,
         )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -125,9 +121,14 @@ def submit_pulse(
     the message updates to the refresher, so the ack never waits on Slack."""
     services = services_of(context)
     run_id = _run_id(view)
+    language = _modal_language(view)
     user_id = body["user"]["id"]
     try:
-        with session_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as session:
+        # Inside the modal's language: a refused field is explained in it.
+        with (
+            speaking(language),
+            session_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as session,
+        ):
             recorded = record_answer(
                 session=session,
                 run_id=run_id,
@@ -140,18 +141,20 @@ def submit_pulse(
         ack(response_action="errors", errors=invalid.problems)
         return
     except PulseClosed as closed:
-        message = closed_message(closed.closed_at, closed.timezone)
-        ack(response_action="update", view=notice_modal("Pulse closed", message))
+        ack(
+            response_action="update",
+            view=closed_modal(closed.closed_at, closed.timezone, language),
+        )
         return
     except NotInvited:
-        ack(response_action="update", view=notice_modal("Not in this pulse", NOT_INVITED))
+        ack(response_action="update", view=refusal_modal(NOT_INVITED, language))
         return
     except AnswerLocked:
-        ack(response_action="update", view=notice_modal("Answer received", ANSWER_LOCKED))
+        ack(response_action="update", view=refusal_modal(ANSWER_LOCKED, language))
         return
     except SQLAlchemyError:
         logger.exception("Could not store an answer; the modal asks to submit it again")
-        ack(response_action="errors", errors=_not_stored(view))
+        ack(response_action="errors", errors=_not_stored(view, language))
         return
     ack()
     count_answer()
@@ -180,10 +183,21 @@ def store_in_request_thread(
     return ack.response
 
 
-def _not_stored(view: dict[str, Any]) -> dict[str, str]:
+def _not_stored(view: dict[str, Any], language: str) -> dict[str, str]:
     """The inline error on the modal's first input: nothing was stored."""
     first = next(iter(view["state"]["values"]), None)
-    return {first: NOT_STORED} if first else {}
+    with speaking(language):
+        return {first: _(NOT_STORED)} if first else {}
+
+
+def _run_language(services: Services, run_id: int) -> str:
+    return run_language(services.engine, run_id)
+
+
+def _modal_language(view: dict[str, Any]) -> str:
+    """The language the modal was written in (its metadata; a known one, else English)."""
+    language = json.loads(view["private_metadata"]).get("language")
+    return known_locale(language if isinstance(language, str) else None)
 
 
 def _pseudonym_key(services: Services) -> bytes:

@@ -172,8 +172,8 @@ def pulse_modal(
 ) -> View:
     """The answer modal: Likert items, focus, the pressure item, friction; prefilled when
     changing an answer. The questions are the workspace's own words, shown as written."""
-    with speaking(language):
-        return _pulse_modal(form, previous, previous_scores, previous_shares)
+    with speaking(language) as spoken:
+        return _pulse_modal(form, previous, previous_scores, previous_shares, spoken.locale)
 
 
 def _pulse_modal(
@@ -181,6 +181,7 @@ def _pulse_modal(
     previous: Answer | None,
     previous_scores: dict[int, int] | None,
     previous_shares: dict[str, int] | None,
+    language: str,
 ) -> View:
     assert form.run.id is not None
     scores = previous_scores or {}
@@ -235,7 +236,8 @@ def _pulse_modal(
     return View(
         type="modal",
         callback_id=SUBMIT_CALLBACK,
-        private_metadata=json.dumps({"run_id": form.run.id}),
+        # The submission's refusals speak the modal's language without reading the group.
+        private_metadata=json.dumps({"run_id": form.run.id, "language": language}),
         title=PlainTextObject(text=_("Coherence pulse")),
         submit=PlainTextObject(text=_("Update") if previous else _("Submit")),
         close=PlainTextObject(text=_("Cancel")),
@@ -287,6 +289,40 @@ def notice_modal(title: str, message: str, *, close: str = "OK") -> View:
         close=PlainTextObject(text=close),
         blocks=[SectionBlock(text=MarkdownTextObject(text=message))],
     )
+
+
+# Why a member cannot answer a pulse: the modal's title and its message.
+NOT_FOUND = (N_("Pulse not found"), N_("This pulse no longer exists."))
+NOT_INVITED = (
+    N_("Not in this pulse"),
+    N_(
+        "This pulse went to the members of the group when it was sent, and you were not one of "
+        "them. You will get the next one."
+    ),
+)
+ANSWER_LOCKED = (
+    N_("Answer received"),
+    N_(
+        "Your answer to this pulse is in, and it can no longer be changed: answers are kept "
+        "apart from who gave them, and the link to yours is gone. You can answer the next one."
+    ),
+)
+# Shown in the modal when the answer could not be stored: the member still has it and can
+# submit again.
+NOT_STORED = N_("Your answer could not be saved just now. Please submit it again.")
+
+
+def refusal_modal(refusal: tuple[str, str], language: str | None) -> View:
+    """One of the refusals above, in the group's language."""
+    with speaking(language):
+        title, message = refusal
+        return notice_modal(_(title), _(message), close=_("OK"))
+
+
+def closed_modal(closed_at: datetime, timezone: str, language: str | None) -> View:
+    """The pulse closed before the member answered: when, in their zone and language."""
+    with speaking(language):
+        return notice_modal(_("Pulse closed"), closed_message(closed_at, timezone), close=_("OK"))
 
 
 def closed_message(closed_at: datetime, timezone: str) -> str:

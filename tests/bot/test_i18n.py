@@ -42,7 +42,16 @@ from sandbox import SlackSandbox
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
 from storage.db import session_scope
 from storage.models import LeadershipGroup, Priority, PulseRun, Question
-from tests.bot.pulse_helpers import EXEC, EXEC_LEADERS, at, make_group, messenger_for, run_tick
+from tests.bot.pulse_helpers import (
+    EXEC,
+    EXEC_LEADERS,
+    answers,
+    at,
+    click_answer,
+    make_group,
+    messenger_for,
+    run_tick,
+)
 from tests.bot.test_admin import ADMIN, changes, open_modal, snapshot
 from tests.bot.test_digest_views import _huge_digest, _many_groups
 from tests.bot.test_pulses import _answer
@@ -90,7 +99,8 @@ def test_every_marked_message_has_a_german_translation_with_the_same_placeholder
     catalogue = _german_catalogue()
     extracted = {
         (message[2][0] if isinstance(message[2], tuple) else message[2])
-        for message in extract_from_dir(str(ROOT / "bot"))
+        for source in ("bot", "pulses")
+        for message in extract_from_dir(str(ROOT / source))
     }
     assert extracted, "pybabel finds the marked messages"
     assert sorted(extracted - set(catalogue)) == []  # nothing marked is left untranslated
@@ -308,3 +318,32 @@ def _form() -> PulseForm:
         id=1, group_id=1, occurrence_day=MONDAY.date(), scheduled_at=MONDAY, closes_at=MONDAY
     )
     return PulseForm(run=run, likert=likert, focus=focus, friction=None, priorities=priorities)
+
+
+def test_a_german_group_answers_in_a_german_modal_and_is_refused_in_german(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    messenger = messenger_for(bot.services.settings)
+    bot.clock.now = MONDAY
+    run_tick(bot.engine, messenger, MONDAY)
+    modal = click_answer(sandbox, "U0ALICE")
+    shown = json.dumps(modal.view, ensure_ascii=False)
+    assert modal.view["title"]["text"] == "Coherence-Pulse"
+    assert "Stimme voll zu" in shown
+    assert _untranslated(shown) == []
+    # Shares that do not add up: the problem in German, nothing stored.
+    values: dict[str, object] = {b["block_id"]: "4" for b in modal.view["blocks"]}
+    values = {key: value for key, value in values.items() if key.isdigit()}
+    refused = sandbox.user("U0ALICE").submit(modal.id, {**values, "share_other": "50"})
+    assert refused.json is not None
+    assert refused.json["errors"] == {
+        "share_other": "Ihre Anteile ergeben zusammen 50 %: Es müssen 100 % sein."
+    }
+    assert answers(bot.engine) == []
+    # After the close, the modal says so in German, in the reader's zone.
+    bot.clock.now = MONDAY + timedelta(days=3)
+    closed = click_answer(sandbox, "U0CHIE")
+    assert closed.view["title"]["text"] == "Pulse geschlossen"
+    text = closed.view["blocks"][0]["text"]["text"]
+    assert text.startswith("Dieser Pulse wurde am Mi., 2. Dez., 17:00 JST geschlossen")

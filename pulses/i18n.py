@@ -1,0 +1,167 @@
+"""Messages in the leaders' language: the catalogue, and numbers and dates for the locale.
+
+English is the source language: every message is written in English and marked with `_()`
+(or `ngettext`, or `N_` where it is only named, e.g. in a table, and translated when shown), so
+`pybabel extract -o coherence.pot bot pulses` finds it. The translations live in
+`pulses/locale/<locale>/LC_MESSAGES/coherence.po`, compiled in memory the first time a locale is
+asked for, so the repository and the wheel carry the .po only. An unknown locale speaks English.
+
+The domain writes words too (a flag's message and evidence, a rule's "too few answers"), so the
+catalogue lives here and the Slack surface (`bot.i18n`) speaks through it. Text made for a group
+is made inside `speaking(group.language)`; the helpers below read the language set there, so the
+parts a message shares need no locale argument. Outside, it is English.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+
+from pulses.settings import LANGUAGES
+
+DOMAIN: Final = "coherence"
+SOURCE_LOCALE: Final = "en"
+CATALOGUES: Final = Path(__file__).resolve().parent / "locale"
+MISSING: Final = "–"
+
+DateStyle = Literal["moment", "day", "date", "month"]
+# Babel patterns per locale; the English ones write what strftime's "%a %-d %b, %H:%M" and the
+# like always wrote, so English messages are unchanged.
+_PATTERNS: Final[dict[str, dict[DateStyle, str]]] = {
+    "en": {"moment": "EEE d MMM, HH:mm", "day": "EEE d MMM y", "date": "d MMM", "month": "MMM"},
+    "de": {
+        "moment": "EEE, d. MMM, HH:mm",
+        "day": "EEE, d. MMM y",
+        "date": "d. MMM",
+        "month": "MMM",
+    },
+}
+
+
+@cache
+def _catalogue(locale: str) -> gettext_module.NullTranslations:
+    po = CATALOGUES / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if locale == SOURCE_LOCALE or not po.is_file():
+        return gettext_module.NullTranslations()
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=locale, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext_module.GNUTranslations(compiled)
+
+
+def known_locale(locale: str | None) -> str:
+    """The locale if Coherence speaks it, else English."""
+    return locale if locale in LANGUAGES else SOURCE_LOCALE
+
+
+@dataclass(frozen=True)
+class Translator:
+    """One locale's messages, numbers and dates."""
+
+    locale: str
+    gettext: Callable[[str], str]
+    ngettext: Callable[[str, str, int], str]
+
+    def number(self, value: float | None, digits: int = 2) -> str:
+        """`3.50` / `3,50`: rounded as Python rounds, written with the locale's signs."""
+        if value is None:
+            return MISSING
+        pattern = "0." + "0" * digits if digits else "0"
+        return format_decimal(Decimal(f"{value:.{digits}f}"), format=pattern, locale=self.locale)
+
+    def percent(self, share: float | None) -> str:
+        """`46%` / `46 %` of a share 0–1, in whole percent."""
+        if share is None:
+            return MISSING
+        return format_percent(Decimal(f"{share * 100:.0f}") / 100, locale=self.locale)
+
+    def moment(self, moment: datetime, timezone: str) -> str:
+        """`Wed 27 Nov, 09:00 CET` / `Mi., 27. Nov., 09:00 MEZ` in the given zone."""
+        local = moment.astimezone(ZoneInfo(timezone))
+        text = format_datetime(local, _PATTERNS[self.locale]["moment"], locale=self.locale)
+        return f"{text} {self._zone_name(local)}"
+
+    def day(self, day: date, style: DateStyle = "day") -> str:
+        """A calendar day: `Wed 27 Nov 2026` (day), `27 Nov` (date), `Nov` (month)."""
+        return format_date(day, _PATTERNS[self.locale][style], locale=self.locale)
+
+    def _zone_name(self, local: datetime) -> str:
+        name = local.tzname() or ""
+        if self.locale == SOURCE_LOCALE:
+            return name
+        # Babel names the zones the locale has words for (MEZ); others it gives as an offset,
+        # where the zone's own abbreviation (JST) reads better.
+        localised = format_datetime(local, "z", locale=self.locale)
+        return localised if localised.isalpha() else name
+
+
+@cache
+def translator(locale: str | None) -> Translator:
+    """The gettext functions and formats of a locale; English for one Coherence lacks."""
+    chosen = known_locale(locale)
+    catalogue = _catalogue(chosen)
+    return Translator(locale=chosen, gettext=catalogue.gettext, ngettext=catalogue.ngettext)
+
+
+_spoken: ContextVar[str] = ContextVar("coherence_language", default=SOURCE_LOCALE)
+
+
+@contextmanager
+def speaking(locale: str | None) -> Iterator[Translator]:
+    """Render the views called inside in this locale's language."""
+    token = _spoken.set(known_locale(locale))
+    try:
+        yield current()
+    finally:
+        _spoken.reset(token)
+
+
+def current() -> Translator:
+    """The language being spoken (English outside `speaking`)."""
+    return translator(_spoken.get())
+
+
+def _(message: str) -> str:
+    """The message in the language being spoken."""
+    return current().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return current().ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "marked, translated later"
+    return message
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    return current().number(value, digits)
+
+
+def percent(share: float | None) -> str:
+    return current().percent(share)
+
+
+def moment(when: datetime, timezone: str) -> str:
+    return current().moment(when, timezone)
+
+
+def day(when: date, style: DateStyle = "day") -> str:
+    return current().day(when, style)
