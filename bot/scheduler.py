@@ -29,6 +29,9 @@ def run_tick(services: Services) -> None:
     """
     started = time.monotonic()
     now = services.clock()
+    # Tokens cached by this replica are dropped, so an uninstall handled by another replica
+    # stops this one's sends from this tick on.
+    services.begin_tick()
     try:
         report = tick(
             engine=services.engine, messenger=services.messenger, now=now, worker=services.worker

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.listeners.admin.access import admins_only, caller_of, look_up_caller
+from bot.listeners.admin.access import admins_only, caller_in_workspace, caller_of
 from bot.listeners.commands import COMMAND, command_is, group_id_of, in_a_group, parsed_as
 from bot.scheduler import run_tick
 from bot.services import services_of
@@ -90,7 +90,7 @@ def confirm_close(
     ack()
     services = services_of(context)
     user_id = context.user_id or ""
-    caller = look_up_caller(client, user_id, services.settings.coherence_admin_ids)
+    caller = caller_in_workspace(context, client, user_id)
     if caller is None or not caller.is_admin:
         respond(text=ADMINS_ONLY, replace_original=False)
         return

@@ -18,7 +18,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.listeners.admin.access import look_up_caller, prompt_client
+from bot.listeners.admin.access import caller_in_workspace, prompt_client
 from bot.services import services_of
 from bot.views.commitments import (
     COMMIT_ACTION,
@@ -100,7 +100,7 @@ def _refusal(
     member = _in_channel(client, group.channel_id, user_id)
     if member:
         return None
-    caller = look_up_caller(client, user_id, services_of(context).settings.coherence_admin_ids)
+    caller = caller_in_workspace(context, client, user_id)
     if caller is not None and caller.is_admin:
         return None
     if member is None or caller is None:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.listeners.admin.access import look_up_caller
+from bot.listeners.admin.access import caller_in_workspace
 from bot.services import services_of
 from bot.views.home import home_view
 from pulses.audit import recent_changes
@@ -24,7 +24,7 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext)
     services = services_of(context)
     user_id = str(event.get("user", ""))
     # Without an answer from users.info the viewer is treated as a member: never show more.
-    caller = look_up_caller(client, user_id, services.settings.coherence_admin_ids)
+    caller = caller_in_workspace(context, client, user_id)
     timezone = caller.timezone if caller is not None else "UTC"
     is_admin = caller is not None and caller.is_admin
     now = services.clock()

@@ -72,17 +72,26 @@ def look_up_caller(
     )
 
 
+def caller_in_workspace(
+    context: BoltContext, client: WebClient, user_id: str, team_id: str | None = None
+) -> Caller | None:
+    """`look_up_caller` with the admins of the request's workspace (`team_id`, by default the
+    request's own), asking for that workspace's role when the token serves a whole org."""
+    team_id = team_id or context.team_id or ""
+    return look_up_caller(
+        client,
+        user_id,
+        services_of(context).admin_ids(team_id),
+        team_id=team_id if context.is_enterprise_install else None,
+    )
+
+
 def _admit(
     context: BoltContext, client: WebClient, user_id: str, team_id: str, next: Next
 ) -> str | None:
     """Let an admin through with the caller and workspace in the context; else the refusal."""
     services = services_of(context)
-    caller = look_up_caller(
-        client,
-        user_id,
-        services.admin_ids(team_id),
-        team_id=team_id if context.is_enterprise_install else None,
-    )
+    caller = caller_in_workspace(context, client, user_id, team_id)
     if caller is None:
         return ADMIN_CHECK_FAILED
     if not caller.is_admin:
