@@ -90,10 +90,11 @@ def _element(element: dict[str, Any], workspace: Workspace | None) -> list[str]:
             for o in options
         ]
     if kind in ("datepicker", "timepicker", "users_select", "conversations_select"):
+        user = element.get("initial_user")
         initial = (
             element.get("initial_date")
             or element.get("initial_time")
-            or element.get("initial_user")
+            or (f"@{_person(user, workspace)}" if user else None)
             or element.get("initial_conversation")
         )
         return [f"[ {initial or _text(element.get('placeholder'), workspace) or kind} ]"]

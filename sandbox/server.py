@@ -453,15 +453,16 @@ class SlackSandbox(SandboxState):
                     thread_ts=args.get("thread_ts") or None,
                 )
             )
-        for file in uploaded:
+        for index, file in enumerate(uploaded):
             del self._uploads[file.id]
             self.files.append(file)
+            # One share carries the comment once, however many files it has.
             self.emit(
                 SandboxEvent(
                     "file_uploaded",
                     channel,
                     self.workspace.bot_user_id,
-                    file.initial_comment or "",
+                    (file.initial_comment or "") if index == 0 else "",
                     file_name=file.name,
                 )
             )
