@@ -4,7 +4,8 @@ The catalogue, `_()` and the locale's numbers and dates are the domain's (`pulse
 domain's words (flags, evidence) and the views' words come from one catalogue; they are named
 here too, so a view imports its words from one place.
 
-A view made for a group speaks the group's language. A member's own reply (help, time away)
+A view made for a group speaks the group's language; the App Home, which shows every group,
+the language the workspace's groups share, else English. A member's own reply (help, time away)
 speaks the language of the leadership group whose channel the command was run in, and English
 in a direct message or any other channel: a DM belongs to no group.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from pulses.groups import group_for_channel, workspace_for_team
 from pulses.i18n import (
@@ -56,6 +58,7 @@ __all__ = [
     "run_language",
     "speaking",
     "translator",
+    "workspace_language",
 ]
 
 
@@ -81,3 +84,18 @@ def run_language(engine: Engine, run_id: int) -> str:
         run = session.get(PulseRun, run_id)
         group = session.get(LeadershipGroup, run.group_id) if run else None
         return known_locale(group.language if group is not None else None)
+
+
+def workspace_language(session: Session, workspace_id: int | None) -> str:
+    """The language every active group of the workspace speaks, else English."""
+    if workspace_id is None:
+        return SOURCE_LOCALE
+    languages = set(
+        session.exec(
+            select(LeadershipGroup.language).where(
+                LeadershipGroup.workspace_id == workspace_id,
+                col(LeadershipGroup.active).is_(True),
+            )
+        )
+    )
+    return known_locale(languages.pop()) if len(languages) == 1 else SOURCE_LOCALE

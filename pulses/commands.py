@@ -26,6 +26,7 @@ from pulses.command_words import (
 from pulses.command_words import (
     CommandError as CommandError,  # raised by parse_command; callers import it from here
 )
+from pulses.i18n import N_, _
 from pulses.schedule import CadenceChange
 
 MIN_TREND_RUNS: Final = 1
@@ -158,30 +159,28 @@ USAGE: Final[dict[str, str]] = {
     "close": "/coherence close",
 }
 
+# Marked for the catalogue; `help_text` translates them.
 _DESCRIPTIONS: Final[dict[str, str]] = {
-    "status": "response rate, coherence and what is drifting right now",
-    "help": "this list",
-    "trend": (
-        f"coherence over the last N runs ({MIN_TREND_RUNS}–{MAX_TREND_RUNS}, "
-        f"default {DEFAULT_TREND_RUNS})"
-    ),
-    "setup": "set up this channel as a leadership group",
-    "priorities": "edit the declared priorities",
-    "questions": "edit the question set",
-    "cadence": (
+    "status": N_("response rate, coherence and what is drifting right now"),
+    "help": N_("this list"),
+    "trend": N_("coherence over the last N runs ({least}–{most}, default {default})"),
+    "setup": N_("set up this channel as a leadership group"),
+    "priorities": N_("edit the declared priorities"),
+    "questions": N_("edit the question set"),
+    "cadence": N_(
         "when pulses go out, e.g. `weekly mon,thu 09:30 Europe/Berlin` or "
         "`monthly last-fri 16:00`; end with `local` to use each member's own time"
     ),
-    "pause": "stop sending pulses",
-    "resume": "start sending pulses again",
-    "skip": "no pulse on that date (a holiday)",
-    "pulse": "send a pulse right away",
-    "digest": "post the digest right away",
-    "export": "download the aggregates for people analytics",
-    "report": "the full report of the latest run, or of the run on a date",
-    "away": "you are away (holiday, leave): no pulse or reminder reaches you on these days",
-    "back": "you are back: pulses reach you again from today",
-    "close": "close the open pulse now (admins; asks to confirm)",
+    "pause": N_("stop sending pulses"),
+    "resume": N_("start sending pulses again"),
+    "skip": N_("no pulse on that date (a holiday)"),
+    "pulse": N_("send a pulse right away"),
+    "digest": N_("post the digest right away"),
+    "export": N_("download the aggregates for people analytics"),
+    "report": N_("the full report of the latest run, or of the run on a date"),
+    "away": N_("you are away (holiday, leave): no pulse or reminder reaches you on these days"),
+    "back": N_("you are back: pulses reach you again from today"),
+    "close": N_("close the open pulse now (admins; asks to confirm)"),
 }
 
 
@@ -207,11 +206,17 @@ def parse_command(text: str, *, today: date) -> Command:
 
 def help_text() -> str:
     """Every subcommand with a short description, in Slack mrkdwn."""
-    lines = ["*Coherence* — here is what `/coherence` can do:"]
-    lines += [f"• `{USAGE[name]}` — {description}" for name, description in _DESCRIPTIONS.items()]
+    lines = [_("*Coherence* — here is what `/coherence` can do:")]
+    trend = {"least": MIN_TREND_RUNS, "most": MAX_TREND_RUNS, "default": DEFAULT_TREND_RUNS}
+    lines += [
+        f"• `{USAGE[name]}` — {_(description).format(**trend)}"
+        for name, description in _DESCRIPTIONS.items()
+    ]
     lines.append(
-        "DAYS are `mon`…`sun`, lists like `mon,thu` or ranges like `mon-fri`; "
-        "monthly takes one day such as `first-mon` or `last-fri`."
+        _(
+            "DAYS are `mon`…`sun`, lists like `mon,thu` or ranges like `mon-fri`; "
+            "monthly takes one day such as `first-mon` or `last-fri`."
+        )
     )
     return "\n".join(lines)
 

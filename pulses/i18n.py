@@ -39,14 +39,21 @@ SOURCE_LOCALE: Final = "en"
 CATALOGUES: Final = Path(__file__).resolve().parent / "locale"
 MISSING: Final = "–"
 
-DateStyle = Literal["moment", "day", "date", "month"]
+DateStyle = Literal["moment", "day", "weekday", "date", "month"]
 # Babel patterns per locale; the English ones write what strftime's "%a %-d %b, %H:%M" and the
 # like always wrote, so English messages are unchanged.
 _PATTERNS: Final[dict[str, dict[DateStyle, str]]] = {
-    "en": {"moment": "EEE d MMM, HH:mm", "day": "EEE d MMM y", "date": "d MMM", "month": "MMM"},
+    "en": {
+        "moment": "EEE d MMM, HH:mm",
+        "day": "EEE d MMM y",
+        "weekday": "EEE d MMM",
+        "date": "d MMM",
+        "month": "MMM",
+    },
     "de": {
         "moment": "EEE, d. MMM, HH:mm",
         "day": "EEE, d. MMM y",
+        "weekday": "EEE, d. MMM",
         "date": "d. MMM",
         "month": "MMM",
     },

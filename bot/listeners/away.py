@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.i18n import _, channel_language, run_language, speaking
 from bot.listeners.admin.access import admins_only, caller_in_workspace, caller_of
 from bot.listeners.commands import COMMAND, command_is, group_id_of, in_a_group, parsed_as
 from bot.scheduler import run_tick
@@ -19,6 +20,7 @@ from bot.views.away import (
     CLOSE_ACTION,
     KEEP_OPEN_ACTION,
     KEPT_OPEN,
+    NO_LONGER_EXISTS,
     away_text,
     back_text,
     close_confirmation,
@@ -47,7 +49,9 @@ def go_away(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
             last_day=away.last_day,
             today=services.clock().date(),
         )
-    ack(text=away_text(first, last))
+    # Only the member reads it: in the channel's group's language, English in a DM.
+    with speaking(channel_language(services.engine, command)):
+        ack(text=away_text(first, last))
 
 
 def come_back_now(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
@@ -61,7 +65,8 @@ def come_back_now(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
             user_id=str(command.get("user_id", "")),
             today=services.clock().date(),
         )
-    ack(text=back_text(ended))
+    with speaking(channel_language(services.engine, command)):
+        ack(text=back_text(ended))
 
 
 def ask_to_close(ack: Ack, context: BoltContext) -> None:
@@ -73,13 +78,14 @@ def ask_to_close(ack: Ack, context: BoltContext) -> None:
         assert group.id is not None
         name = group.channel_name or group.channel_id
         run = latest_unclosed_run(session=session, group_id=group.id)
-        if run is None or run.id is None or run.closes_at <= services.clock():
-            ack(text=no_open_pulse(name))
-            return
-        answered, invited = run_progress(session=session, run_id=run.id)
-        text, blocks = close_confirmation(
-            run.id, name, answered, invited, run.closes_at, caller_of(context).timezone
-        )
+        with speaking(group.language):
+            if run is None or run.id is None or run.closes_at <= services.clock():
+                ack(text=no_open_pulse(name))
+                return
+            answered, invited = run_progress(session=session, run_id=run.id)
+            text, blocks = close_confirmation(
+                run.id, name, answered, invited, run.closes_at, caller_of(context).timezone
+            )
     ack(text=text, blocks=[block.to_dict() for block in blocks])
 
 
@@ -91,27 +97,31 @@ def confirm_close(
     services = services_of(context)
     user_id = context.user_id or ""
     caller = caller_in_workspace(context, client, user_id)
-    if caller is None or not caller.is_admin:
-        respond(text=ADMINS_ONLY, replace_original=False)
-        return
     run_id = int(body["actions"][0]["value"])
-    with session_scope(services.engine) as session:
+    language = run_language(services.engine, run_id)
+    if caller is None or not caller.is_admin:
+        with speaking(language):
+            respond(text=_(ADMINS_ONLY), replace_original=False)
+        return
+    with session_scope(services.engine) as session, speaking(language):
         run = session.get(PulseRun, run_id)
         group = session.get(LeadershipGroup, run.group_id) if run else None
         if group is None:
-            respond(text="That pulse no longer exists.", replace_original=True)
+            respond(text=_(NO_LONGER_EXISTS), replace_original=True)
             return
         change = close_early(
             session=session, group=group, run_id=run_id, user_id=user_id, now=services.clock()
         )
-    respond(text=change_text(change), replace_original=True)
+        respond(text=change_text(change), replace_original=True)
     if change.changed:
         run_tick(services)
 
 
-def keep_open(ack: Ack, respond: Respond) -> None:
+def keep_open(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    respond(text=KEPT_OPEN, replace_original=True)
+    run_id = int(body["actions"][0]["value"])
+    with speaking(run_language(services_of(context).engine, run_id)):
+        respond(text=_(KEPT_OPEN), replace_original=True)
 
 
 def register(app: App) -> None:

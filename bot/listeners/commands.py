@@ -13,6 +13,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.response import BoltResponse
 from sqlmodel import Session
 
+from bot.i18n import channel_language, speaking
 from bot.services import services_of
 from pulses.commands import Command, CommandError, help_text, parse_command
 from pulses.groups import group_for_channel, workspace_for_team
@@ -99,7 +100,9 @@ def answer_the_rest(ack: Ack, command: dict[str, Any], context: BoltContext) -> 
     if isinstance(parsed, CommandError):
         ack(text=f":warning: {parsed.message}\nUsage: {parsed.usage}")
     else:
-        ack(text=help_text())
+        # In the channel's group's language; English in a DM or another channel.
+        with speaking(channel_language(services_of(context).engine, command)):
+            ack(text=help_text())
 
 
 def register(app: App) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.i18n import workspace_language
 from bot.listeners.admin.access import caller_in_workspace
 from bot.services import services_of
 from bot.views.home import home_view
@@ -43,7 +44,8 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext)
                 overview = admin_overview(session=session, workspace_id=workspace_id, now=now)
                 changes = recent_changes(session=session, workspace_id=workspace_id)
                 commitments = open_commitments(session=session, workspace_id=workspace_id)
-    view = home_view(timezone, pulses, overview, changes, commitments)
+        language = workspace_language(session, workspace_id)
+    view = home_view(timezone, pulses, overview, changes, commitments, language=language)
     client.views_publish(user_id=user_id, view=view)
 
 

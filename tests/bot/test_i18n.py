@@ -54,6 +54,7 @@ from tests.bot.pulse_helpers import (
 )
 from tests.bot.test_admin import ADMIN, changes, open_modal, snapshot
 from tests.bot.test_digest_views import _huge_digest, _many_groups
+from tests.bot.test_home import open_home
 from tests.bot.test_pulses import _answer
 from tests.conftest import RunningBot
 
@@ -347,3 +348,34 @@ def test_a_german_group_answers_in_a_german_modal_and_is_refused_in_german(
     assert closed.view["title"]["text"] == "Pulse geschlossen"
     text = closed.view["blocks"][0]["text"]["text"]
     assert text.startswith("Dieser Pulse wurde am Mi., 2. Dez., 17:00 JST geschlossen")
+
+
+def _reply(sandbox: SlackSandbox, user: str, text: str, channel: str) -> str:
+    sandbox.user(user).run_command("/coherence", text, channel=channel)
+    reply = sandbox.ephemerals[-1]
+    assert reply.user == user
+    return reply.text
+
+
+def test_a_members_own_replies_and_the_home_speak_the_groups_language(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    bot.clock.now = MONDAY
+    away = _reply(sandbox, "U0BEN", "away 2026-12-07..2026-12-11", EXEC)
+    assert away.startswith(":palm_tree: Sie sind abwesend: Mo., 7. Dez. 2026 bis Fr., 11. Dez.")
+    assert _reply(sandbox, "U0BEN", "back", EXEC).startswith(":wave: Willkommen zurück")
+    help_in_channel = _reply(sandbox, "U0ALICE", "help", EXEC)
+    assert help_in_channel.startswith("*Coherence* – das kann `/coherence`:")
+    assert _untranslated(help_in_channel) == []
+    # A direct message belongs to no group: English.
+    help_in_dm = _reply(sandbox, "U0ALICE", "help", sandbox.dm_channel("U0ALICE"))
+    assert help_in_dm.startswith("*Coherence* — here is what `/coherence` can do:")
+    # The Home of a workspace whose groups all speak German.
+    member = open_home(sandbox, "U0ALICE")
+    assert "Ihre offenen Pulses" in member
+    assert "Nichts wartet auf Sie" in member
+    admin = open_home(sandbox, ADMIN)
+    assert "Führungsgruppen" in admin
+    assert "Letzter Pulse: noch keiner geschlossen." in admin
+    assert _untranslated(member + admin) == []
