@@ -5,6 +5,7 @@ Every function takes the current time and a session; none reads the clock or tal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Final
@@ -224,31 +225,26 @@ def _describe_digest(settings: GroupSettings) -> str:
     return f"{day} at {settings.digest_time:%H:%M} in {channel}"
 
 
+# Each setting a change may touch, as it is described to admins in the audit trail.
+_DESCRIBED: Final[tuple[tuple[str, Callable[[GroupSettings], str]], ...]] = (
+    ("cadence", describe_cadence),
+    ("answer window", lambda settings: _hours(settings.answer_window)),
+    ("reminder", lambda settings: _hours(settings.reminder_after)),
+    ("layer", lambda settings: settings.layer or "none"),
+    ("delivery", lambda settings: settings.delivery_mode),
+    ("digest", _describe_digest),
+    ("anonymity threshold", lambda settings: str(settings.anonymity_threshold)),
+    ("language", lambda settings: settings.language),
+)
+
+
 def describe_settings_changes(before: GroupSettings, after: GroupSettings) -> list[str]:
     """One line per setting that differs, in words."""
-    lines: list[str] = []
-    if describe_cadence(before) != describe_cadence(after):
-        lines.append(f"cadence {describe_cadence(before)} → {describe_cadence(after)}")
-    if before.answer_window != after.answer_window:
-        lines.append(
-            f"answer window {_hours(before.answer_window)} → {_hours(after.answer_window)}"
-        )
-    if before.reminder_after != after.reminder_after:
-        lines.append(f"reminder {_hours(before.reminder_after)} → {_hours(after.reminder_after)}")
-    if before.layer != after.layer:
-        lines.append(f"layer {before.layer or 'none'} → {after.layer or 'none'}")
-    if before.delivery_mode != after.delivery_mode:
-        lines.append(f"delivery {before.delivery_mode} → {after.delivery_mode}")
-    digest_before = (before.digest_weekday, before.digest_time, before.digest_channel_id)
-    digest_after = (after.digest_weekday, after.digest_time, after.digest_channel_id)
-    if digest_before != digest_after:
-        lines.append(f"digest {_describe_digest(before)} → {_describe_digest(after)}")
-    if before.anonymity_threshold != after.anonymity_threshold:
-        lines.append(
-            f"anonymity threshold {before.anonymity_threshold} → {after.anonymity_threshold}"
-        )
-    if before.language != after.language:
-        lines.append(f"language {before.language} → {after.language}")
+    lines = []
+    for label, describe in _DESCRIBED:
+        was, now = describe(before), describe(after)
+        if was != now:
+            lines.append(f"{label} {was} → {now}")
     return lines
 
 
