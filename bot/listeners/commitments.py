@@ -18,6 +18,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.i18n import run_language, speaking
 from bot.listeners.admin.access import caller_in_workspace, prompt_client
 from bot.services import services_of
 from bot.views.commitments import (
@@ -66,6 +67,12 @@ def _in_workspace(context: BoltContext, change: Callable[..., T]) -> T:
         raise CommitmentNotFound(context.team_id or "")
     with session_scope(services_of(context).engine) as session:
         return change(session=session, workspace_id=workspace_id)
+
+
+def _in_language(language: str, text: Callable[..., str], *args: Any) -> str:
+    """``text(*args)`` written in ``language``."""
+    with speaking(language):
+        return text(*args)
 
 
 def _message_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -122,13 +129,20 @@ def open_commit_modal(
             trigger_id=body["trigger_id"], view=notice_modal("Pulse not found", NOT_FOUND)
         )
         return
-    refusal = _refusal(client, context, user_id, group)
+    language = run_language(services_of(context).engine, run_id)
+    with speaking(language):
+        refusal = _refusal(client, context, user_id, group)
     if refusal is not None:
         respond(text=refusal, response_type="ephemeral", replace_original=False)
         return
     channel, ts = _message_of(body)
     view = commitment_modal(
-        run_id=run_id, user_id=user_id, channel=channel, ts=ts, group_name=group.name
+        run_id=run_id,
+        user_id=user_id,
+        channel=channel,
+        ts=ts,
+        group_name=group.name,
+        language=language,
     )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -152,7 +166,9 @@ def submit_commitment(
     except CommitmentNotFound:
         ack(response_action="update", view=notice_modal("Pulse not found", NOT_FOUND))
         return
-    refusal = _refusal(client, context, user_id, group)
+    language = run_language(services.engine, int(meta["run_id"]))
+    with speaking(language):
+        refusal = _refusal(client, context, user_id, group)
     if refusal is not None:
         ack(response_action="update", view=notice_modal("Not recorded", refusal))
         return
@@ -181,7 +197,7 @@ def submit_commitment(
             client.chat_postMessage(
                 channel=meta["channel"],
                 thread_ts=meta["ts"],
-                text=recorded_text(recorded, user_id),
+                text=_in_language(language, recorded_text, recorded, user_id),
             )
         except Exception:
             # Recorded all the same: the next digest lists it.

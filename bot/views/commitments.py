@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.i18n import _, day
+from bot.i18n import _, day, speaking
 from pulses.commitments import MAX_TEXT, CommitmentView
 from pulses.reports import GroupDigest
 
@@ -38,17 +38,17 @@ MAX_ON_HOME: Final = 15
 
 def not_allowed_text(group_name: str) -> str:
     """Said, only to them, to someone outside the group's channel who is not an admin."""
-    return (
-        f":lock: Only members of #{_escape(group_name[:80])} (and Coherence admins) can record "
-        "the group's commitments or mark them done, so nothing was changed."
-    )
+    return _(
+        ":lock: Only members of #{group} (and Coherence admins) can record the group's "
+        "commitments or mark them done, so nothing was changed."
+    ).format(group=_escape(group_name[:80]))
 
 
 def check_failed_text(group_name: str) -> str:
-    return (
-        f":warning: I couldn't check with Slack whether you are in #{_escape(group_name[:80])} "
-        "just now, so nothing was changed. Please try again in a minute."
-    )
+    return _(
+        ":warning: I couldn't check with Slack whether you are in #{group} just now, so nothing "
+        "was changed. Please try again in a minute."
+    ).format(group=_escape(group_name[:80]))
 
 
 def commitment_block_id(commitment_id: int) -> str:
@@ -133,34 +133,49 @@ def _context(text: str) -> ContextBlock:
 
 
 def commitment_modal(
-    *, run_id: int, user_id: str, channel: str | None, ts: str | None, group_name: str
+    *,
+    run_id: int,
+    user_id: str,
+    channel: str | None,
+    ts: str | None,
+    group_name: str,
+    language: str | None = None,
 ) -> View:
-    """The modal "Commit" opens; the owner starts as the person who clicked."""
+    """The modal "Commit" opens, in the group's language; the owner starts as the person who
+    clicked."""
+    with speaking(language):
+        return _commitment_modal(run_id, user_id, channel, ts, group_name)
+
+
+def _commitment_modal(
+    run_id: int, user_id: str, channel: str | None, ts: str | None, group_name: str
+) -> View:
     return View(
         type="modal",
         callback_id=COMMIT_CALLBACK,
-        title="Commit",
-        submit="Record",
-        close="Cancel",
+        title=_("Commit"),
+        submit=_("Record"),
+        close=_("Cancel"),
         private_metadata=json.dumps({"run_id": run_id, "channel": channel, "ts": ts}),
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"What will *#{_escape(group_name[:80])}* do about this digest? "
-                    "Team-level: it is shown with the group's digests, never with anyone's "
-                    "answers."
+                    text=_(
+                        "What will *#{group}* do about this digest? Team-level: it is shown "
+                        "with the group's digests, never with anyone's answers."
+                    ).format(group=_escape(group_name[:80]))
                 )
             ),
             InputBlock(
                 block_id=TEXT_BLOCK,
-                label="What the team will do",
+                label=_("What the team will do"),
                 element=PlainTextInputElement(
                     action_id=TEXT_ACTION, multiline=True, max_length=MAX_TEXT
                 ),
             ),
             InputBlock(
                 block_id=OWNER_BLOCK,
-                label="Owner",
+                label=_("Owner"),
                 element=UserSelectElement(action_id=OWNER_ACTION, initial_user=user_id),
             ),
         ],
@@ -169,20 +184,20 @@ def commitment_modal(
 
 def recorded_text(commitment: CommitmentView, by: str) -> str:
     """Said in the digest's thread once a commitment is recorded."""
-    return (
-        f":pushpin: <@{by}> recorded a commitment: {_what(commitment)}. "
-        "The next digest asks whether it was done."
-    )
+    return _(
+        ":pushpin: {user} recorded a commitment: {what}. The next digest asks whether it was done."
+    ).format(user=f"<@{by}>", what=_what(commitment))
 
 
 def home_blocks(commitments: Sequence[CommitmentView]) -> list[Block]:
     """The admins' list of open commitments on the App Home, oldest first."""
     if not commitments:
-        return [_context("No open commitments: none recorded, or every one is done.")]
+        return [_context(_("No open commitments: none recorded, or every one is done."))]
     lines = [
-        f"• *#{_escape(c.group_name[:80])}* · {_what(c)} · since the {c.run_day:%-d %b} digest"
+        f"• *#{_escape(c.group_name[:80])}* · {_what(c)} · "
+        + _("since the {day} digest").format(day=day(c.run_day, "date"))
         for c in commitments[:MAX_ON_HOME]
     ]
     if len(commitments) > MAX_ON_HOME:
-        lines.append(f"…and {len(commitments) - MAX_ON_HOME} more.")
+        lines.append(_("…and {n} more.").format(n=len(commitments) - MAX_ON_HOME))
     return [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)[:3000]))]

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
+from bot.i18n import workspace_language
 from bot.listeners.admin.access import caller_of, workspace_id_of, workspace_session
 from bot.services import services_of
 from bot.views.admin.questions import parse_questions, questions_modal
@@ -24,7 +25,9 @@ def open_questions(
         questions = current_questions(session=session, workspace_id=workspace_id)
         versions = question_versions(session=session, workspace_id=workspace_id)
         counts = {key: len(rows) for key, rows in versions.items()}
-    client.views_open(trigger_id=command["trigger_id"], view=questions_modal(questions, counts))
+        language = workspace_language(session, workspace_id)
+    view = questions_modal(questions, counts, language)
+    client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
 def submit_questions(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:

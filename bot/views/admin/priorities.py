@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import _, speaking
 from bot.views.admin.inputs import (
     State,
     checked,
@@ -55,40 +56,52 @@ _ALL_GROUPS: Final = "all"
 def priorities_modal(
     priorities: Sequence[Priority], *, group: LeadershipGroup | None, channel_id: str
 ) -> View:
-    """Rename, weight, order and retire the declared priorities, and add one."""
+    """Rename, weight, order and retire the declared priorities, and add one; in the group's
+    language (English for the workspace's)."""
+    with speaking(group.language if group else None):
+        return _priorities_modal(priorities, group, channel_id)
+
+
+def _priorities_modal(
+    priorities: Sequence[Priority], group: LeadershipGroup | None, channel_id: str
+) -> View:
     group_name = f"#{group.channel_name or group.channel_id}" if group else None
-    intro = (
+    intro = _(
         "The declared strategic priorities leaders choose from in the focus question. "
         "Retiring one removes it from new pulses; past digests keep it."
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=intro))]
     if not priorities:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text="No priorities declared yet.")])
+            ContextBlock(elements=[MarkdownTextObject(text=_("No priorities declared yet."))])
         )
     for index, priority in enumerate(priorities, start=1):
         assert priority.id is not None
-        scope = f" (only {group_name})" if priority.group_id is not None and group_name else ""
+        scope = (
+            _(" (only {group})").format(group=group_name)
+            if priority.group_id is not None and group_name
+            else ""
+        )
         blocks += [
             text_field(
                 priority_name_field(priority.id),
-                f"Priority {index}{scope}"[:2000],
+                _("Priority {index}{scope}").format(index=index, scope=scope)[:2000],
                 max_length=MAX_PRIORITY_NAME,
                 initial=priority.name,
             ),
             number_field(
                 priority_weight_field(priority.id),
-                "Weight",
+                _("Weight"),
                 min_value=0,
                 max_value=MAX_PRIORITY_WEIGHT,
                 initial=f"{priority.weight:g}" if priority.weight is not None else None,
                 decimal=True,
                 optional=True,
-                hint="Its intended share of attention; empty for equal weights.",
+                hint=_("Its intended share of attention; empty for equal weights."),
             ),
             number_field(
                 priority_order_field(priority.id),
-                "Order",
+                _("Order"),
                 min_value=1,
                 max_value=100,
                 initial=str(index),
@@ -99,9 +112,9 @@ def priorities_modal(
         blocks.append(
             InputBlock(
                 block_id=PRIORITY_RETIRE,
-                label="Retire",
+                label=_("Retire"),
                 optional=True,
-                hint="Retired priorities leave new pulses; past runs and digests keep them.",
+                hint=_("Retired priorities leave new pulses; past runs and digests keep them."),
                 element=_multi_select(retire_options),
             )
         )
@@ -109,13 +122,13 @@ def priorities_modal(
         DividerBlock(),
         text_field(
             PRIORITY_NEW_NAME,
-            "Add a priority",
+            _("Add a priority"),
             max_length=MAX_PRIORITY_NAME,
             optional=True,
         ),
         number_field(
             PRIORITY_NEW_WEIGHT,
-            "Its weight",
+            _("Its weight"),
             min_value=0,
             max_value=MAX_PRIORITY_WEIGHT,
             decimal=True,
@@ -124,35 +137,37 @@ def priorities_modal(
     ]
     if group_name:
         scopes = [
-            option(_ALL_GROUPS, "Every leadership group"),
-            option(_GROUP_ONLY, f"Only {group_name}"),
+            option(_ALL_GROUPS, _("Every leadership group")),
+            option(_GROUP_ONLY, _("Only {group}").format(group=group_name)),
         ]
-        blocks.append(radio_field(PRIORITY_NEW_SCOPE, "For", scopes, initial=scopes[0]))
+        blocks.append(radio_field(PRIORITY_NEW_SCOPE, _("For"), scopes, initial=scopes[0]))
     blocks += [
         DividerBlock(),
         text_field(
             PRIORITY_REASON,
-            "Reason for the change",
+            _("Reason for the change"),
             max_length=MAX_REASON,
             optional=True,
-            hint="One line, shown on the digests' timeline when the declared intent changes "
-            "(e.g. “Board asked for 12 months of runway”).",
+            hint=_(
+                "One line, shown on the digests' timeline when the declared intent changes "
+                "(e.g. “Board asked for 12 months of runway”)."
+            ),
         ),
     ]
     return View(
         type="modal",
         callback_id=PRIORITIES_CALLBACK,
         private_metadata=metadata(channel_id=channel_id),
-        title=PlainTextObject(text="Declared priorities"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
+        title=PlainTextObject(text=_("Declared priorities")),
+        submit=PlainTextObject(text=_("Save")),
+        close=PlainTextObject(text=_("Cancel")),
         blocks=blocks,
     )
 
 
 def _multi_select(options: list[Option]) -> StaticMultiSelectElement:
     return StaticMultiSelectElement(
-        action_id=VALUE, placeholder="Choose priorities to retire", options=options
+        action_id=VALUE, placeholder=_("Choose priorities to retire"), options=options
     )
 
 

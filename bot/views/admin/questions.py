@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import N_, _, speaking
 from bot.views.admin.inputs import State, text_value
 from bot.views.fields import text_field
 from pulses.questions import (
@@ -28,56 +29,66 @@ from storage.models import Question
 QUESTIONS_CALLBACK = "admin.questions"
 
 
-def questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) -> View:
-    """The current question set, each wording editable, plus one new statement to add."""
-    intro = (
+def questions_modal(
+    questions: Sequence[Question], versions: Mapping[str, int], language: str | None = None
+) -> View:
+    """The current question set, each wording editable, plus one new statement to add; the
+    questions are the workspace's own words, the rest in ``language``."""
+    with speaking(language):
+        return _questions_modal(questions, versions)
+
+
+def _questions_modal(questions: Sequence[Question], versions: Mapping[str, int]) -> View:
+    intro = _(
         "Editing a wording creates a new version; past answers keep the version they answered, "
         "and trends mark the run where the wording changed."
     )
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=intro))]
     for question in questions:
-        kind = {
-            "likert": "statement, rated 1–5",
-            "focus": "focus",
-            "attention": "focus, shares of attention",
-            "pressure": "pressure, rated 1–5; context, never in the index",
-            "friction": "friction",
-        }.get(question.kind, question.kind)
+        kind_words = {
+            "likert": N_("statement, rated 1–5"),
+            "focus": N_("focus"),
+            "attention": N_("focus, shares of attention"),
+            "pressure": N_("pressure, rated 1–5; context, never in the index"),
+            "friction": N_("friction"),
+        }.get(question.kind)
         blocks.append(
             text_field(
                 question_field(question.key),
-                f"{question.key} ({kind})"[:2000],
+                f"{question.key} ({_(kind_words) if kind_words else question.kind})"[:2000],
                 max_length=MAX_QUESTION_TEXT,
                 initial=question.text,
                 multiline=True,
-                hint=f"Version {question.version} of {versions.get(question.key, 1)}",
+                hint=_("Version {version} of {count}").format(
+                    version=question.version, count=versions.get(question.key, 1)
+                ),
             )
         )
     blocks += [
         DividerBlock(),
-        HeaderBlock(text=PlainTextObject(text="Add a statement")),
+        HeaderBlock(text=PlainTextObject(text=_("Add a statement"))),
         text_field(
             QUESTION_NEW_KEY,
-            "Dimension",
+            _("Dimension"),
             max_length=32,
             optional=True,
-            hint="A short key for what it measures, e.g. customer_focus.",
+            hint=_("A short key for what it measures, e.g. customer_focus."),
         ),
         text_field(
             QUESTION_NEW_TEXT,
-            "Statement",
+            _("Statement"),
             max_length=MAX_QUESTION_TEXT,
             multiline=True,
             optional=True,
-            hint="Leaders rate it from 1 (strongly disagree) to 5 (strongly agree).",
+            hint=_("Leaders rate it from 1 (strongly disagree) to 5 (strongly agree)."),
         ),
     ]
     return View(
         type="modal",
         callback_id=QUESTIONS_CALLBACK,
-        title=PlainTextObject(text="Pulse questions"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
+        title=PlainTextObject(text=_("Pulse questions")),
+        submit=PlainTextObject(text=_("Save")),
+        close=PlainTextObject(text=_("Cancel")),
         blocks=blocks,
     )
 

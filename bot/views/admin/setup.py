@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.i18n import N_, _, speaking
 from bot.views.admin.inputs import (
     MAX_HOURS,
     State,
@@ -64,18 +65,27 @@ from pulses.settings import (
 )
 
 SETUP_CALLBACK = "admin.setup"
-_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Marked for the catalogue; the modal translates them.
+_WEEKDAYS: Final = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 _FREQUENCY_LABELS: Final[dict[str, str]] = {
-    "weekly": "Weekly",
-    "biweekly": "Every other week",
-    "monthly": "Monthly",
+    "weekly": N_("Weekly"),
+    "biweekly": N_("Every other week"),
+    "monthly": N_("Monthly"),
 }
 _MONTHLY_LABELS: Final[dict[int, str]] = {
-    1: "First week",
-    2: "Second week",
-    3: "Third week",
-    4: "Fourth week",
-    -1: "Last week",
+    1: N_("First week"),
+    2: N_("Second week"),
+    3: N_("Third week"),
+    4: N_("Fourth week"),
+    -1: N_("Last week"),
 }
 _DIGEST_AFTER_CLOSE = "after_close"
 _PER_MEMBER = "per_member"
@@ -84,94 +94,102 @@ _PER_MEMBER = "per_member"
 def setup_modal(
     settings: GroupSettings, *, channel_id: str, channel_name: str, existing: bool
 ) -> View:
-    """Make a channel a leadership group, or edit its settings, with every field prefilled."""
-    weekday_options = [option(str(i), name) for i, name in enumerate(_WEEKDAYS)]
-    frequency_options = [option(f, _FREQUENCY_LABELS[f]) for f in FREQUENCIES]
-    monthly_options = [option(str(w), label) for w, label in _MONTHLY_LABELS.items()]
+    """Make a channel a leadership group, or edit its settings, with every field prefilled;
+    in the group's language."""
+    with speaking(settings.language):
+        return _setup_modal(settings, channel_id, channel_name, existing)
+
+
+def _setup_modal(
+    settings: GroupSettings, channel_id: str, channel_name: str, existing: bool
+) -> View:
+    weekday_options = [option(str(i), _(name)) for i, name in enumerate(_WEEKDAYS)]
+    frequency_options = [option(f, _(_FREQUENCY_LABELS[f])) for f in FREQUENCIES]
+    monthly_options = [option(str(w), _(label)) for w, label in _MONTHLY_LABELS.items()]
     mode_options = [
-        option("channel", "One message in the channel"),
-        option("dm", "A direct message to each member"),
+        option("channel", _("One message in the channel")),
+        option("dm", _("A direct message to each member")),
     ]
     language_options = [option(code, name) for code, name in LANGUAGES.items()]
-    per_member = option(_PER_MEMBER, "Send at each member's own local time")
-    digest_day_options = [option(_DIGEST_AFTER_CLOSE, "The day after the pulse closes")] + [
-        option(str(i), name) for i, name in enumerate(_WEEKDAYS)
+    per_member = option(_PER_MEMBER, _("Send at each member's own local time"))
+    digest_day_options = [option(_DIGEST_AFTER_CLOSE, _("The day after the pulse closes"))] + [
+        option(str(i), _(name)) for i, name in enumerate(_WEEKDAYS)
     ]
     digest_day = (
         _DIGEST_AFTER_CLOSE if settings.digest_weekday is None else str(settings.digest_weekday)
     )
-    name = f"#{channel_name}" if channel_name else "this channel"
+    name = f"#{channel_name}" if channel_name else _("this channel")
     intro = (
-        f"Settings of the leadership group {name}. Changes apply to the next pulse at once."
+        _("Settings of the leadership group {name}. Changes apply to the next pulse at once.")
         if existing
-        else f"Make {name} a leadership group: its members get the coherence pulse."
-    )
+        else _("Make {name} a leadership group: its members get the coherence pulse.")
+    ).format(name=name)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=intro)),
         text_field(
             LAYER,
-            "Layer",
+            _("Layer"),
             max_length=MAX_LAYER_LENGTH,
             initial=settings.layer or None,
             optional=True,
-            hint="e.g. Executive team or Directors; the organisation view compares layers.",
+            hint=_("e.g. Executive team or Directors; the organisation view compares layers."),
         ),
         radio_field(
             DELIVERY_MODE,
-            "Deliver the pulse as",
+            _("Deliver the pulse as"),
             mode_options,
             initial=next(o for o in mode_options if o.value == settings.delivery_mode),
         ),
-        _select(FREQUENCY, "How often", frequency_options, settings.frequency),
+        _select(FREQUENCY, _("How often"), frequency_options, settings.frequency),
         checkbox_field(
             WEEKDAYS,
-            "On",
+            _("On"),
             weekday_options,
             initial=[weekday_options[day] for day in settings.weekdays] or None,
-            hint="A monthly pulse takes one day, in the week chosen below.",
+            hint=_("A monthly pulse takes one day, in the week chosen below."),
         ),
         _select(
             MONTHLY_WEEK,
-            "Week of the month (monthly only)",
+            _("Week of the month (monthly only)"),
             monthly_options,
             str(settings.monthly_week),
         ),
-        _time_input(LOCAL_TIME, "At", settings.local_time),
+        _time_input(LOCAL_TIME, _("At"), settings.local_time),
         text_field(
             TIMEZONE,
-            "Time zone",
+            _("Time zone"),
             max_length=64,
             initial=settings.timezone,
-            hint="An IANA name such as Europe/Berlin or America/New_York.",
+            hint=_("An IANA name such as Europe/Berlin or America/New_York."),
         ),
         checkbox_field(
             PER_MEMBER_TIME,
-            "Members' local time",
+            _("Members' local time"),
             [per_member],
             initial=[per_member] if settings.per_member_time else None,
             optional=True,
-            hint="Then the time zone above is used only for members without one.",
+            hint=_("Then the time zone above is used only for members without one."),
         ),
         _hours_input(
             ANSWER_WINDOW,
-            "Answer window (hours)",
-            "How long leaders can answer; at most the time between two pulses.",
+            _("Answer window (hours)"),
+            _("How long leaders can answer; at most the time between two pulses."),
             settings.answer_window,
         ),
         _hours_input(
             REMINDER,
-            "Remind after (hours)",
-            "One reminder to those who haven't answered; leave empty for none.",
+            _("Remind after (hours)"),
+            _("One reminder to those who haven't answered; leave empty for none."),
             settings.reminder_after,
             optional=True,
         ),
-        _select(DIGEST_WEEKDAY, "Post the digest on", digest_day_options, digest_day),
-        _time_input(DIGEST_TIME, "Digest time", settings.digest_time),
+        _select(DIGEST_WEEKDAY, _("Post the digest on"), digest_day_options, digest_day),
+        _time_input(DIGEST_TIME, _("Digest time"), settings.digest_time),
         InputBlock(
             block_id=DIGEST_CHANNEL,
-            label="Digest channel",
+            label=_("Digest channel"),
             optional=True,
-            hint="Leave empty to post the digest in the group's own channel.",
+            hint=_("Leave empty to post the digest in the group's own channel."),
             element=ConversationSelectElement(
                 action_id=VALUE,
                 initial_conversation=settings.digest_channel_id,
@@ -180,15 +198,15 @@ def setup_modal(
         ),
         number_field(
             THRESHOLD,
-            "Anonymity threshold",
+            _("Anonymity threshold"),
             min_value=3,
             max_value=100,
             initial=str(settings.anonymity_threshold),
-            hint="No figure is shown for a pulse with fewer answers than this (at least 3).",
+            hint=_("No figure is shown for a pulse with fewer answers than this (at least 3)."),
         ),
         _select(
             LANGUAGE,
-            "Language of pulses, reminders and digests",
+            _("Language of pulses, reminders and digests"),
             language_options,
             settings.language,
         ),
@@ -197,9 +215,9 @@ def setup_modal(
         type="modal",
         callback_id=SETUP_CALLBACK,
         private_metadata=metadata(channel_id=channel_id, channel_name=channel_name),
-        title=PlainTextObject(text="Coherence setup"),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
+        title=PlainTextObject(text=_("Coherence setup")),
+        submit=PlainTextObject(text=_("Save")),
+        close=PlainTextObject(text=_("Cancel")),
         blocks=blocks,
     )
 
