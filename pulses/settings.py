@@ -331,12 +331,9 @@ def apply_setup(
     group = _group_in_channel(session, workspace_id, channel_id)
     before = settings_of(group) if group is not None and group.active else None
     if group is None:
+        # Its name is set with the rest below, as for a group set up again.
         group = create_group(
-            session=session,
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            channel_name=channel_name,
-            created_at=now,
+            session=session, workspace_id=workspace_id, channel_id=channel_id, created_at=now
         )
     lines = (
         describe_settings_changes(before, settings)
