@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,38 @@ from typing import Any
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from slack_sdk.models.views import View
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.i18n import CATALOGUES, DOMAIN, speaking, translator
-from bot.views.commitments import follow_up_blocks
+from bot.i18n import CATALOGUES, DOMAIN, _, speaking, translator
+from bot.views.admin.priorities import priorities_modal
+from bot.views.admin.questions import questions_modal
+from bot.views.admin.replies import (
+    ADMIN_CHECK_FAILED,
+    ADMINS_ONLY,
+    change_text,
+    next_send_text,
+    notice_view,
+)
+from bot.views.admin.setup import setup_modal
+from bot.views.away import (
+    KEPT_OPEN,
+    NO_LONGER_EXISTS,
+    away_text,
+    back_text,
+    close_confirmation,
+    no_open_pulse,
+)
+from bot.views.commitments import (
+    check_failed_text,
+    commitment_block,
+    commitment_modal,
+    follow_up_blocks,
+    home_blocks,
+    not_allowed_text,
+    recorded_text,
+)
 from bot.views.digest import (
     MAX_BLOCKS,
     blocks_as_dicts,
@@ -26,22 +54,34 @@ from bot.views.digest import (
     status_blocks,
     trend_blocks,
 )
+from bot.views.home import MAX_HOME_BLOCKS, home_view
+from bot.views.pressure import org_pressure_blocks, pressure_blocks
 from bot.views.pulse import (
+    ANSWER_LOCKED,
+    NOT_FOUND,
+    NOT_INVITED,
     answered_message,
     closed_message,
+    closed_modal,
     pulse_message,
     pulse_modal,
+    refusal_modal,
     reminder_text,
 )
 from pulses.answers import PulseForm
+from pulses.audit import Change
+from pulses.commands import help_text
+from pulses.commitments import CommitmentView
 from pulses.dimensions import DIMENSIONS
 from pulses.organisation import OrgDigest
+from pulses.overview import DeliveryProblem, OpenPulse
 from pulses.ports import PulseNotice
 from pulses.reports import GroupDigest, group_status
+from pulses.settings import default_settings
 from sandbox import SlackSandbox
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
 from storage.db import session_scope
-from storage.models import LeadershipGroup, Priority, PulseRun, Question
+from storage.models import ConfigChange, LeadershipGroup, Priority, PulseRun, Question
 from tests.bot.pulse_helpers import (
     EXEC,
     EXEC_LEADERS,
@@ -54,7 +94,7 @@ from tests.bot.pulse_helpers import (
 )
 from tests.bot.test_admin import ADMIN, changes, open_modal, snapshot
 from tests.bot.test_digest_views import _huge_digest, _many_groups
-from tests.bot.test_home import open_home
+from tests.bot.test_home import _overview, open_home
 from tests.bot.test_pulses import _answer
 from tests.conftest import RunningBot
 
@@ -239,9 +279,7 @@ def _org_in(language: str, digest: OrgDigest) -> OrgDigest:
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
-def test_every_converted_view_stays_within_block_kit_in_both_languages(
-    engine: Engine, language: str
-) -> None:
+def test_every_view_stays_within_block_kit_in_both_languages(engine: Engine, language: str) -> None:
     rendered: list[str] = []
     digest = _in(language, _huge_digest(engine))
     text, blocks = digest_blocks(digest)
@@ -268,7 +306,12 @@ def test_every_converted_view_stays_within_block_kit_in_both_languages(
     text, blocks = org_digest_blocks(org)
     _check_message(text, blocks_as_dicts(blocks))
     rendered.append(text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False))
+    with speaking(language):
+        pressure = blocks_as_dicts(pressure_blocks(digest.history) + org_pressure_blocks(org))
+    _check_message("pressure", pressure)
+    rendered.append(json.dumps(pressure, ensure_ascii=False))
     rendered += _pulse_views(engine, language)
+    rendered += _member_and_admin_views(language, digest)
     everything = "\n".join(rendered)
     if language == "de":
         assert _untranslated(everything) == []
@@ -302,6 +345,11 @@ def _pulse_views(engine: Engine, language: str) -> list[str]:
     out.append(reminder_text(notice))
     with speaking(language):
         out.append(closed_message(notice.closes_at, "Asia/Tokyo"))
+    for modal in (
+        closed_modal(notice.closes_at, "Asia/Tokyo", language),
+        *(refusal_modal(r, language) for r in (NOT_FOUND, NOT_INVITED, ANSWER_LOCKED)),
+    ):
+        out.append(_checked_view(modal))
     modal = pulse_modal(_form(), group_name="exec-team", language=language).to_dict()
     assert validate_view(modal) == []
     out.append(json.dumps(modal, ensure_ascii=False))
@@ -379,3 +427,172 @@ def test_a_members_own_replies_and_the_home_speak_the_groups_language(
     assert "Führungsgruppen" in admin
     assert "Letzter Pulse: noch keiner geschlossen." in admin
     assert _untranslated(member + admin) == []
+
+
+# Every delivery problem the App Home explains (bot.views.home.problem_text).
+PROBLEM_REASONS = (
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+    "missing_scope",
+    "invalid_auth",
+    "not_authed",
+    "team_access_not_granted",
+    "missed",
+    "user_disabled",
+    "account_inactive",
+    "user_not_found",
+    "cannot_dm_bot",
+    "user_not_in_channel",
+    "the bot was offline",
+    "the pulse closed before it was sent",
+)
+# Layout helpers that wrap text a view has already written: no words of their own.
+LAYOUT_HELPERS = {"bot.views.text.section", "bot.views.text.line_sections"}
+# Every function of bot/views that returns blocks or a view, and where the test above renders it.
+RENDERED_VIEWS = {
+    "bot.views.away.close_confirmation",
+    "bot.views.commitments.commitment_block",
+    "bot.views.commitments.commitment_modal",
+    "bot.views.commitments.follow_up_blocks",
+    "bot.views.commitments.home_blocks",
+    "bot.views.digest.digest_blocks",
+    "bot.views.digest.org_digest_blocks",
+    "bot.views.digest.status_blocks",
+    "bot.views.digest.trend_blocks",
+    "bot.views.home.home_view",
+    "bot.views.pressure.org_pressure_blocks",
+    "bot.views.pressure.pressure_blocks",
+    "bot.views.pulse.answered_message",
+    "bot.views.pulse.closed_modal",
+    "bot.views.pulse.notice_modal",  # through refusal_modal, closed_modal and notice_view
+    "bot.views.pulse.pulse_message",
+    "bot.views.pulse.pulse_modal",
+    "bot.views.pulse.refusal_modal",
+    "bot.views.admin.priorities.priorities_modal",
+    "bot.views.admin.questions.questions_modal",
+    "bot.views.admin.replies.notice_view",
+    "bot.views.admin.setup.setup_modal",
+}
+
+
+def test_the_every_view_test_renders_every_view_of_bot_views() -> None:
+    """A view added to bot/views without being rendered above in both languages fails here."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import bot.views
+    import bot.views.admin
+
+    found = set()
+    for package in (bot.views, bot.views.admin):
+        for module_info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+            for name, function in inspect.getmembers(module, inspect.isfunction):
+                returns = str(inspect.signature(function).return_annotation)
+                if (
+                    function.__module__ == module.__name__
+                    and not name.startswith("_")
+                    and ("View" in returns or "Block" in returns)
+                    and not module.__name__.startswith("bot.views.fields")
+                ):
+                    found.add(f"{module.__name__}.{name}")
+    assert found - LAYOUT_HELPERS == RENDERED_VIEWS
+
+
+def _checked_view(view: View) -> str:
+    as_dict = view.to_dict()
+    assert validate_view(as_dict) == []
+    return json.dumps(as_dict, ensure_ascii=False)
+
+
+def _member_and_admin_views(language: str, digest: GroupDigest) -> list[str]:
+    """The App Home (a member's and a crowded admin's), the replies to away, back, close and
+    help, the admin modals and replies, the commitment modal and list."""
+    out = []
+    pulses = [
+        OpenPulse(run_id=i, group_name=f"team-{i}", closes_at=MONDAY, timezone=BERLIN)
+        for i in range(12)
+    ]
+    problems = tuple(
+        DeliveryProblem(reason, count=count, day=MONDAY.date())
+        for reason in (*PROBLEM_REASONS, "gave up after 5 tries: ratelimited", "fatal_error")
+        for count in (1, 3)
+    )
+    overview = [replace(_overview(i), problems=problems) for i in range(3)] + [
+        replace(_overview(i), paused=i % 2 == 0) for i in range(3, 40)
+    ]
+    latest = digest.history[-1]
+    overview[1] = replace(overview[1], latest=latest, next_send=None)
+    commitments = [
+        CommitmentView(
+            commitment_id=i,
+            group_id=1,
+            group_name="exec-team",
+            run_id=1,
+            run_day=MONDAY.date(),
+            text="Hire a CFO " * 20,
+            owner_id="U0ALICE",
+        )
+        for i in range(20)
+    ]
+    changes = [
+        ConfigChange(workspace_id=1, user_id="U0ADMIN", summary="cadence", created_at=MONDAY)
+    ]
+    for view in (
+        home_view(BERLIN, [], None, language=language),
+        home_view(BERLIN, pulses, overview, changes, commitments, language=language),
+        home_view(BERLIN, [], [], language=language),
+    ):
+        assert len(view.blocks) <= MAX_HOME_BLOCKS
+        out.append(_checked_view(view))
+    group = LeadershipGroup(
+        id=1, workspace_id=1, channel_id=EXEC, channel_name="exec-team", language=language
+    )
+    settings = replace(default_settings(timezone=BERLIN), language=language)
+    priorities = [
+        Priority(id=i + 1, workspace_id=1, group_id=1 if i else None, name=f"P{i}", position=i)
+        for i in range(3)
+    ]
+    out += [
+        _checked_view(setup_modal(settings, channel_id=EXEC, channel_name="", existing=False)),
+        _checked_view(
+            setup_modal(settings, channel_id=EXEC, channel_name="exec-team", existing=True)
+        ),
+        _checked_view(priorities_modal(priorities, group=group, channel_id=EXEC)),
+        _checked_view(priorities_modal([], group=group, channel_id=EXEC)),
+        _checked_view(questions_modal(_form().likert, {"alignment": 2}, language)),
+        _checked_view(
+            commitment_modal(
+                run_id=1,
+                user_id="U0ALICE",
+                channel=EXEC,
+                ts="1.2",
+                group_name="exec-team",
+                language=language,
+            )
+        ),
+    ]
+    with speaking(language):
+        text, blocks = close_confirmation(1, "exec-team", 5, 8, MONDAY, BERLIN)
+        _check_message(text, blocks_as_dicts(blocks))
+        listed = blocks_as_dicts(
+            [*home_blocks(commitments), *home_blocks([]), commitment_block(commitments[0])]
+        )
+        _check_message("commitments", listed)
+        change = Change(group_id=1, lines=("language en → de",), changed=True)
+        out += [
+            text + json.dumps(blocks_as_dicts(blocks), ensure_ascii=False),
+            json.dumps(listed, ensure_ascii=False),
+            _checked_view(notice_view(_("Coherence setup"), change_text(change))),
+            away_text(MONDAY.date(), MONDAY.date() + timedelta(days=4)),
+            back_text(0) + back_text(1) + no_open_pulse("exec-team"),
+            _(KEPT_OPEN) + _(NO_LONGER_EXISTS) + _(ADMINS_ONLY) + _(ADMIN_CHECK_FAILED),
+            next_send_text(MONDAY, timezone=BERLIN, paused=False, per_member=True),
+            not_allowed_text("exec-team") + check_failed_text("exec-team"),
+            recorded_text(commitments[0], "U0ALICE"),
+            help_text(),
+        ]
+    return out
