@@ -7,13 +7,13 @@ from datetime import date, datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
 from bot.i18n import N_, _, day
+from bot.views.fields import button
 from bot.views.pulse import format_moment
 
 CLOSE_ACTION = "pulse.close"
@@ -55,15 +55,8 @@ def close_confirmation(
         ActionsBlock(
             block_id=f"close-{run_id}",
             elements=[
-                ButtonElement(
-                    text=_("Close it now"),
-                    action_id=CLOSE_ACTION,
-                    value=str(run_id),
-                    style="danger",
-                ),
-                ButtonElement(
-                    text=_("Keep it open"), action_id=KEEP_OPEN_ACTION, value=str(run_id)
-                ),
+                button(_("Close it now"), CLOSE_ACTION, run_id, style="danger"),
+                button(_("Keep it open"), KEEP_OPEN_ACTION, run_id),
             ],
         ),
         ContextBlock(elements=[MarkdownTextObject(text=_("Only you see this message."))]),

@@ -10,7 +10,6 @@ from typing import Final
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
@@ -21,6 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.i18n import _, day, speaking
+from bot.views.fields import button
 from pulses.commitments import MAX_TEXT, CommitmentView
 from pulses.reports import GroupDigest
 
@@ -87,9 +87,7 @@ def commitment_block(commitment: CommitmentView) -> SectionBlock:
             text=f"• {_what(commitment)} · "
             + _("from the {day} digest").format(day=day(commitment.run_day, "date"))
         ),
-        accessory=ButtonElement(
-            text=_("Done"), action_id=DONE_ACTION, value=str(commitment.commitment_id)
-        ),
+        accessory=button(_("Done"), DONE_ACTION, commitment.commitment_id),
     )
 
 
@@ -110,13 +108,7 @@ def follow_up_blocks(digest: GroupDigest) -> list[Block]:
         if len(review) > MAX_IN_DIGEST:
             rest = len(review) - MAX_IN_DIGEST
             blocks.append(_context(_("… and {n} more open commitments").format(n=rest)))
-    blocks.append(
-        ActionsBlock(
-            elements=[
-                ButtonElement(text=_("Commit"), action_id=COMMIT_ACTION, value=str(latest.run_id))
-            ]
-        )
-    )
+    blocks.append(ActionsBlock(elements=[button(_("Commit"), COMMIT_ACTION, latest.run_id)]))
     blocks.append(
         _context(
             _(

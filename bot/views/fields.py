@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
+    ButtonElement,
     CheckboxesElement,
     InputBlock,
     InputInteractiveElement,
@@ -111,3 +112,10 @@ def _input(
     hint: str | None = None,
 ) -> InputBlock:
     return InputBlock(block_id=block_id, label=label, optional=optional, hint=hint, element=element)
+
+
+def button(
+    label: str, action_id: str, value: int | str, *, style: str | None = None
+) -> ButtonElement:
+    """A button whose value (a run or commitment id) comes back with the click."""
+    return ButtonElement(text=label, action_id=action_id, value=str(value), style=style)

@@ -10,7 +10,6 @@ from typing import Final
 
 from slack_sdk.models.blocks import (
     Block,
-    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -24,6 +23,7 @@ from bot.i18n import _, day, ngettext, speaking
 from bot.views.admin.replies import next_send_text
 from bot.views.commitments import home_blocks as commitment_home_blocks
 from bot.views.digest import index_text, percent, suppressed_text
+from bot.views.fields import button
 from bot.views.pulse import ANSWER_ACTION, format_moment
 from pulses.commitments import CommitmentView
 from pulses.overview import DeliveryProblem, GroupOverview, OpenPulse
@@ -144,12 +144,7 @@ def _open_pulse_blocks(pulses: Sequence[OpenPulse], timezone: str) -> list[Block
                         group=pulse.group_name, moment=closes
                     )
                 ),
-                accessory=ButtonElement(
-                    text=_("Answer"),
-                    action_id=ANSWER_ACTION,
-                    value=str(pulse.run_id),
-                    style="primary",
-                ),
+                accessory=button(_("Answer"), ANSWER_ACTION, pulse.run_id, style="primary"),
             )
         )
     if len(pulses) > MAX_OPEN_PULSES:

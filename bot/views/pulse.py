@@ -8,7 +8,6 @@ from datetime import datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
-    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     Option,
@@ -19,7 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.i18n import N_, _, speaking
 from bot.i18n import moment as local_moment
-from bot.views.fields import radio_field, select_field, text_field
+from bot.views.fields import button, radio_field, select_field, text_field
 from pulses.answers import OTHER, SHARE_STEPS, PulseForm, share_field
 from pulses.ports import PulseNotice
 from pulses.questions import FOCUS, FRICTION, LIKERT_LABELS
@@ -96,14 +95,7 @@ def _pulse_message(notice: PulseNotice, *, in_dm: bool) -> tuple[str, list[Block
         SectionBlock(text=MarkdownTextObject(text=f"*{text}*\n{about}")),
         ActionsBlock(
             block_id=f"pulse-{notice.run_id}",
-            elements=[
-                ButtonElement(
-                    text=_("Answer"),
-                    action_id=ANSWER_ACTION,
-                    value=str(notice.run_id),
-                    style="primary",
-                )
-            ],
+            elements=[button(_("Answer"), ANSWER_ACTION, notice.run_id, style="primary")],
         ),
         ContextBlock(
             elements=[
@@ -136,11 +128,7 @@ def _answered_message(notice: PulseNotice) -> tuple[str, list[Block]]:
         SectionBlock(text=MarkdownTextObject(text=f":white_check_mark: {text}")),
         ActionsBlock(
             block_id=f"pulse-{notice.run_id}",
-            elements=[
-                ButtonElement(
-                    text=_("Change answer"), action_id=ANSWER_ACTION, value=str(notice.run_id)
-                )
-            ],
+            elements=[button(_("Change answer"), ANSWER_ACTION, notice.run_id)],
         ),
         ContextBlock(
             elements=[
