@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, delete, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
@@ -304,7 +304,7 @@ class RecordedAnswer:
 
 def record_answer(
     *,
-    session: Session,
+    session: Session | Connection,
     run_id: int,
     user_id: str,
     submitted: AnswerInput,
@@ -317,8 +317,9 @@ def record_answer(
     member's invitation is marked answered in the same transaction. This is the ack path of
     a burst of answers, so it runs a handful of Core statements and no ORM flush: the run,
     its workspace and the invitation in one read, the form from memory, then the writes.
+    `session` is a session or, lighter still, a connection in a transaction.
     """
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     row = connection.execute(_RUN_AND_INVITATION, {"run_id": run_id, "user_id": user_id}).first()
     if row is None:
         raise NotInvited
@@ -327,7 +328,7 @@ def record_answer(
         raise PulseClosed(row.closes_at, row.member_timezone or row.timezone)
     if row.invitation_id is None:
         raise NotInvited
-    form = _form(session, run_id, row.question_ids, row.priority_ids)
+    form = _form(connection, run_id, row.question_ids, row.priority_ids)
     validate(form, submitted)
     tag = pseudonym(key, team_id=row.team_id, run_id=run_id, user_id=user_id)
     tenths = focus_tenths(form, submitted)
@@ -442,19 +443,18 @@ _FORMS: dict[tuple[int, str, str], PulseForm] = {}
 _FORMS_LOCK = threading.Lock()
 
 
-def _form(session: Session, run_id: int, question_ids: str, priority_ids: str) -> PulseForm:
+def _form(connection: Connection, run_id: int, question_ids: str, priority_ids: str) -> PulseForm:
     cache_key = (run_id, question_ids, priority_ids)
     with _FORMS_LOCK:
         form = _FORMS.get(cache_key)
     if form is not None:
         return form
-    run = session.get(PulseRun, run_id)
-    assert run is not None  # just read with its invitation
-    form = pulse_form(session=session, run=run)
-    # Out of the session, so a rollback of this unit of work cannot expire what is cached.
-    for loaded in [run, *form.rated, form.focus, form.friction, *form.priorities]:
-        if loaded is not None and loaded in session:
-            session.expunge(loaded)
+    # A session of its own in the caller's transaction; closing it detaches what it loaded,
+    # so nothing a later rollback does can expire the cached rows.
+    with Session(bind=connection, expire_on_commit=False) as session:
+        run = session.get(PulseRun, run_id)
+        assert run is not None  # just read with its invitation
+        form = pulse_form(session=session, run=run)
     with _FORMS_LOCK:
         while len(_FORMS) >= FORM_CACHE_SIZE:
             _FORMS.pop(next(iter(_FORMS)))

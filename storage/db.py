@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
@@ -221,32 +221,27 @@ class _WriterTurns:
         self._lock = threading.Lock()
 
     def begin(self, connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             return
         info = connection.connection.info
-        wait = connection.get_execution_options().get(WRITE_WAIT)
-        if wait is None:
-            # Bounded like SQLite's own wait: past it, BEGIN IMMEDIATE waits and fails as it
-            # would without the turns.
-            if not info.get(_HOLDS_TURN) and self._lock.acquire(
-                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
-            ):
-                info[_HOLDS_TURN] = True
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        deadline = time.monotonic() + wait
+        wait = options.get(WRITE_WAIT)
+        # Unbounded by the caller: bounded like SQLite's own wait, past which BEGIN IMMEDIATE
+        # waits and fails as it would without the turns.
+        turn_wait = SQLITE_BUSY_TIMEOUT_MS / 1000 if wait is None else wait
         if not info.get(_HOLDS_TURN):
-            if not self._lock.acquire(timeout=wait):
+            if self._lock.acquire(timeout=turn_wait):
+                info[_HOLDS_TURN] = True
+            elif wait is not None:
                 raise WriterBusy(f"another write held the database for over {wait:g} s")
-            info[_HOLDS_TURN] = True
-        # Another process (or engine) may hold the file: SQLite's wait is bounded the same way.
-        remaining_ms = max(1, round((deadline - time.monotonic()) * 1000))
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={remaining_ms}")
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Another process (or engine) may hold the file: SQLite's own wait is bounded the same
+        # way. Set only when it changes, so a burst of acks runs no PRAGMA.
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS if wait is None else max(1, round(wait * 1000))
+        if info.get(_BUSY_MS, SQLITE_BUSY_TIMEOUT_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_ms}")
+            info[_BUSY_MS] = busy_ms
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def end(self, _dbapi_connection: Any, record: Any, *_: Any) -> None:
         if record.info.pop(_HOLDS_TURN, False):
@@ -254,6 +249,7 @@ class _WriterTurns:
 
 
 _HOLDS_TURN = "coherence_holds_writer_turn"
+_BUSY_MS = "coherence_busy_timeout_ms"
 # Set by session_scope(wait_seconds=...): how long a unit of work waits for its writer turn.
 WRITE_WAIT = "coherence_write_wait"
 
@@ -263,16 +259,9 @@ class WriterBusy(SQLAlchemyError):
 
 
 @contextmanager
-def session_scope(engine: Engine, *, wait_seconds: float | None = None) -> Iterator[Session]:
-    """A session that commits when the block succeeds and rolls back when it raises.
-
-    `wait_seconds` bounds how long it waits for another writer in this process to finish
-    (SQLite), raising WriterBusy past it: for work someone is waiting on, such as an ack.
-    """
-    bind = (
-        engine if wait_seconds is None else engine.execution_options(**{WRITE_WAIT: wait_seconds})
-    )
-    session = Session(bind, expire_on_commit=False)
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises."""
+    session = Session(engine, expire_on_commit=False)
     try:
         yield session
         session.commit()
@@ -281,6 +270,18 @@ def session_scope(engine: Engine, *, wait_seconds: float | None = None) -> Itera
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_scope(engine: Engine, *, wait_seconds: float) -> Iterator[Connection]:
+    """One short write transaction on a bare connection, for the hottest path (an answer's
+    ack): no ORM session. Commits when the block succeeds, rolls back when it raises; waits
+    at most about `wait_seconds` for another writer (twice that if another process holds the
+    SQLite file), raising WriterBusy or the driver's error past it."""
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE_WAIT: wait_seconds})
+        with connection.begin():
+            yield connection
 
 
 @contextmanager

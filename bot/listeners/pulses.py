@@ -43,12 +43,12 @@ from pulses.answers import (
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
 from pulses.refresh import after_answer
-from storage.db import session_scope
+from storage.db import session_scope, write_scope
 
 SHARE_PREFIX = share_field("")
-# Slack shows its own error 3 seconds after a submission: an answer that waits longer than this
-# for the database is refused inline instead, so the member can submit it again.
-STORE_WAIT_SECONDS = 2.0
+# Slack shows its own error 3 seconds after a submission: an answer kept waiting by the database
+# is refused inline before that (at most twice this), so the member can submit it again.
+STORE_WAIT_SECONDS = 1.25
 
 
 def open_pulse_modal(
@@ -127,10 +127,10 @@ def submit_pulse(
         # Inside the modal's language: a refused field is explained in it.
         with (
             speaking(language),
-            session_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as session,
+            write_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as connection,
         ):
             recorded = record_answer(
-                session=session,
+                session=connection,
                 run_id=run_id,
                 user_id=user_id,
                 submitted=parse_submission(view["state"]["values"]),
