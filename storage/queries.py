@@ -231,16 +231,17 @@ def _pairs(key: Mapped[int] | ColumnElement[str], value: Mapped[int]) -> ColumnE
     return func.aggregate_strings(cast(key, String) + ":" + cast(value, String), ",")
 
 
-def _parsed(text: str | None) -> list[tuple[int | None, int]]:
-    """`_pairs`' text as (id, value) pairs in id order ('' is None, first): the databases
-    fold them in any order."""
-    if not text:
-        return []
-    pairs = [pair.partition(":") for pair in text.split(",")]
-    return sorted(
-        ((int(key) if key else None, int(value)) for key, _, value in pairs),
-        key=lambda pair: -1 if pair[0] is None else pair[0],
-    )
+def _parsed(text: str, known: dict[str, list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """`_pairs`' text as (id, value) pairs in id order (-1 for an empty id, first): the
+    databases fold them in any order. Answers repeat the same texts, so each is parsed once
+    (``known``)."""
+    found = known.get(text)
+    if found is None:
+        pairs = [pair.partition(":") for pair in text.split(",")]
+        found = known[text] = sorted(
+            (int(key) if key else -1, int(value)) for key, _, value in pairs
+        )
+    return found
 
 
 def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[AnswerRow]]:
@@ -283,18 +284,22 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
         )
     }
     found: dict[int, list[AnswerRow]] = {}
+    known: dict[str, list[tuple[int, int]]] = {}
     for run_id, score_text, focus_text in answers:
         dimensions: dict[str, int] = {}
         pressure: int | None = None
-        for qid, score in _parsed(score_text):
-            key, kind = questions[qid or 0]
+        for qid, score in _parsed(score_text, known) if score_text else ():
+            key, kind = questions[qid]
             if kind == PRESSURE_KIND:
                 pressure = score
             else:
                 dimensions[key] = score
-        tenths = dict(_parsed(focus_text))
-        row = AnswerRow(scores=dimensions, tenths=tenths, pressure=pressure)
-        found.setdefault(run_id, []).append(row)
+        tenths: dict[int | None, int] = {}
+        for pid, share in _parsed(focus_text, known) if focus_text else ():
+            tenths[None if pid < 0 else pid] = share
+        found.setdefault(run_id, []).append(
+            AnswerRow(scores=dimensions, tenths=tenths, pressure=pressure)
+        )
     return found
 
 
