@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pulses.i18n import SOURCE_LOCALE, _, current, ngettext, number
 from pulses.samples import OTHER
 
 FlagKind = Literal[
@@ -124,26 +125,31 @@ def signed(points: int) -> str:
 def priority_name(key: str, names: Mapping[str, str]) -> str:
     if key in names:
         return names[key]
-    return "something else" if key == OTHER else key
+    return _("something else") if key == OTHER else key
 
 
 def p_text(p: float) -> str:
-    """A p-value as a reader meets it: "p < .001", "p < .01", "p = .03"."""
-    if p < 0.001:
-        return "p < .001"
+    """A p-value as a reader meets it: "p < .001", "p < .01", "p = .03" (in English; the
+    locale's numbers elsewhere, "p = 0,03")."""
     if p < 0.01:
-        return "p < .01"
-    return f"p = {p:.2f}".replace("0.", ".")
+        bound = 0.001 if p < 0.001 else 0.01
+        return "p < " + _p_number(bound, 3 if bound < 0.01 else 2)
+    return "p = " + _p_number(p, 2)
+
+
+def _p_number(value: float, digits: int) -> str:
+    if current().locale == SOURCE_LOCALE:
+        # The APA style English readers know: no leading zero.
+        return f"{value:.{digits}f}".replace("0.", ".", 1)
+    return number(value, digits)
 
 
 def pulses_phrase(runs: int) -> str:
-    if runs == 1:
-        return "the previous pulse"
-    return f"the previous {runs} pulses"
+    return ngettext("the previous pulse", "the previous {n} pulses", runs).format(n=runs)
 
 
 def window_phrase(runs: int) -> str:
-    return "this pulse" if runs == 1 else f"the last {runs} pulses"
+    return ngettext("this pulse", "the last {n} pulses", runs).format(n=runs)
 
 
 def severity_of(p: float, alpha: float) -> Severity:
@@ -163,10 +169,10 @@ def response_flag(n_invited: int, n_responded: int, thresholds: FlagThresholds) 
             kind="low_response",
             severity="medium" if rate < thresholds.low_response_rate / 2 else "low",
             subject="response_rate",
-            message=(
-                f"Only {n_responded} of {n_invited} leaders answered "
-                f"({percent(rate)}%), so this week's picture is partial."
-            ),
+            message=_(
+                "Only {answered} of {invited} leaders answered ({share}%), so this week's "
+                "picture is partial."
+            ).format(answered=n_responded, invited=n_invited, share=percent(rate)),
             numbers={
                 "response_rate": rate,
                 "n_responded": n_responded,

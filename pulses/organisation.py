@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from sqlmodel import Session
 
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
+from pulses.i18n import speaking
 from pulses.layers import layer_profile
 from pulses.metrics import RunInput, RunMetrics
 from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
@@ -89,9 +90,12 @@ def org_digest(
     shown_inputs: dict[int, tuple[RunInput, int]] = {}
     shown_samples: dict[int, RunSample] = {}
     names: dict[str, str] = {}
+    languages: set[str] = set()
     for group in active_groups_by_layer(session=session, workspace_id=workspace_id):
         assert group.id is not None
-        closed = latest_run(session=session, group=group, thresholds=thresholds)
+        languages.add(group.language)
+        with speaking(group.language):  # its flags in its own language, as in its digest
+            closed = latest_run(session=session, group=group, thresholds=thresholds)
         latest = None
         if closed is not None:
             latest = closed.report
@@ -153,16 +157,18 @@ def org_digest(
 
     found: list[Flag] = []
     shown_layers = [s for s in summaries if isinstance(s.metrics, RunMetrics)]
-    for i, first in enumerate(shown_layers):
-        for second in shown_layers[i + 1 :]:
-            found += compare_layers(
-                first.name,
-                layer_samples[first.name],
-                second.name,
-                layer_samples[second.name],
-                thresholds,
-                priority_names=names,
-            )
+    # The layers' flags in the groups' language when they share one, as the digest shows it.
+    with speaking(languages.pop() if len(languages) == 1 else None):
+        for i, first in enumerate(shown_layers):
+            for second in shown_layers[i + 1 :]:
+                found += compare_layers(
+                    first.name,
+                    layer_samples[first.name],
+                    second.name,
+                    layer_samples[second.name],
+                    thresholds,
+                    priority_names=names,
+                )
     return OrgDigest(
         workspace_id=workspace_id,
         groups=tuple(columns),

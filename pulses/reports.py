@@ -19,6 +19,7 @@ from pulses.away import away_count
 from pulses.commitments import FollowUp, follow_up
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER
+from pulses.i18n import speaking
 from pulses.intent import DeclaredChange, declared_changes
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.pressure import RunPressure, run_pressure
@@ -415,7 +416,8 @@ def group_status(
 ) -> GroupStatus:
     """The open run's progress, the last closed run's report and the trend before it."""
     group = _group(session, group_id)
-    trend = _history(session, group, limit=trend_runs, until=None, thresholds=thresholds)
+    with speaking(group.language):  # the engine's flags and evidence in its language
+        trend = _history(session, group, limit=trend_runs, until=None, thresholds=thresholds)
     return GroupStatus(
         group=group_info(group),
         open_run=_open_run(session, group_id),
@@ -486,7 +488,9 @@ def group_digests(
         session,
         [reported_runs(groups[gid], window, TREND_RUNS, 1) for gid, window in windows.items()],
     )
-    return [
-        _digest(session, groups[group_id], now, thresholds, window, counts)
-        for group_id, window in windows.items()
-    ]
+    digests = []
+    for group_id, window in windows.items():
+        # The engine writes its flags and evidence in the group's language.
+        with speaking(groups[group_id].language):
+            digests.append(_digest(session, groups[group_id], now, thresholds, window, counts))
+    return digests

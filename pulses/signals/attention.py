@@ -33,6 +33,7 @@ from pulses.flags import (
     signed,
 )
 from pulses.focus import js_divergence
+from pulses.i18n import _, number
 from pulses.samples import RunSample
 from pulses.signals import arrays
 from pulses.signals.stats import Vector, share_differs_from, share_moved
@@ -93,7 +94,9 @@ def _moved_flags(
         share_before, share_after = float(before[index]), float(after[index])
         gain = share_after > share_before
         b, a = percent(share_before), percent(share_after)
-        shares = f"{b}% → {a}% of leaders' attention ({signed(a - b)} pts) {since}"
+        shares = _("{before}% → {after}% of leaders' attention ({change} pts) {since}").format(
+            before=b, after=a, change=signed(a - b), since=since
+        )
         name = priority_name(key, names)
         flags.append(
             Flag(
@@ -101,10 +104,10 @@ def _moved_flags(
                 severity=severity_of(p, alpha),
                 subject=key,
                 message=(
-                    f"Attention moved to *{name}*: {shares}."
+                    _("Attention moved to *{name}*: {shares}.")
                     if gain
-                    else f"Attention moved away from *{name}*: {shares}."
-                ),
+                    else _("Attention moved away from *{name}*: {shares}.")
+                ).format(name=name, shares=shares),
                 numbers={
                     "before": share_before,
                     "after": share_after,
@@ -135,9 +138,9 @@ def drift(
     keys = arrays.attention_keys([*window, *baseline])
     now, then = arrays.attention(window, keys), arrays.attention(baseline, keys)
     if len(baseline) < thresholds.min_baseline_runs or len(then) < 2 * thresholds.min_answers:
-        return Verdict(undecided="drift: too few earlier pulses to tell")
+        return Verdict(undecided=_("drift: too few earlier pulses to tell"))
     if len(now) < min(3, thresholds.min_answers):
-        return Verdict(undecided="drift: too few answers to tell")
+        return Verdict(undecided=_("drift: too few answers to tell"))
     after, earlier = now.mean(axis=0), then.mean(axis=0)
     tested = [i for i in range(len(keys)) if after[i] > 0 or earlier[i] > 0]
     alpha = thresholds.false_alarm / max(1, len(tested))
@@ -156,11 +159,14 @@ def drift(
     residual_after = now.mean(axis=0)
     if _divergence(keys, residual_after, earlier) < thresholds.drift_divergence:
         return Verdict(flags=tuple(found))
-    tail = (
-        f", {len(now)} answers against {len(then)} over {pulses_phrase(len(baseline))}"
-        f", corrected for {len(tested)} priorities"
+    tail = _(", {now} answers against {then} over {pulses}, corrected for {n} priorities").format(
+        now=len(now), then=len(then), pulses=pulses_phrase(len(baseline)), n=len(tested)
     )
-    since = "beyond the declared change" if adopting else f"since {pulses_phrase(len(baseline))}"
+    since = (
+        _("beyond the declared change")
+        if adopting
+        else _("since {pulses}").format(pulses=pulses_phrase(len(baseline)))
+    )
     found += _moved_flags(keys, earlier, residual_after, ps, alpha, tail, since, names)
     return Verdict(flags=tuple(found))
 
@@ -177,23 +183,28 @@ def _adoption(
     # The priority the declared change moved most, and where its attention stands.
     index = int(np.argmax(np.abs(declared - earlier)))
     key = keys[index]
-    way = percent(min(1.0, max(0.0, progress)))
+    shares = {
+        "before": percent(float(earlier[index])),
+        "after": percent(float(after[index])),
+        "declared": percent(float(declared[index])),
+        "way": percent(min(1.0, max(0.0, progress))),
+    }
     return Flag(
         kind="adoption",
         severity="low",
         subject=key,
-        message=(
-            f"The team is adopting the declared change: attention on "
-            f"*{priority_name(key, names)}* {percent(float(earlier[index]))}% → "
-            f"{percent(float(after[index]))}% (now declared {percent(float(declared[index]))}%),"
-            f" {way}% of the way there."
-        ),
+        message=_(
+            "The team is adopting the declared change: attention on *{name}* {before}% → "
+            "{after}% (now declared {declared}%), {way}% of the way there."
+        ).format(name=priority_name(key, names), **shares),
         numbers={
             "progress": progress,
             "before": float(earlier[index]),
             "after": float(after[index]),
         },
-        evidence="the declared priorities changed since the earlier pulses, so this is not drift",
+        evidence=_(
+            "the declared priorities changed since the earlier pulses, so this is not drift"
+        ),
     )
 
 
@@ -207,11 +218,11 @@ def intent(
     declared = {k: w for k, w in current.declared.items() if w > 0}
     if not declared or not arrays.has_attention(current):
         return Verdict()
-    same, _ = _baselines(current, history, thresholds)
+    same, _earlier = _baselines(current, history, thresholds)
     keys = arrays.attention_keys([current, *same])
     shares = arrays.attention([current], keys)
     if len(shares) < min(3, thresholds.min_answers):
-        return Verdict(undecided="intent: too few answers to tell")
+        return Verdict(undecided=_("intent: too few answers to tell"))
     variances, df = arrays.pooled_variances([current, *same], keys)
     tested = [i for i, key in enumerate(keys) if key in declared]
     alpha = thresholds.false_alarm / len(tested)
@@ -234,10 +245,14 @@ def intent(
                 kind="intent_gap",
                 severity=severity_of(p, alpha),
                 subject="declared_priorities",
-                message=(
-                    f"Leaders' attention is diverging from the declared priorities: "
-                    f"*{priority_name(key, names)}* gets {percent(float(means[worst]))}% of it "
-                    f"against a declared {percent(declared[key])}% (intent gap {gap:.2f})."
+                message=_(
+                    "Leaders' attention is diverging from the declared priorities: *{name}* "
+                    "gets {share}% of it against a declared {declared}% (intent gap {gap})."
+                ).format(
+                    name=priority_name(key, names),
+                    share=percent(float(means[worst])),
+                    declared=percent(declared[key]),
+                    gap=number(gap, 2),
                 ),
                 numbers={
                     "intent_gap": gap,
@@ -245,9 +260,8 @@ def intent(
                     "declared": declared[key],
                     "p": p,
                 },
-                evidence=(
-                    f"{p_text(p)}, {len(shares)} answers, corrected for {len(tested)} "
-                    "declared priorities"
+                evidence=_("{p}, {answers} answers, corrected for {n} declared priorities").format(
+                    p=p_text(p), answers=len(shares), n=len(tested)
                 ),
             ),
         )

@@ -27,6 +27,7 @@ from pulses.flags import (
     response_flag,
     severity_of,
 )
+from pulses.i18n import _, number
 from pulses.samples import RunSample
 from pulses.signals import arrays
 from pulses.signals.attention import drift, intent
@@ -213,7 +214,7 @@ def compare_layers(
         return []
     alpha = thresholds.false_alarm / tests
     subject = f"{a_name} vs {b_name}"
-    tail = f", corrected for {tests} comparisons"
+    tail = _(", corrected for {n} comparisons").format(n=tests)
 
     def flag(p: float, message: str, difference: float) -> Flag:
         return Flag(
@@ -236,17 +237,28 @@ def compare_layers(
     flags: list[Flag] = []
     if (rated := strongest(ratings_p)) is not None:
         key, p, mean_a, mean_b = rated
-        message = (
-            f"*{a_name}* and *{b_name}* rate coherence differently, most on "
-            f"*{dimension_name(key)}* ({mean_a:.1f} vs {mean_b:.1f} on a 1–5 scale)."
+        message = _(
+            "*{a}* and *{b}* rate coherence differently, most on *{name}* ({mean_a} vs "
+            "{mean_b} on a 1–5 scale)."
+        ).format(
+            a=a_name,
+            b=b_name,
+            name=_(dimension_name(key)),
+            mean_a=number(mean_a, 1),
+            mean_b=number(mean_b, 1),
         )
         flags.append(flag(p, message, abs(mean_a - mean_b)))
     if (attended := strongest(focus_p)) is not None:
         key, p, share_a, share_b = attended
-        message = (
-            f"*{a_name}* and *{b_name}* put their attention in different places: "
-            f"*{priority_name(key, names)}* gets {percent(share_a)}% of "
-            f"{a_name}'s and {percent(share_b)}% of {b_name}'s."
+        message = _(
+            "*{a}* and *{b}* put their attention in different places: *{name}* gets "
+            "{share_a}% of {a}'s and {share_b}% of {b}'s."
+        ).format(
+            a=a_name,
+            b=b_name,
+            name=priority_name(key, names),
+            share_a=percent(share_a),
+            share_b=percent(share_b),
         )
         flags.append(flag(p, message, abs(share_a - share_b)))
     return by_severity(flags)

@@ -30,6 +30,7 @@ import numpy as np
 
 from pulses.dimensions import dimension_name
 from pulses.flags import Flag, FlagKind, FlagThresholds, p_text, severity_of, window_phrase
+from pulses.i18n import _, ngettext, number
 from pulses.samples import RunSample
 from pulses.signals import arrays
 from pulses.signals.attention import Verdict
@@ -167,9 +168,16 @@ def ratings(
     falls = _tests(splits, keys, thresholds, _mean, 1.0, scores)
     rises = _tests(splits, keys, thresholds, _spread, -1.0, scores)
     if not falls and not rises:
-        why = "too few earlier pulses to tell" if history else "no earlier pulse to compare"
-        return Verdict(undecided=f"level: {why}"), Verdict(undecided=f"agreement: {why}")
-    corrected = f", corrected for {len(keys)} dimensions and {len(splits)} comparisons"
+        if history:
+            level = _("level: too few earlier pulses to tell")
+            agreement = _("agreement: too few earlier pulses to tell")
+        else:
+            level = _("level: no earlier pulse to compare")
+            agreement = _("agreement: no earlier pulse to compare")
+        return Verdict(undecided=level), Verdict(undecided=agreement)
+    corrected = _(", corrected for {n} dimensions and {comparisons} comparisons").format(
+        n=len(keys), comparisons=len(splits)
+    )
     return (
         Verdict(flags=tuple(_level_flag(t, corrected) for t in _firing(falls))),
         Verdict(flags=tuple(_spread_flag(t, corrected) for t in _firing(rises))),
@@ -189,11 +197,19 @@ def _firing(tests: Sequence[_Test]) -> list[_Test]:
 
 def _evidence(test: _Test, what: str, corrected: str) -> str:
     window, baseline = len(test.split.window), len(test.split.baseline)
-    before = "the pulse before" if baseline == 1 else f"the {baseline} pulses before"
-    return (
-        f"{p_text(test.p)}, {what} over {window_phrase(window)} ({test.answers[0]} answers) "
-        f"against {before} ({test.answers[1]} answers), which moved by ±{test.noise:.2f} "
-        f"from pulse to pulse{corrected}"
+    before = ngettext("the pulse before", "the {n} pulses before", baseline).format(n=baseline)
+    return _(
+        "{p}, {what} over {window} ({answers} answers) against {before} ({earlier} answers), "
+        "which moved by ±{noise} from pulse to pulse{corrected}"
+    ).format(
+        p=p_text(test.p),
+        what=what,
+        window=window_phrase(window),
+        answers=test.answers[0],
+        before=before,
+        earlier=test.answers[1],
+        noise=number(test.noise, 2),
+        corrected=corrected,
     )
 
 
@@ -212,12 +228,15 @@ def _flag(
 
 def _level_flag(test: _Test, corrected: str) -> Flag:
     mean_now, mean_then = float(test.now.mean()), float(test.then.mean())
-    message = (
-        f"*{dimension_name(test.key)}* fell: leaders rate it {mean_now:.1f} / 5 over "
-        f"{window_phrase(len(test.split.window))}, down from {mean_then:.1f}."
+    message = _("*{name}* fell: leaders rate it {now} / 5 over {window}, down from {then}.").format(
+        name=_(dimension_name(test.key)),
+        now=number(mean_now, 1),
+        window=window_phrase(len(test.split.window)),
+        then=number(mean_then, 1),
     )
     numbers = {"mean": mean_now, "previous_mean": mean_then, "drop": mean_then - mean_now}
-    return _flag("level_drop", test, message, numbers, _evidence(test, "the mean", corrected))
+    evidence = _evidence(test, _("the mean"), corrected)
+    return _flag("level_drop", test, message, numbers, evidence)
 
 
 def _variance(figures: Vector) -> float:
@@ -231,10 +250,14 @@ def _rwg(variance: float) -> float:
 
 def _spread_flag(test: _Test, corrected: str) -> Flag:
     now, then = _variance(test.now), _variance(test.then)
-    message = (
-        f"Leaders no longer see *{dimension_name(test.key)}* the same way: agreement (rwg) "
-        f"{_rwg(now):.2f} over {window_phrase(len(test.split.window))}, down from "
-        f"{_rwg(then):.2f}."
+    message = _(
+        "Leaders no longer see *{name}* the same way: agreement (rwg) {now} over {window}, "
+        "down from {then}."
+    ).format(
+        name=_(dimension_name(test.key)),
+        now=number(_rwg(now), 2),
+        window=window_phrase(len(test.split.window)),
+        then=number(_rwg(then), 2),
     )
     numbers = {
         "rwg": _rwg(now),
@@ -242,5 +265,5 @@ def _spread_flag(test: _Test, corrected: str) -> Flag:
         "sd": math.sqrt(now),
         "previous_sd": math.sqrt(then),
     }
-    evidence = _evidence(test, "the spread of answers", corrected)
+    evidence = _evidence(test, _("the spread of answers"), corrected)
     return _flag("fragmented", test, message, numbers, evidence)
