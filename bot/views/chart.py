@@ -15,6 +15,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox, BboxBase, offset_copy
 from PIL import Image
 
+from bot.i18n import N_, _, day, speaking
 from pulses.reports import RunReport
 
 INDEX_COLOUR = "#1f4e79"
@@ -55,14 +56,14 @@ def _series(history: Sequence[RunReport]) -> tuple[list[float], list[float], lis
 _LINES = (
     # (colour, width, style, marker size, label): the two factors thin and dashed, drawn
     # first so the index line lies on top of them.
-    (LEVEL_COLOUR, 1.4, "--", 3, "Level (× 100)"),
-    (AGREEMENT_COLOUR, 1.4, ":", 3, "Agreement (× 100)"),
-    (PRESSURE_COLOUR, 1.2, "-", 3, "Pressure (context, 1–5 as 0–100)"),
-    (INDEX_COLOUR, 2.6, "-", 5, "Coherence index"),
+    (LEVEL_COLOUR, 1.4, "--", 3, N_("Level (× 100)")),
+    (AGREEMENT_COLOUR, 1.4, ":", 3, N_("Agreement (× 100)")),
+    (PRESSURE_COLOUR, 1.2, "-", 3, N_("Pressure (context, 1–5 as 0–100)")),
+    (INDEX_COLOUR, 2.6, "-", 5, N_("Coherence index")),
 )
 # Rows of dates kept per template (a few a week: the runs' days differ between schedules).
 DATE_ROWS_KEPT = 32
-TITLE = "Coherence index and its two factors (grey: hidden, too few answers; ▼ commitment)"
+TITLE = N_("Coherence index and its two factors (grey: hidden, too few answers; ▼ commitment)")
 
 
 # A copy of part of the canvas's pixels (matplotlib leaves the Agg canvas's copies untyped).
@@ -70,17 +71,19 @@ BufferRegion = object
 
 
 class _Template:
-    """A chart of ``runs`` runs drawn once without its data (axes, grid, title, legend), its
-    pixels kept: each chart restores them and draws only its lines, marks and dates. Drawing
-    the whole figure was most of a chart's cost, and nothing but those changes between two
-    digests."""
+    """A chart of ``runs`` runs drawn once without its data (axes, grid, title, legend, in the
+    language being spoken), its pixels kept: each chart restores them and draws only its
+    lines, marks and dates. Drawing the whole figure was most of a chart's cost, and nothing
+    but those changes between two digests."""
 
     def __init__(self, runs: int) -> None:
         self.figure = Figure(figsize=(8, 3.6), dpi=110)
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = axes = self.figure.add_subplot()
         self.lines = [
-            axes.plot([], [], color=colour, lw=width, ls=style, marker="o", ms=size, label=label)[0]
+            axes.plot(
+                [], [], color=colour, lw=width, ls=style, marker="o", ms=size, label=_(label)
+            )[0]
             for colour, width, style, size, label in _LINES
         ]
         positions = list(range(runs))
@@ -93,7 +96,7 @@ class _Template:
         axes.grid(axis="y", color="#dddddd", linewidth=0.6)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
-        axes.set_title(TITLE, fontsize=10, loc="left")
+        axes.set_title(_(TITLE), fontsize=10, loc="left")
         axes.legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False, ncols=2
         )
@@ -112,7 +115,7 @@ class _Template:
 
     def draw(self, history: Sequence[RunReport], committed: Set[int]) -> bytes:
         _restore(self.canvas, self.background)
-        self._dates([f"{report.occurrence_day:%-d %b}" for report in history])
+        self._dates([day(report.occurrence_day, "date") for report in history])
         axes = self.axes
         marks: list[Artist] = []
         for position, report in enumerate(history):
@@ -198,16 +201,21 @@ def _png(canvas: FigureCanvasAgg) -> bytes:
 _templates = threading.local()
 
 
-def trend_chart_png(history: Sequence[RunReport], committed: Set[int] = frozenset()) -> bytes:
+def trend_chart_png(
+    history: Sequence[RunReport], committed: Set[int] = frozenset(), language: str | None = None
+) -> bytes:
     """A line chart of the last runs (oldest first); hidden runs are gaps, never values.
     Runs whose digest led to a commitment (``committed``: run ids) get a ▼ at the top.
 
     Built with matplotlib's object API on the Agg canvas: no pyplot state, no display, safe
     to call from the scheduler's threads (each keeps its own templates).
     """
-    found: dict[int, _Template] = getattr(_templates, "by_runs", None) or {}
-    _templates.by_runs = found
-    template = found.get(len(history))
-    if template is None:
-        template = found[len(history)] = _Template(len(history))
-    return template.draw(history, committed)
+    with speaking(language) as spoken:
+        found: dict[tuple[int, str], _Template] = getattr(_templates, "by_runs", None) or {}
+        _templates.by_runs = found
+        # A template's words are drawn in its pixels: one per number of runs and language.
+        key = (len(history), spoken.locale)
+        template = found.get(key)
+        if template is None:
+            template = found[key] = _Template(len(history))
+        return template.draw(history, committed)

@@ -603,3 +603,23 @@ def _member_and_admin_views(language: str, digest: GroupDigest) -> list[str]:
             help_text(),
         ]
     return out
+
+
+def test_the_trend_chart_is_drawn_in_the_groups_language(engine: Engine) -> None:
+    from bot.views import chart
+
+    history = _huge_digest(engine).history
+    english = chart.trend_chart_png(history)
+    german = chart.trend_chart_png(history, language="de")
+    assert german != english
+    # Each language keeps its own template: English is drawn as before.
+    assert chart.trend_chart_png(history) == english
+    template = chart._templates.by_runs[(len(history), "de")]
+    assert template.axes.get_title(loc="left").startswith("Kohärenzindex und seine zwei Faktoren")
+    legend = [text.get_text() for text in template.axes.get_legend().get_texts()]
+    assert legend == [
+        "Niveau (× 100)",
+        "Einigkeit (× 100)",
+        "Druck (Kontext, 1–5 als 0–100)",
+        "Kohärenzindex",
+    ]
