@@ -623,3 +623,13 @@ def test_the_trend_chart_is_drawn_in_the_groups_language(engine: Engine) -> None
         "Druck (Kontext, 1–5 als 0–100)",
         "Kohärenzindex",
     ]
+
+
+def test_a_non_admin_is_refused_in_the_groups_language(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    before = snapshot(bot.engine)
+    refusal = _reply(sandbox, "U0ALICE", "pause", EXEC)
+    assert refusal.startswith(":lock: Nur Workspace-Admins")
+    assert snapshot(bot.engine) == before

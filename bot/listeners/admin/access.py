@@ -17,7 +17,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlmodel import Session
 
+from bot.i18n import _, channel_language, speaking
 from bot.services import services_of
+from bot.views.admin.inputs import metadata_of
 from bot.views.admin.replies import ADMIN_CHECK_FAILED, ADMINS_ONLY, notice_view
 from pulses.audit import is_admin
 from pulses.groups import ensure_workspace
@@ -114,10 +116,14 @@ def admins_only(
     refusal = _admit(context, client, context.user_id or "", context.team_id or "", next)
     if refusal is None:
         return None
-    if body.get("type") == "view_submission":
-        title = "Admins only" if refusal == ADMINS_ONLY else "Not saved"
-        return ack(response_action="update", view=notice_view(title, refusal))
-    return ack(text=refusal)
+    # In the language of the channel's group (a modal names its channel in its metadata).
+    channel_id = body.get("channel_id") or metadata_of(body.get("view") or {}).get("channel_id")
+    where = {"team_id": context.team_id or "", "channel_id": channel_id or ""}
+    with speaking(channel_language(services_of(context).engine, where)):
+        if body.get("type") == "view_submission":
+            title = _("Admins only") if refusal == ADMINS_ONLY else _("Not saved")
+            return ack(response_action="update", view=notice_view(title, _(refusal)))
+        return ack(text=_(refusal))
 
 
 def workspace_admin_ids(context: BoltContext) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from slack_sdk.models.blocks import Option
 
+from bot.i18n import _
 from bot.views.fields import VALUE
 from pulses.cadence import MAX_ANSWER_WINDOW
 from pulses.settings import MIN_HOURS
@@ -72,7 +73,7 @@ def time_value(values: State, block_id: str, problems: dict[str, str]) -> time:
         hour, minute = (int(part) for part in raw.split(":"))
         return time(hour, minute)
     except ValueError:
-        problems[block_id] = "Pick a time."
+        problems[block_id] = _("Pick a time.")
         return time(9, 0)
 
 
@@ -86,15 +87,14 @@ def number_value(
     raw = text_value(values, block_id)
     if not raw:
         if required:
-            problems[block_id] = "Enter a number."
+            problems[block_id] = _("Enter a number.")
         return None
     try:
         number = float(raw)
     except ValueError:
-        problems[block_id] = f"'{raw[:20]}' is not a number."
-        return None
+        number = math.nan
     if not math.isfinite(number):
-        problems[block_id] = f"'{raw[:20]}' is not a number."
+        problems[block_id] = _("'{text}' is not a number.").format(text=raw[:20])
         return None
     return number
 
@@ -110,6 +110,8 @@ def hours_value(
     if number is None:
         return None
     if not MIN_HOURS <= number <= MAX_HOURS:
-        problems[block_id] = f"Enter a number of hours from {MIN_HOURS} to {MAX_HOURS} (14 days)."
+        problems[block_id] = _("Enter a number of hours from {least} to {most} (14 days).").format(
+            least=MIN_HOURS, most=MAX_HOURS
+        )
         return None
     return timedelta(minutes=round(number * 60))

@@ -264,7 +264,7 @@ def parse_setup(values: State) -> GroupSettings:
     reminder = hours_value(values, REMINDER, problems, required=False)
     threshold = number_value(values, THRESHOLD, problems, required=True)
     if threshold is not None and threshold != int(threshold):
-        problems[THRESHOLD] = "Enter a whole number of answers."
+        problems[THRESHOLD] = _("Enter a whole number of answers.")
     digest_day = selected(values, DIGEST_WEEKDAY)
     digest_channel = state(values, DIGEST_CHANNEL).get("selected_conversation")
     settings = GroupSettings(
