@@ -21,8 +21,12 @@ from storage.models import PulseRun, Workspace
 logger = logging.getLogger(__name__)
 
 
-def run_tick(services: Services) -> None:
+def run_tick(services: Services, *, digests: bool = True) -> None:
     """One pass over everything due now; a failure is logged and retried next tick.
+
+    The scheduler runs digests as their own job (`digests=False` here, `run_digests` there),
+    so drawing and posting hundreds of digests never holds back a pulse; a direct call (a
+    command's "now", the sandbox story) does both in order.
 
     Logs one INFO line when the tick did something and nothing when it did not: an idle
     process ticks thousands of times a day.
@@ -39,17 +43,7 @@ def run_tick(services: Services) -> None:
     except Exception:
         logger.exception("Scheduler tick failed; the next tick will retry")
         return
-    digests = 0
-    try:
-        digests = send_due_digests(
-            engine=services.engine,
-            messenger=services.messenger,
-            now=now,
-            org_channels=org_digest_channels(services),
-            thresholds=services.settings.flag_thresholds,
-        )
-    except Exception:
-        logger.exception("Sending digests failed; the next tick will retry")
+    posted = _send_digests(services, now) if digests else 0
     try:
         with session_scope(services.engine) as session:
             forget_old_friction(
@@ -61,18 +55,11 @@ def run_tick(services: Services) -> None:
         logger.exception("Forgetting old friction comments failed; the next tick will retry")
     metrics.record_tick(
         report,
-        digests=digests,
+        digests=posted,
         open_runs=open_run_count(services),
         seconds=time.monotonic() - started,
     )
-    if (
-        report.created
-        or report.sent
-        or report.reminded
-        or report.closed
-        or report.failed
-        or digests
-    ):
+    if report.created or report.sent or report.reminded or report.closed or report.failed or posted:
         logger.info(
             "tick: %d runs claimed, %d sent, %d failed, %d reminded, %d closed, %d digests",
             report.created,
@@ -80,10 +67,32 @@ def run_tick(services: Services) -> None:
             report.failed,
             report.reminded,
             report.closed,
-            digests,
+            posted,
         )
     for error in report.errors:
         logger.warning("will retry: %s", error)
+
+
+def run_digests(services: Services) -> None:
+    """The scheduler's digest job: every digest due now, beside the pulse tick."""
+    posted = _send_digests(services, services.clock())
+    metrics.DIGESTS.inc(posted)
+    if posted:
+        logger.info("tick: %d digests", posted)
+
+
+def _send_digests(services: Services, now: datetime) -> int:
+    try:
+        return send_due_digests(
+            engine=services.engine,
+            messenger=services.messenger,
+            now=now,
+            org_channels=org_digest_channels(services),
+            thresholds=services.settings.flag_thresholds,
+        )
+    except Exception:
+        logger.exception("Sending digests failed; the next tick will retry")
+        return 0
 
 
 def open_run_count(services: Services) -> int:
@@ -114,14 +123,19 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    scheduler.add_job(
-        run_tick,
-        "interval",
-        seconds=services.settings.scheduler_tick_seconds,
-        args=[services],
-        id="coherence-tick",
-        next_run_time=datetime.now(UTC),
-    )
+    for job, kwargs, job_id in (
+        (run_tick, {"digests": False}, "coherence-tick"),
+        (run_digests, {}, "coherence-digests"),
+    ):
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=services.settings.scheduler_tick_seconds,
+            args=[services],
+            kwargs=kwargs,
+            id=job_id,
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.add_listener(_record_lag, EVENT_JOB_SUBMITTED)
     scheduler.start()
     return scheduler
