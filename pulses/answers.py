@@ -3,16 +3,14 @@ resubmission, refused after closing), and the messages refreshed once it is in."
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, update
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
@@ -347,7 +345,7 @@ def record_answer(
     else:
         # An upsert: the same submission arriving twice at once finds the other copy's row.
         answer_id = connection.execute(
-            _UPSERT_ANSWER[connection.dialect.name], {"run_id": run_id, "pseudonym": tag, **values}
+            _upsert_answer(connection.dialect.name), {"run_id": run_id, "pseudonym": tag, **values}
         ).scalar_one()
         connection.execute(_MARK_ANSWERED, {"invitation_id": row.invitation_id})
     # Cleared even for a new answer: a copy submitted at the same moment may have written.
@@ -421,19 +419,21 @@ _INSERT_SCORE = insert(AnswerScore)
 _INSERT_FOCUS = insert(AnswerFocus)
 
 
-def _upsert_answer(insert_for: Any) -> Executable:
-    statement = insert_for(Answer)
-    returning: Executable = statement.on_conflict_do_update(
-        index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
-        set_={column: statement.excluded[column] for column in ("focus_other", "friction")},
-    ).returning(col(Answer.id))
-    return returning
+# Built once per dialect, on first use: only the dialect in use is imported.
+_UPSERT_ANSWER: dict[str, Executable] = {}
 
 
-_UPSERT_ANSWER = {
-    "postgresql": _upsert_answer(postgresql_insert),
-    "sqlite": _upsert_answer(sqlite_insert),
-}
+def _upsert_answer(dialect: str) -> Executable:
+    statement = _UPSERT_ANSWER.get(dialect)
+    if statement is None:
+        insert_for = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+        upsert = insert_for(Answer)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
+            set_={column: upsert.excluded[column] for column in ("focus_other", "friction")},
+        ).returning(col(Answer.id))
+        _UPSERT_ANSWER[dialect] = statement
+    return statement
 
 
 # The questions and priorities a run asks are fixed when it is created: read once per run, not
