@@ -271,7 +271,11 @@ class SlackMessenger:
             # chart, not at start.
             from bot.views.chart import trend_chart_png
 
-            chart = trend_chart_png(digest.history, committed=digest.follow_up.committed_runs)
+            chart = trend_chart_png(
+                digest.history,
+                committed=digest.follow_up.committed_runs,
+                language=digest.group.language,
+            )
         day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
         return SlackDigest(
             text=text,

@@ -18,7 +18,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.i18n import run_language, speaking
+from bot.i18n import _, run_language, speaking
 from bot.listeners.admin.access import caller_in_workspace, prompt_client
 from bot.services import services_of
 from bot.views.commitments import (
@@ -169,8 +169,9 @@ def submit_commitment(
     language = run_language(services.engine, int(meta["run_id"]))
     with speaking(language):
         refusal = _refusal(client, context, user_id, group)
-    if refusal is not None:
-        ack(response_action="update", view=notice_modal("Not recorded", refusal))
+        refused = None if refusal is None else notice_modal(_("Not recorded"), refusal)
+    if refused is not None:
+        ack(response_action="update", view=refused)
         return
     try:
         recorded = _in_workspace(
