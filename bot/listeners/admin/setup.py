@@ -8,6 +8,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.i18n import channel_language, speaking
 from bot.listeners.admin.access import caller_of, prompt_client, workspace_id_of
 from bot.listeners.admin.schedule import next_send_line
 from bot.services import services_of
@@ -52,8 +53,11 @@ def submit_setup(ack: Ack, view: dict[str, Any], client: WebClient, context: Bol
     caller = caller_of(context)
     metadata = metadata_of(view)
     channel_id = str(metadata.get("channel_id", ""))
+    # The form's problems in the group's language (a new group's: English, until it is saved).
+    where = {"team_id": context.team_id or "", "channel_id": channel_id}
     try:
-        settings = parse_setup(view["state"]["values"])
+        with speaking(channel_language(services.engine, where)):
+            settings = parse_setup(view["state"]["values"])
         with session_scope(services.engine) as session:
             change = apply_setup(
                 session=session,
