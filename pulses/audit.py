@@ -62,20 +62,20 @@ def record_change(
     user_id: str,
     summary: str,
     now: datetime,
-) -> ConfigChange:
+) -> None:
     """Write who changed what, where, when."""
     if len(summary) > _SUMMARY_LIMIT:
         summary = summary[: _SUMMARY_LIMIT - 1] + "…"
-    row = ConfigChange(
-        workspace_id=workspace_id,
-        group_id=group_id,
-        user_id=user_id,
-        summary=summary,
-        created_at=now,
+    session.add(
+        ConfigChange(
+            workspace_id=workspace_id,
+            group_id=group_id,
+            user_id=user_id,
+            summary=summary,
+            created_at=now,
+        )
     )
-    session.add(row)
     session.flush()
-    return row
 
 
 def audited(

@@ -454,7 +454,7 @@ def test_a_stale_row_for_a_retired_priority_does_not_revive_it(engine: Engine) -
 def test_the_audit_keeps_long_summaries_within_the_column(engine: Engine) -> None:
     with session_scope(engine) as session:
         workspace_id = _workspace(session)
-        row = audit.record_change(
+        audit.record_change(
             session=session,
             workspace_id=workspace_id,
             group_id=None,
@@ -462,9 +462,9 @@ def test_the_audit_keeps_long_summaries_within_the_column(engine: Engine) -> Non
             summary="x" * 5000,
             now=WEDNESDAY,
         )
-        recent = audit.recent_changes(session=session, workspace_id=workspace_id)
+        [row] = audit.recent_changes(session=session, workspace_id=workspace_id)
     assert len(row.summary) == 1000
-    assert recent == [row]
+    assert row.summary.endswith("x…")
 
 
 def test_open_pulses_are_delivered_unanswered_and_still_open(engine: Engine) -> None:
