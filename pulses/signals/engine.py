@@ -234,15 +234,17 @@ def compare_layers(
         p, value_a, value_b = found[key]
         return (key, p, value_a, value_b) if p < alpha else None
 
+    def about_layers(template: str, **values: str | int) -> str:
+        return template.format(a=a_name, b=b_name, **values)
+
     flags: list[Flag] = []
     if (rated := strongest(ratings_p)) is not None:
         key, p, mean_a, mean_b = rated
-        message = _(
-            "*{a}* and *{b}* rate coherence differently, most on *{name}* ({mean_a} vs "
-            "{mean_b} on a 1–5 scale)."
-        ).format(
-            a=a_name,
-            b=b_name,
+        message = about_layers(
+            _(
+                "*{a}* and *{b}* rate coherence differently, most on *{name}* ({mean_a} vs "
+                "{mean_b} on a 1–5 scale)."
+            ),
             name=_(dimension_name(key)),
             mean_a=number(mean_a, 1),
             mean_b=number(mean_b, 1),
@@ -250,12 +252,11 @@ def compare_layers(
         flags.append(flag(p, message, abs(mean_a - mean_b)))
     if (attended := strongest(focus_p)) is not None:
         key, p, share_a, share_b = attended
-        message = _(
-            "*{a}* and *{b}* put their attention in different places: *{name}* gets "
-            "{share_a}% of {a}'s and {share_b}% of {b}'s."
-        ).format(
-            a=a_name,
-            b=b_name,
+        message = about_layers(
+            _(
+                "*{a}* and *{b}* put their attention in different places: *{name}* gets "
+                "{share_a}% of {a}'s and {share_b}% of {b}'s."
+            ),
             name=priority_name(key, names),
             share_a=percent(share_a),
             share_b=percent(share_b),
