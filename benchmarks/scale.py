@@ -1,12 +1,16 @@
 """The scale simulation (`make scale`): many workspaces on one PostgreSQL, replicas sharing the
 fan-out, one of them SIGKILLed halfway.
 
-100 workspaces x 5 groups x 10 leaders, every pulse due at one instant. Each workspace is its
-own Slack sandbox with Slack's limits (so the limits are per workspace, as Slack's are) and its
-own bot token. Replica processes tick as the scheduler does (every SCHEDULER_TICK_SECONDS) with
-the real claims; with 3 replicas one is SIGKILLed once a third of the DMs are out. Printed:
-lost and doubled DMs, the latest DM after the due time (the bar: 2 minutes), and the time to
-deliver everything with 3 replicas against 1. The last line is JSON.
+100 workspaces x 5 groups x 10 leaders, every pulse due at one instant. Each workspace has
+Slack's limits of its own and its own bot token; the workspaces are served by several sandbox
+processes (SCALE_SLACK_PROCESSES, 4 by default), since one Python process serving them all was
+the bottleneck. Replica processes tick as the scheduler does (every SCHEDULER_TICK_SECONDS,
+the first tick at the due time) with the real claims; with 3 replicas one is SIGKILLed once a
+third of the DMs are out. Printed: the posting floor (every DM sent straight to Slack at the
+production pacing, no database, in the same sandboxes: the best any number of replicas can
+do on this machine), lost and doubled DMs, the latest DM after the due time (the bar: 2
+minutes), the time to deliver everything with 3 replicas against 1, and where the CPU went
+(sandbox, replicas, PostgreSQL, everything else on the machine). The last line is JSON.
 
 Usage: python -m benchmarks.scale [WORKSPACES GROUPS LEADERS]  (COHERENCE_TEST_POSTGRES_URL
 names the server; `make scale` starts a throwaway one), or, for one replica,
@@ -23,15 +27,27 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from benchmarks.harness import DUE, SECRET, fresh_postgres_database
+from benchmarks.harness import DUE, fresh_postgres_database
+from benchmarks.scale_slack import (
+    Route,
+    Shape,
+    SlackProcesses,
+    channel,
+    load_average,
+    machine_busy_seconds,
+    own_cpu_seconds,
+    postgres_cpu_seconds,
+    postmaster_of,
+    slack_processes,
+    team,
+)
 from bot.app import build_client
 from bot.messenger import SlackMessenger
 from bot.settings import Settings
@@ -41,7 +57,6 @@ from pulses.organisation import OrgDigest
 from pulses.ports import Member, PulseNotice, RenderedDigest
 from pulses.reports import GroupDigest
 from pulses.ticks import Worker
-from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
@@ -49,29 +64,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_SECONDS = 120.0
 TICK_SECONDS = float(Settings.model_fields["scheduler_tick_seconds"].default)
 # The production pacing, per workspace (each workspace has its own messenger).
-POSTS_PER_MINUTE = 300
+POSTS_PER_MINUTE = int(Settings.model_fields["slack_posts_per_minute"].default)
+SLACK_PROCESSES = int(os.environ.get("SCALE_SLACK_PROCESSES", "4"))
+# Replicas (and the floor's senders) are started this long before the due time, so that their
+# imports are not counted as delivery time: production replicas are up before a pulse is due.
+LEAD_SECONDS = 8.0
 
 
-def team(w: int) -> str:
-    return f"T{w:04d}"
-
-
-def channel(w: int, g: int) -> str:
-    return f"C{w:04d}G{g}"
-
-
-def leader(w: int, g: int, n: int) -> str:
-    return f"U{w:04d}G{g}L{n:02d}"
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where one workspace's Slack is and the token it is called with: the one token lookup."""
-
-    team_id: str
-    api_url: str
-    token: str
-    ids: list[str]  # its channels and people, by which each call finds its workspace
+def messenger_of(route: Route) -> SlackMessenger:
+    settings = Settings(
+        _env_file=None, slack_bot_token=SecretStr(route.token), slack_api_url=route.api_url
+    )
+    return SlackMessenger(build_client(settings), posts_per_minute=POSTS_PER_MINUTE)
 
 
 class RoutedMessenger:
@@ -81,11 +85,7 @@ class RoutedMessenger:
     def __init__(self, routes: list[Route]) -> None:
         self._by_id: dict[str, SlackMessenger] = {}
         for route in routes:
-            settings = Settings(
-                _env_file=None, slack_bot_token=SecretStr(route.token), slack_api_url=route.api_url
-            )
-            messenger = SlackMessenger(build_client(settings), posts_per_minute=POSTS_PER_MINUTE)
-            self._by_id.update(dict.fromkeys(route.ids, messenger))
+            self._by_id.update(dict.fromkeys(route.ids, messenger_of(route)))
         self._any = next(iter(self._by_id.values()))
 
     def channel_members(self, channel_id: str) -> list[Member]:
@@ -116,15 +116,20 @@ class RoutedMessenger:
         return self._by_id[destination].find_delivered(destination, marker=marker)
 
 
+def read_routes(path: str) -> list[Route]:
+    return [Route(**route) for route in json.loads(Path(path).read_text())]
+
+
 def replica(routes_json: str, database_url: str, due_epoch: str) -> None:
-    """One replica: the scheduler's tick every TICK_SECONDS, the simulated clock starting at DUE
-    when the wall clock reads `due_epoch`, until SIGTERM."""
-    routes = [Route(**route) for route in json.loads(Path(routes_json).read_text())]
-    messenger = RoutedMessenger(routes)
+    """One replica: the scheduler's tick every TICK_SECONDS from the due time (the wall clock
+    reading `due_epoch`, the simulated clock DUE), until SIGTERM."""
+    messenger = RoutedMessenger(read_routes(routes_json))
     engine = make_engine(database_url)
     worker = Worker.for_this_process()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop_requested.set())
     started = float(due_epoch)
+    # The scheduler's first tick is at the due time: what is waited for is an instant.
+    worker.stop_requested.wait(max(0.0, started - time.time()))
     while not worker.stop_requested.is_set():
         began = time.time()
         now = DUE + timedelta(seconds=began - started)
@@ -133,42 +138,32 @@ def replica(routes_json: str, database_url: str, due_epoch: str) -> None:
         worker.stop_requested.wait(max(0.0, TICK_SECONDS - (time.time() - began)))
 
 
-@dataclass(frozen=True)
-class Shape:
-    workspaces: int = 100
-    groups: int = 5
-    leaders: int = 10
+def floor(routes_json: str, start_epoch: str) -> None:
+    """The posting floor's sender: from `start_epoch`, every leader of its workspaces gets a
+    pulse DM through the production messenger (its pacing, its 429 handling), a thread per
+    workspace, no database: what the sandboxes and this machine allow at best."""
+    routes = read_routes(routes_json)
+    notice = PulseNotice(
+        run_id=1,
+        group_name="Leaders",
+        channel_id="C0",
+        closes_at=DUE + timedelta(days=1),
+        timezone="UTC",
+        answered=0,
+        invited=10,
+    )
 
-    @property
-    def pulses(self) -> int:
-        return self.workspaces * self.groups * self.leaders
+    def send_all(route: Route) -> None:
+        messenger = messenger_of(route)
+        for user in (i for i in route.ids if i.startswith("U")):
+            messenger.send_dm_pulse(user, notice, marker=f"floor:{user}")
 
-
-@contextmanager
-def slack_per_workspace(shape: Shape) -> Iterator[list[SlackSandbox]]:
-    """A started sandbox per workspace, Slack's limits on in each."""
-    sandboxes = []
-    try:
-        for w in range(shape.workspaces):
-            workspace = Workspace(team_id=team(w))
-            for g in range(shape.groups):
-                ids = [
-                    workspace.add_user(leader(w, g, n), f"l{n}", f"L{n}", "UTC").id
-                    for n in range(shape.leaders)
-                ]
-                workspace.add_channel(channel(w, g), f"leaders-{g}", ids)
-            slack = SlackSandbox(
-                workspace,
-                bot_token=f"xoxb-{team(w)}",
-                signing_secret=SECRET,
-                rate_limits=RateLimits(),
-            )
-            slack.start()
-            sandboxes.append(slack)
-        yield sandboxes
-    finally:
-        for slack in sandboxes:
-            slack.stop()
+    senders = [threading.Thread(target=send_all, args=(route,)) for route in routes]
+    threading.Event().wait(max(0.0, float(start_epoch) - time.time()))
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
 
 
 def seed(url: str, shape: Shape) -> None:
@@ -193,6 +188,33 @@ def seed(url: str, shape: Shape) -> None:
 
 
 @dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds each part used during a run, and the machine's 1-minute load at its end."""
+
+    wall_s: float
+    sandbox_s: float
+    replicas_s: float
+    postgres_s: float
+    # Everything busy on the machine, this one included: cores x wall is the most there is.
+    machine_s: float
+    load: float
+
+    @property
+    def others_s(self) -> float:
+        """What the rest of the machine (other programs) used meanwhile."""
+        return max(0.0, self.machine_s - self.sandbox_s - self.replicas_s - self.postgres_s)
+
+    def line(self) -> str:
+        cores = os.cpu_count() or 1
+        return (
+            f"CPU over {self.wall_s:.0f} s on {cores} cores ({self.wall_s * cores:.0f} core-s): "
+            f"sandbox {self.sandbox_s:.0f} s, replicas {self.replicas_s:.0f} s, PostgreSQL "
+            f"{self.postgres_s:.0f} s, the rest of the machine {self.others_s:.0f} s; "
+            f"load {self.load:.1f}"
+        )
+
+
+@dataclass(frozen=True)
 class Outcome:
     replicas: int
     killed: bool
@@ -205,87 +227,110 @@ class Outcome:
     # start is claimed by one replica) and the calls any workspace answered with a 429.
     lookups: int
     rate_limited: int
+    cpu: CpuUse
 
 
-def delivered(sandboxes: list[SlackSandbox], shape: Shape) -> Callable[[], int]:
-    """How many leaders have their DM, read with one look at each workspace's messages: asking
-    per leader took each sandbox's lock 5,000 times a poll, slowing the Slack it measures."""
-    dms = [
-        (
-            slack,
-            {
-                slack.dm_channel(leader(w, g, n))
-                for g in range(shape.groups)
-                for n in range(shape.leaders)
-            },
+class Meter:
+    """The CPU the sandbox, the replicas and PostgreSQL use from its start to `stop`."""
+
+    def __init__(self, postmaster: int | None) -> None:
+        self._postmaster = postmaster
+        self._wall = time.monotonic()
+        self._machine = machine_busy_seconds()
+        self._postgres = postgres_cpu_seconds(postmaster) if postmaster else 0.0
+
+    def stop(self, sandbox_s: float, replicas_s: float) -> CpuUse:
+        postgres = postgres_cpu_seconds(self._postmaster) if self._postmaster else 0.0
+        return CpuUse(
+            wall_s=time.monotonic() - self._wall,
+            sandbox_s=sandbox_s,
+            replicas_s=replicas_s,
+            postgres_s=postgres - self._postgres,
+            machine_s=machine_busy_seconds() - self._machine,
+            load=load_average(),
         )
-        for w, slack in enumerate(sandboxes)
-    ]
-    return lambda: sum(len(wanted & {m.channel for m in slack.messages()}) for slack, wanted in dms)
 
 
 def simulate(server: str, shape: Shape, replicas: int, kill_one: bool) -> Outcome:
     url = fresh_postgres_database(server)
     seed(url, shape)
-    with slack_per_workspace(shape) as sandboxes, tempfile.TemporaryDirectory() as folder:
-        routes = Path(folder) / "routes.json"
-        routes.write_text(json.dumps([asdict(route) for route in routes_of(sandboxes, shape)]))
-        count = delivered(sandboxes, shape)
-        started, due = time.monotonic(), time.time()
-        processes = [start_replica(routes, url, due) for _ in range(replicas)]
+    postmaster = postmaster_of(url)
+    with slack_processes(shape, SLACK_PROCESSES) as slack, tempfile.TemporaryDirectory() as folder:
+        routes = write_routes(Path(folder), slack)
+        started = time.monotonic() + LEAD_SECONDS
+        due = time.time() + LEAD_SECONDS
+        processes = [start("replica", str(routes), url, repr(due)) for _ in range(replicas)]
+        replicas_cpu = 0.0
+        meter = Meter(postmaster)
         try:
             if kill_one:
-                wait_until(lambda: count() >= shape.pulses // 3, timeout=600)
-                processes[0].send_signal(signal.SIGKILL)
-            wait_until(lambda: count() >= shape.pulses, timeout=600)
+                wait_until(lambda: slack.delivered() >= shape.pulses // 3, timeout=600)
+                # Not Popen.send_signal, which reaps the process and its CPU figures with it.
+                os.kill(processes[0].pid, signal.SIGKILL)
+                replicas_cpu += reap(processes[0])
+            wait_until(lambda: slack.delivered() >= shape.pulses, timeout=600)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=120)
-        times, lost, twice, lookups, limited = [], 0, 0, 0, 0
-        for w, slack in enumerate(sandboxes):
-            lookups += len(slack.calls_to("users.info"))
-            limited += sum(1 for call in slack.calls if call.status == 429)
-            for g in range(shape.groups):
-                for n in range(shape.leaders):
-                    messages = slack.messages(slack.dm_channel(leader(w, g, n)))
-                    lost += not messages
-                    twice += len(messages) > 1
-            times += [c.at - started for c in slack.calls_to("chat.postMessage") if c.status == 200]
-    times.sort()
+            living = [process for process in processes if process.returncode is None]
+            for process in living:
+                os.kill(process.pid, signal.SIGTERM)
+            replicas_cpu += sum(reap(process) for process in living)
+        report = slack.report()
+        cpu = meter.stop(report.cpu_seconds, replicas_cpu)
+    times = sorted(at - started for at in report.posted_at)
     return Outcome(
         replicas=replicas,
         killed=kill_one,
         pulses=shape.pulses,
-        lost=lost,
-        twice=twice,
+        lost=report.lost,
+        twice=report.twice,
         last_dm_s=round(times[-1], 1) if times else float("inf"),
         p50_dm_s=round(times[len(times) // 2], 1) if times else float("inf"),
-        lookups=lookups,
-        rate_limited=limited,
+        lookups=report.lookups,
+        rate_limited=report.rate_limited,
+        cpu=cpu,
     )
 
 
-def routes_of(sandboxes: list[SlackSandbox], shape: Shape) -> list[Route]:
-    return [
-        Route(
-            team_id=team(w),
-            api_url=slack.api_url,
-            token=slack.bot_token,
-            ids=[channel(w, g) for g in range(shape.groups)]
-            + [leader(w, g, n) for g in range(shape.groups) for n in range(shape.leaders)],
-        )
-        for w, slack in enumerate(sandboxes)
-    ]
+def posting_floor(shape: Shape, senders: int) -> tuple[float, CpuUse]:
+    """Seconds from the start until the last of every leader's DM is posted when `senders`
+    processes send them straight to Slack (no database, no claims), and the CPU it took."""
+    with slack_processes(shape, SLACK_PROCESSES) as slack, tempfile.TemporaryDirectory() as folder:
+        shares = [slack.routes[s::senders] for s in range(senders)]
+        started = time.monotonic() + LEAD_SECONDS
+        start_epoch = time.time() + LEAD_SECONDS
+        processes = []
+        for s, share in enumerate(shares):
+            path = Path(folder) / f"floor-{s}.json"
+            path.write_text(json.dumps([asdict(route) for route in share]))
+            processes.append(start("floor", str(path), repr(start_epoch)))
+        meter = Meter(None)
+        senders_cpu = sum(reap(process) for process in processes)
+        report = slack.report()
+        cpu = meter.stop(report.cpu_seconds, senders_cpu)
+    if report.lost or report.twice:
+        raise RuntimeError(f"the floor lost {report.lost} DMs and sent {report.twice} twice")
+    return round(max(report.posted_at) - started, 1), cpu
 
 
-def start_replica(routes: Path, url: str, due_epoch: float) -> subprocess.Popen[bytes]:
+def write_routes(folder: Path, slack: SlackProcesses) -> Path:
+    path = folder / "routes.json"
+    path.write_text(json.dumps([asdict(route) for route in slack.routes]))
+    return path
+
+
+def start(*arguments: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.scale", "replica", str(routes), url, repr(due_epoch)],
+        [sys.executable, "-m", "benchmarks.scale", *arguments],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def reap(process: subprocess.Popen[bytes]) -> float:
+    """Wait for `process` to end; the CPU seconds it used (a SIGKILLed one's too)."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> None:
@@ -303,15 +348,24 @@ def main(arguments: list[str]) -> None:
     if arguments[:1] == ["replica"]:
         replica(*arguments[1:])
         return
+    if arguments[:1] == ["floor"]:
+        floor(*arguments[1:])
+        return
     server = os.environ.get("COHERENCE_TEST_POSTGRES_URL")
     if not server:
         sys.exit("The scale simulation needs PostgreSQL: run `make scale`, which starts one.")
     shape = Shape(*(int(a) for a in arguments)) if arguments else Shape()
+    floor_s, floor_cpu = posting_floor(shape, senders=3)
     many = simulate(server, shape, replicas=3, kill_one=True)
     one = simulate(server, shape, replicas=1, kill_one=False)
     print(
         f"{shape.workspaces} workspaces x {shape.groups} groups x {shape.leaders} leaders "
-        f"({shape.pulses} DMs), Slack's limits per workspace, on PostgreSQL:"
+        f"({shape.pulses} DMs), Slack's limits per workspace, {SLACK_PROCESSES} sandbox "
+        f"processes, on PostgreSQL, {own_cpu_seconds():.0f} s of CPU in this process:"
+    )
+    print(
+        f"  posting floor (every DM straight to Slack at {POSTS_PER_MINUTE}/min per workspace, "
+        f"3 sender processes, no database): last DM {floor_s} s; {floor_cpu.line()}"
     )
     for outcome in (many, one):
         killed = ", one SIGKILLed mid-fan-out" if outcome.killed else ""
@@ -321,12 +375,19 @@ def main(arguments: list[str]) -> None:
             f"due time (median {outcome.p50_dm_s} s; bar {DEADLINE_SECONDS:.0f} s); "
             f"{outcome.lookups} users.info, {outcome.rate_limited} calls answered 429"
         )
+        print(f"    {outcome.cpu.line()}")
     speedup = one.last_dm_s / many.last_dm_s if many.last_dm_s else float("inf")
     print(
         f"  time to deliver everything: {many.last_dm_s} s with 3 replicas (one killed), "
         f"{one.last_dm_s} s with 1 ({speedup:.2f}x the speed of one)"
     )
-    print(json.dumps({"three": asdict(many), "one": asdict(one), "speedup": round(speedup, 2)}))
+    summary = {
+        "floor_s": floor_s,
+        "three": asdict(many),
+        "one": asdict(one),
+        "speedup": round(speedup, 2),
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -299,6 +299,13 @@ class MultiSlack:
         )
         return response
 
+    def install(self, team_id: str, *, scopes: str = "") -> str:
+        """The workspace installs the app without the browser round trip (a simulation seeding
+        many installs at once): the bot token it would have received."""
+        if team_id not in self.workspaces:
+            raise ValueError(f"no workspace {team_id}")
+        return str(self._issue(team_id, scopes=scopes)["access_token"])
+
     def installed_by(self, key: str) -> list[SlackSandbox]:
         """The workspaces an install of `key` reaches: the workspace `key`, or every workspace
         of the Grid org `key`."""
