@@ -33,8 +33,10 @@ from pulses.i18n import (
     ngettext,
     number,
     percent,
+    shared_language,
     speaking,
     translator,
+    weekday,
 )
 from storage.db import session_scope
 from storage.models import LeadershipGroup, PulseRun
@@ -56,8 +58,10 @@ __all__ = [
     "number",
     "percent",
     "run_language",
+    "shared_language",
     "speaking",
     "translator",
+    "weekday",
     "workspace_language",
 ]
 
@@ -90,7 +94,7 @@ def workspace_language(session: Session, workspace_id: int | None) -> str:
     """The language every active group of the workspace speaks, else English."""
     if workspace_id is None:
         return SOURCE_LOCALE
-    languages = set(
+    return shared_language(
         session.exec(
             select(LeadershipGroup.language).where(
                 LeadershipGroup.workspace_id == workspace_id,
@@ -98,4 +102,3 @@ def workspace_language(session: Session, workspace_id: int | None) -> str:
             )
         )
     )
-    return known_locale(languages.pop()) if len(languages) == 1 else SOURCE_LOCALE

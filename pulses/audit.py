@@ -5,13 +5,14 @@ A change writes its `ConfigChange` row in the same transaction as the change its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 from sqlmodel import Session, col, select
 
+from pulses.i18n import SOURCE_LOCALE, _, speaking
 from storage.models import ConfigChange
 
 RECENT_CHANGES: Final = 10
@@ -50,9 +51,25 @@ class Change:
         return "; ".join(self.lines)
 
 
-def unchanged(group_id: int | None, line: str = "nothing changed") -> Change:
+# A line of a change, written when it is shown: once in the admin's language, once in English
+# for the record (see `audited`).
+Words = Callable[[], str]
+
+
+def words(template: str, **fields: str | Words) -> Words:
+    """``template`` (marked with ``N_``) translated and filled in the language spoken when the
+    line is written; a field may itself be words."""
+
+    def write() -> str:
+        filled = {name: value() if callable(value) else value for name, value in fields.items()}
+        return _(template).format(**filled)
+
+    return write
+
+
+def unchanged(group_id: int | None, line: str | None = None) -> Change:
     """A change that found nothing to do (and so writes no audit row)."""
-    return Change(group_id=group_id, lines=(line,), changed=False)
+    return Change(group_id=group_id, lines=(line or _("nothing changed"),), changed=False)
 
 
 def record_change(
@@ -83,12 +100,23 @@ def audited(
     workspace_id: int,
     group_id: int | None,
     user_id: str,
-    lines: Sequence[str],
+    lines: Sequence[str] | Callable[[], Sequence[str]],
     now: datetime,
 ) -> Change:
-    """The change these lines describe, recorded in the audit log."""
-    change = Change(group_id=group_id, lines=tuple(lines))
-    record_change(session, workspace_id, group_id, user_id, change.summary, now)
+    """The change these lines describe, recorded in the audit log.
+
+    Lines written by a function are shown in the language being spoken (the admin's group's)
+    and recorded in English: the log is one record for the workspace, read by admins of
+    groups speaking different languages.
+    """
+    if callable(lines):
+        change = Change(group_id=group_id, lines=tuple(lines()))
+        with speaking(SOURCE_LOCALE):
+            summary = "; ".join(lines())
+    else:
+        change = Change(group_id=group_id, lines=tuple(lines))
+        summary = change.summary
+    record_change(session, workspace_id, group_id, user_id, summary, now)
     return change
 
 

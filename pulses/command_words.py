@@ -1,5 +1,8 @@
 """The words of the ``/coherence`` text: dates, times, weekdays, time zones, each parsed or
 refused with a :class:`CommandError` that names the problem and the usage.
+
+The keywords are English in every language (the usage lines show them); a problem is worded
+in the language spoken where the text is parsed (`pulses.i18n.speaking`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Final
 from zoneinfo import available_timezones
 
 from pulses.cadence import Frequency, is_known_timezone
+from pulses.i18n import _
 
 
 class CommandError(ValueError):
@@ -68,7 +72,6 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUMBER = re.compile(r"[0-9]+")
 _QUOTE_LIMIT = 40
 _SUGGEST_LIMIT = 64
-_EXAMPLE_ZONES = "e.g. Europe/Berlin, America/New_York"
 # Zone files that describe the server, not a place: "localtime" is whatever the host uses.
 _MACHINE_ZONES = frozenset({"localtime", "factory", "posixrules"})
 
@@ -83,45 +86,40 @@ def parse_weekdays(words: list[str], usage: str) -> tuple[int, ...]:
             continue
         ends = part.split("-")
         if len(ends) > 2:
-            raise CommandError(f"{quote(spec)} has a bad range {quote(part)}", usage)
+            message = _("{spec} has a bad range {part}")
+            raise CommandError(message.format(spec=quote(spec), part=quote(part)), usage)
         numbers = []
         for end in ends:
             if end not in WEEKDAYS:
-                raise CommandError(f"{quote(spec)} has an unknown weekday {quote(end)}", usage)
+                raise _unknown_weekday(spec, end, usage)
             numbers.append(WEEKDAYS[end])
         first, last = numbers[0], numbers[-1]
         # A range may wrap around the weekend: fri-mon is fri, sat, sun, mon.
         chosen.update((first + step) % 7 for step in range((last - first) % 7 + 1))
     if not chosen:
-        raise CommandError(f"{quote(spec)} names no weekday (use e.g. mon,thu)", usage)
+        message = _("{spec} names no weekday (use e.g. mon,thu)")
+        raise CommandError(message.format(spec=quote(spec)), usage)
     return tuple(sorted(chosen))
 
 
 def parse_monthly_day(words: list[str], usage: str) -> tuple[int, tuple[int, ...]]:
     spec = " ".join(words)
     if "," in spec:
-        raise CommandError(
-            f"{quote(spec)}: monthly takes one day, e.g. first-mon or last-fri", usage
-        )
+        message = _("{spec}: monthly takes one day, e.g. first-mon or last-fri")
+        raise CommandError(message.format(spec=quote(spec)), usage)
     parts = re.split(r"[-\s]+", spec.lower().strip("-"))
     if len(parts) == 1 and parts[0] in WEEKDAYS:
-        raise CommandError(
-            f"{quote(spec)} needs a week of the month, e.g. first-{parts[0]} or last-{parts[0]}",
-            usage,
-        )
+        message = _("{spec} needs a week of the month, e.g. first-{day} or last-{day}")
+        raise CommandError(message.format(spec=quote(spec), day=parts[0]), usage)
     if len(parts) != 2:
-        raise CommandError(
-            f"{quote(spec)} is not a day of the month (use e.g. first-mon or last-fri)", usage
-        )
+        message = _("{spec} is not a day of the month (use e.g. first-mon or last-fri)")
+        raise CommandError(message.format(spec=quote(spec)), usage)
     week_word, day_word = parts
     if week_word not in MONTHLY_WEEKS:
-        raise CommandError(
-            f"{quote(spec)} has an unknown week {quote(week_word)} "
-            "(use first, second, third, fourth or last)",
-            usage,
-        )
+        message = _("{spec} has an unknown week {week} (use first, second, third, fourth or last)")
+        raise CommandError(message.format(spec=quote(spec), week=quote(week_word)), usage)
     if day_word not in WEEKDAYS:
-        raise CommandError(f"{quote(spec)} has an unknown weekday {quote(day_word)}", usage)
+        raise _unknown_weekday(spec, day_word, usage)
     return MONTHLY_WEEKS[week_word], (WEEKDAYS[day_word],)
 
 
@@ -136,7 +134,8 @@ def parse_time(word: str, usage: str) -> time:
         if 1 <= twelve_hour <= 12:
             hour = twelve_hour % 12 + (12 if match[3] == "pm" else 0)
     if hour is None or not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise CommandError(f"{quote(word)} is not a time (use HH:MM, 24-hour)", usage)
+        message = _("{word} is not a time (use HH:MM, 24-hour)")
+        raise CommandError(message.format(word=quote(word)), usage)
     return time(hour, minute)
 
 
@@ -149,11 +148,10 @@ def parse_zone(words: list[str], usage: str) -> tuple[str | None, bool]:
         elif timezone is None and word.lower() != "local":
             timezone = canonical_zone(word, usage)
         else:
-            raise CommandError(
-                f"'cadence' takes at most a time zone and 'local' after the time, "
-                f"got {quote(' '.join(words))}",
-                usage,
+            message = _(
+                "'cadence' takes at most a time zone and 'local' after the time, got {words}"
             )
+            raise CommandError(message.format(words=quote(" ".join(words))), usage)
     return timezone, per_member_time
 
 
@@ -164,8 +162,13 @@ def canonical_zone(word: str, usage: str) -> str:
     if word.lower() not in _MACHINE_ZONES and is_known_timezone(word):
         return word
     suggestion = suggest(word.lower(), list(_zones_by_lower_name()))
-    hint = f"did you mean {_zones_by_lower_name()[suggestion]}?" if suggestion else _EXAMPLE_ZONES
-    raise CommandError(f"{quote(word)} is not a known time zone ({hint})", usage)
+    message = (
+        _("{word} is not a known time zone (did you mean {zone}?)")
+        if suggestion
+        else _("{word} is not a known time zone (e.g. Europe/Berlin, America/New_York)")
+    )
+    zone = _zones_by_lower_name()[suggestion] if suggestion else ""
+    raise CommandError(message.format(word=quote(word), zone=zone), usage)
 
 
 def parse_date(word: str, usage: str) -> date:
@@ -174,9 +177,13 @@ def parse_date(word: str, usage: str) -> date:
             raise ValueError(word)
         return date.fromisoformat(word)
     except ValueError:
-        raise CommandError(
-            f"{quote(word)} is not a date (use YYYY-MM-DD, e.g. 2026-12-28)", usage
-        ) from None
+        message = _("{word} is not a date (use YYYY-MM-DD, e.g. 2026-12-28)")
+        raise CommandError(message.format(word=quote(word)), usage) from None
+
+
+def _unknown_weekday(spec: str, word: str, usage: str) -> CommandError:
+    message = _("{spec} has an unknown weekday {word}")
+    return CommandError(message.format(spec=quote(spec), word=quote(word)), usage)
 
 
 @cache

@@ -196,11 +196,13 @@ def parse_command(text: str, *, today: date) -> Command:
     name, args = words[0].lower(), words[1:]
     parser = _PARSERS.get(name)
     if parser is None:
-        message = f"unknown subcommand {quote(words[0])}"
         suggestion = suggest(name, list(_PARSERS))
-        if suggestion:
-            message += f" (did you mean '{suggestion}'?)"
-        raise CommandError(message, help_text())
+        message = (
+            _("unknown subcommand {word} (did you mean '{suggestion}'?)")
+            if suggestion
+            else _("unknown subcommand {word}")
+        )
+        raise CommandError(message.format(word=quote(words[0]), suggestion=suggestion), help_text())
     return parser(args, today)
 
 
@@ -224,9 +226,8 @@ def help_text() -> str:
 def _no_arguments(make: Callable[[], Command], name: str) -> Callable[[list[str], date], Command]:
     def parse(args: list[str], today: date) -> Command:
         if args:
-            raise CommandError(
-                f"'{name}' takes no arguments, got {quote(' '.join(args))}", USAGE[name]
-            )
+            message = _("'{name}' takes no arguments, got {args}")
+            raise CommandError(message.format(name=name, args=quote(" ".join(args))), USAGE[name])
         return make()
 
     return parse
@@ -235,8 +236,12 @@ def _no_arguments(make: Callable[[], Command], name: str) -> Callable[[list[str]
 def _now_command(make: Callable[[], Command], name: str) -> Callable[[list[str], date], Command]:
     def parse(args: list[str], today: date) -> Command:
         if [arg.lower() for arg in args] != ["now"]:
-            got = f", got {quote(' '.join(args))}" if args else ""
-            raise CommandError(f"'{name}' must be followed by 'now'{got}", USAGE[name])
+            message = (
+                _("'{name}' must be followed by 'now', got {args}")
+                if args
+                else _("'{name}' must be followed by 'now'")
+            )
+            raise CommandError(message.format(name=name, args=quote(" ".join(args))), USAGE[name])
         return make()
 
     return parse
@@ -247,15 +252,17 @@ def _parse_trend(args: list[str], today: date) -> Command:
     if not args:
         return Trend()
     if len(args) > 1:
-        raise CommandError(f"'trend' takes at most one number, got {len(args)} arguments", usage)
+        message = _("'trend' takes at most one number, got {n} arguments")
+        raise CommandError(message.format(n=len(args)), usage)
     word = args[0]
     if not NUMBER.fullmatch(word):
-        raise CommandError(f"{quote(word)} is not a number of runs", usage)
+        raise CommandError(_("{word} is not a number of runs").format(word=quote(word)), usage)
     # A length cap before int(): Python refuses to convert very long digit strings.
     n = int(word) if len(word) <= 6 else MAX_TREND_RUNS + 1
     if not MIN_TREND_RUNS <= n <= MAX_TREND_RUNS:
+        message = _("'trend' shows {least} to {most} runs, got {word}")
         raise CommandError(
-            f"'trend' shows {MIN_TREND_RUNS} to {MAX_TREND_RUNS} runs, got {quote(word)}", usage
+            message.format(least=MIN_TREND_RUNS, most=MAX_TREND_RUNS, word=quote(word)), usage
         )
     return Trend(n)
 
@@ -263,24 +270,26 @@ def _parse_trend(args: list[str], today: date) -> Command:
 def _parse_skip(args: list[str], today: date) -> Command:
     usage = USAGE["skip"]
     if not args:
-        raise CommandError("'skip' needs a date, e.g. skip 2026-12-28", usage)
+        raise CommandError(_("'skip' needs a date, e.g. skip 2026-12-28"), usage)
     if len(args) > 1:
-        raise CommandError(f"'skip' takes one date, got {len(args)} arguments", usage)
+        message = _("'skip' takes one date, got {n} arguments")
+        raise CommandError(message.format(n=len(args)), usage)
     day = parse_date(args[0], usage)
     if day < today:
-        raise CommandError(f"{day.isoformat()} is in the past", usage)
+        raise CommandError(_("{day} is in the past").format(day=day.isoformat()), usage)
     return Skip(day)
 
 
 def _parse_report(args: list[str], today: date) -> Command:
     usage = USAGE["report"]
     if len(args) > 1:
-        raise CommandError(f"'report' takes at most one run, got {len(args)} arguments", usage)
+        message = _("'report' takes at most one run, got {n} arguments")
+        raise CommandError(message.format(n=len(args)), usage)
     if not args or args[0].lower() == "latest":
         return Report()
     day = parse_date(args[0], usage)
     if day > today:
-        raise CommandError(f"{day.isoformat()} is in the future", usage)
+        raise CommandError(_("{day} is in the future").format(day=day.isoformat()), usage)
     return Report(day)
 
 
@@ -289,17 +298,19 @@ def _parse_away(args: list[str], today: date) -> Command:
     spec = "".join(args)  # "2026-12-21 .. 2027-01-01" reads the same as without spaces
     if not spec:
         raise CommandError(
-            "'away' needs a date or a range, e.g. away 2026-12-21..2027-01-01", usage
+            _("'away' needs a date or a range, e.g. away 2026-12-21..2027-01-01"), usage
         )
     first_word, dots, last_word = spec.partition("..")
     first = parse_date(first_word, usage)
     last = parse_date(last_word, usage) if dots else first
     if last < first:
-        raise CommandError(f"{last.isoformat()} is before {first.isoformat()}", usage)
+        message = _("{last} is before {first}")
+        raise CommandError(message.format(last=last.isoformat(), first=first.isoformat()), usage)
     if last < today:
-        raise CommandError(f"{quote(spec)} is in the past", usage)
+        raise CommandError(_("{day} is in the past").format(day=quote(spec)), usage)
     if (last - first).days >= MAX_AWAY_DAYS:
-        raise CommandError(f"time away is at most {MAX_AWAY_DAYS} days at a time", usage)
+        message = _("time away is at most {n} days at a time")
+        raise CommandError(message.format(n=MAX_AWAY_DAYS), usage)
     return Away(first, last)
 
 
@@ -307,18 +318,20 @@ def _parse_cadence(args: list[str], today: date) -> Command:
     usage = USAGE["cadence"]
     if not args:
         raise CommandError(
-            "'cadence' needs a frequency, days and a time, "
-            "e.g. cadence weekly mon,thu 09:30 Europe/Berlin",
+            _(
+                "'cadence' needs a frequency, days and a time, "
+                "e.g. cadence weekly mon,thu 09:30 Europe/Berlin"
+            ),
             usage,
         )
     frequency = FREQUENCIES.get(args[0].lower())
     if frequency is None:
-        raise CommandError(
-            f"{quote(args[0])} is not a frequency (use weekly, biweekly or monthly)", usage
-        )
+        message = _("{word} is not a frequency (use weekly, biweekly or monthly)")
+        raise CommandError(message.format(word=quote(args[0])), usage)
     rest = args[1:]
     if not rest:
-        raise CommandError(f"'cadence {frequency}' needs the days to send on", usage)
+        message = _("'cadence {frequency}' needs the days to send on")
+        raise CommandError(message.format(frequency=frequency), usage)
     # The days may contain spaces ("mon, thu"); they run up to the first time-like word.
     split = next(
         (i for i, word in enumerate(rest) if i and LOOKS_LIKE_TIME.fullmatch(word.lower())),
@@ -330,7 +343,8 @@ def _parse_cadence(args: list[str], today: date) -> Command:
     else:
         monthly_week, weekdays = None, parse_weekdays(day_words, usage)
     if not rest:
-        raise CommandError(f"'cadence {frequency}' needs a time after the days, e.g. 09:30", usage)
+        message = _("'cadence {frequency}' needs a time after the days, e.g. 09:30")
+        raise CommandError(message.format(frequency=frequency), usage)
     local_time = parse_time(rest[0], usage)
     timezone, per_member_time = parse_zone(rest[1:], usage)
     return CadenceChange(

@@ -15,7 +15,7 @@ parts a message shares need no locale argument. Outside, it is English.
 from __future__ import annotations
 
 import gettext as gettext_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,17 +27,17 @@ from pathlib import Path
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-
-from pulses.settings import LANGUAGES
 
 DOMAIN: Final = "coherence"
 SOURCE_LOCALE: Final = "en"
 CATALOGUES: Final = Path(__file__).resolve().parent / "locale"
 MISSING: Final = "–"
+# The languages a group's messages can be written in, by their own names.
+LANGUAGES: Final[dict[str, str]] = {"en": "English", "de": "Deutsch"}
 
 DateStyle = Literal["moment", "day", "weekday", "date", "month"]
 # Babel patterns per locale; the English ones write what strftime's "%a %-d %b, %H:%M" and the
@@ -78,6 +78,13 @@ def known_locale(locale: str | None) -> str:
     return locale if locale in LANGUAGES else SOURCE_LOCALE
 
 
+def shared_language(languages: Iterable[str]) -> str:
+    """The language every one of these groups speaks, else English: what a view made for
+    several groups at once (the App Home, the organisation digest) speaks."""
+    distinct = set(languages)
+    return known_locale(distinct.pop()) if len(distinct) == 1 else SOURCE_LOCALE
+
+
 @dataclass(frozen=True)
 class Translator:
     """One locale's messages, numbers and dates."""
@@ -92,6 +99,10 @@ class Translator:
             return MISSING
         pattern = "0." + "0" * digits if digits else "0"
         return format_decimal(Decimal(f"{value:.{digits}f}"), format=pattern, locale=self.locale)
+
+    def amount(self, value: float) -> str:
+        """`1.5` / `1,5`: as many decimals as needed, up to six, as `{:g}` writes them."""
+        return format_decimal(value, format="0.######", locale=self.locale)
 
     def percent(self, share: float | None) -> str:
         """`46%` / `46 %` of a share 0–1, in whole percent."""
@@ -108,6 +119,10 @@ class Translator:
     def day(self, day: date, style: DateStyle = "day") -> str:
         """A calendar day: `Wed 27 Nov 2026` (day), `27 Nov` (date), `Nov` (month)."""
         return format_date(day, _PATTERNS[self.locale][style], locale=self.locale)
+
+    def weekday(self, index: int) -> str:
+        """A weekday's short name, Monday being 0: `Mon` / `Mo.`."""
+        return str(get_day_names("abbreviated", locale=self.locale)[index])
 
     def _zone_name(self, local: datetime) -> str:
         name = local.tzname() or ""
@@ -162,6 +177,10 @@ def number(value: float | None, digits: int = 2) -> str:
     return current().number(value, digits)
 
 
+def amount(value: float) -> str:
+    return current().amount(value)
+
+
 def percent(share: float | None) -> str:
     return current().percent(share)
 
@@ -172,3 +191,7 @@ def moment(when: datetime, timezone: str) -> str:
 
 def day(when: date, style: DateStyle = "day") -> str:
     return current().day(when, style)
+
+
+def weekday(index: int) -> str:
+    return current().weekday(index)

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from pulses.i18n import shared_language, speaking
 from pulses.reports import OpenRun, RunReport, group_status
 from pulses.schedule import next_send
 from pulses.settings import describe_cadence, settings_of
@@ -31,11 +32,15 @@ class GroupOverview:
     name: str
     layer: str | None
     paused: bool
+    # In the language the Home speaks: the one every group shares, else English.
     cadence: str
     next_send: datetime | None
     latest: RunReport | None
     open_run: OpenRun | None
     problems: tuple[DeliveryProblem, ...]
+    # Whether members get the pulse at their own time (the cadence's words say so in the
+    # Home's language; this says it to the view).
+    per_member_time: bool = False
 
 
 def delivery_problems(*, session: Session, group_id: int) -> list[DeliveryProblem]:
@@ -75,6 +80,7 @@ def admin_overview(*, session: Session, workspace_id: int, now: datetime) -> lis
         .order_by(col(LeadershipGroup.channel_name), col(LeadershipGroup.id))
     ).all()
     overview: list[GroupOverview] = []
+    language = shared_language(group.language for group in groups)
     for group in groups:
         assert group.id is not None
         status = group_status(session=session, group_id=group.id, now=now, trend_runs=1)
@@ -85,14 +91,20 @@ def admin_overview(*, session: Session, workspace_id: int, now: datetime) -> lis
                 name=group.channel_name or group.channel_id,
                 layer=group.layer,
                 paused=group.paused,
-                cadence=describe_cadence(settings_of(group)),
+                cadence=_cadence_in(language, group),
                 next_send=next_send(session=session, group=group, now=now),
                 latest=status.latest,
                 open_run=status.open_run,
                 problems=tuple(delivery_problems(session=session, group_id=group.id)),
+                per_member_time=group.per_member_time,
             )
         )
     return overview
+
+
+def _cadence_in(language: str, group: LeadershipGroup) -> str:
+    with speaking(language):
+        return describe_cadence(settings_of(group))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Final
 
 from sqlmodel import Session
 
-from pulses.audit import Change, InvalidChange, audited, unchanged
+from pulses.audit import Change, InvalidChange, Words, audited, unchanged, words
+from pulses.i18n import N_, _, amount
 from pulses.intent import MAX_REASON, record_declared_changes
 from storage import queries
 from storage.models import LeadershipGroup, Priority
@@ -76,23 +77,25 @@ def editable_priorities(
     return queries.active_priorities(session=session, workspace_id=workspace_id, group_id=group_id)
 
 
-def _weight_text(weight: float | None) -> str:
-    return "equal" if weight is None else f"{weight:g}"
+def _weight_words(weight: float | None) -> Words:
+    return words(N_("equal")) if weight is None else words("{weight}", weight=amount(weight))
 
 
 def _check_weight(weight: float | None) -> str | None:
     if weight is None:
         return None
     if not math.isfinite(weight) or not 0 <= weight <= MAX_PRIORITY_WEIGHT:
-        return f"A weight is a number from 0 to {MAX_PRIORITY_WEIGHT:g}; leave it empty for equal."
+        return _("A weight is a number from 0 to {most}; leave it empty for equal.").format(
+            most=amount(MAX_PRIORITY_WEIGHT)
+        )
     return None
 
 
 def _check_name(name: str) -> str | None:
     if not name.strip():
-        return "Give the priority a name."
+        return _("Give the priority a name.")
     if len(name.strip()) > MAX_PRIORITY_NAME:
-        return f"Keep the name under {MAX_PRIORITY_NAME + 1} characters."
+        return _("Keep the name under {n} characters.").format(n=MAX_PRIORITY_NAME + 1)
     return None
 
 
@@ -127,7 +130,7 @@ def apply_priorities(
         if problem:
             problems[priority_name_field(row.priority_id)] = problem
         elif row.name.strip().casefold() in kept_names:
-            problems[priority_name_field(row.priority_id)] = "Another priority has this name."
+            problems[priority_name_field(row.priority_id)] = _("Another priority has this name.")
         kept_names[row.name.strip().casefold()] = row.priority_id
         problem = _check_weight(row.weight)
         if problem:
@@ -136,14 +139,14 @@ def apply_priorities(
     if new is not None:
         problem = _check_name(new.name)
         if problem is None and new.name.strip().casefold() in kept_names:
-            problem = "A priority with this name exists already."
+            problem = _("A priority with this name exists already.")
         if problem:
             problems[PRIORITY_NEW_NAME] = problem
         problem = _check_weight(new.weight)
         if problem:
             problems[PRIORITY_NEW_WEIGHT] = problem
         if new.group_only and group is None:
-            problems[PRIORITY_NEW_SCOPE] = (
+            problems[PRIORITY_NEW_SCOPE] = _(
                 "Run this in a leadership group's channel to add one just for it."
             )
         active_after = sum(1 for row in rows if not row.retire) + len(
@@ -152,15 +155,19 @@ def apply_priorities(
         if active_after >= MAX_PRIORITIES:
             problems.setdefault(
                 PRIORITY_NEW_NAME,
-                f"There can be at most {MAX_PRIORITIES} priorities; retire one first.",
+                _("There can be at most {n} priorities; retire one first.").format(
+                    n=MAX_PRIORITIES
+                ),
             )
     reason = " ".join((edits.reason or "").split()) or None
     if reason is not None and len(reason) > MAX_REASON:
-        problems[PRIORITY_REASON] = f"Keep the reason under {MAX_REASON + 1} characters."
+        problems[PRIORITY_REASON] = _("Keep the reason under {n} characters.").format(
+            n=MAX_REASON + 1
+        )
     if problems:
         raise InvalidChange(problems)
 
-    lines: list[str] = []
+    lines: list[Words] = []
     by_id = {row.priority_id: row for row in rows}
     for priority_id, priority in current.items():
         edit = by_id.get(priority_id)
@@ -169,15 +176,16 @@ def apply_priorities(
         if edit.retire:
             priority.active = False
             priority.retired_at = now
-            lines.append(f"retired '{priority.name}'")
+            lines.append(words(N_("retired '{name}'"), name=priority.name))
             continue
         name = edit.name.strip()
         if name != priority.name:
-            lines.append(f"renamed '{priority.name}' to '{name}'")
+            lines.append(words(N_("renamed '{was}' to '{name}'"), was=priority.name, name=name))
             priority.name = name
         if edit.weight != priority.weight:
+            was, now_ = _weight_words(priority.weight), _weight_words(edit.weight)
             lines.append(
-                f"weight of '{name}' {_weight_text(priority.weight)} → {_weight_text(edit.weight)}"
+                words(N_("weight of '{name}' {was} → {now}"), name=name, was=was, now=now_)
             )
             priority.weight = edit.weight
     kept = [p for p in current.values() if p.active]
@@ -190,7 +198,8 @@ def apply_priorities(
         )
     )
     if [p.id for p in kept] != old_order:
-        lines.append("new order: " + ", ".join(f"'{p.name}'" for p in kept))
+        order = ", ".join(f"'{p.name}'" for p in kept)
+        lines.append(words(N_("new order: {order}"), order=order))
     for position, priority in enumerate(kept):
         priority.position = position
     if new is not None:
@@ -205,8 +214,12 @@ def apply_priorities(
                 created_at=now,
             )
         )
-        where = f" for #{scoped.channel_name}" if scoped is not None else ""
-        lines.append(f"added '{new.name.strip()}'{where}")
+        added = new.name.strip()
+        if scoped is not None:
+            line = words(N_("added '{name}' for #{group}"), name=added, group=scoped.channel_name)
+        else:
+            line = words(N_("added '{name}'"), name=added)
+        lines.append(line)
     group_id = group.id if group else None
     if not lines:
         return unchanged(group_id)
@@ -215,5 +228,11 @@ def apply_priorities(
     if record_declared_changes(
         session=session, workspace_id=workspace_id, now=now, user_id=user_id, reason=reason
     ):
-        lines.append(f"declared intent changed: {reason}" if reason else "declared intent changed")
-    return audited(session, workspace_id, group_id, user_id, lines, now)
+        lines.append(
+            words(N_("declared intent changed: {reason}"), reason=reason)
+            if reason
+            else words(N_("declared intent changed"))
+        )
+    return audited(
+        session, workspace_id, group_id, user_id, lambda: [write() for write in lines], now
+    )

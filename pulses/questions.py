@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from pulses import dimensions
-from pulses.audit import Change, InvalidChange, audited, unchanged
+from pulses.audit import Change, InvalidChange, Words, audited, unchanged, words
+from pulses.i18n import N_, _
 from storage.models import Question
 from storage.queries import PRESSURE_KIND
 
@@ -135,36 +136,36 @@ def apply_questions(
             continue
         wording = " ".join(text.split())
         if not wording:
-            problems[question_field(key)] = "A question needs some wording."
+            problems[question_field(key)] = _("A question needs some wording.")
         elif len(wording) > MAX_QUESTION_TEXT:
-            problems[question_field(key)] = f"Keep it under {MAX_QUESTION_TEXT + 1} characters."
+            problems[question_field(key)] = _too_long()
         elif wording != question.text:
             changed[key] = wording
     new_key = (edits.new_key or "").strip().lower()
     new_text = " ".join((edits.new_text or "").split())
     if new_key or new_text:
         if not new_key:
-            problems[QUESTION_NEW_KEY] = "Name the dimension this statement measures."
+            problems[QUESTION_NEW_KEY] = _("Name the dimension this statement measures.")
         elif not _QUESTION_KEY.fullmatch(new_key):
-            problems[QUESTION_NEW_KEY] = (
+            problems[QUESTION_NEW_KEY] = _(
                 "Use 2–32 lowercase letters, digits or _, starting with a letter "
                 "(e.g. customer_focus)."
             )
         elif new_key in (FOCUS, FRICTION, PRESSURE) or _key_exists(session, workspace_id, new_key):
-            problems[QUESTION_NEW_KEY] = (
-                f"'{new_key}' exists already; edit its wording above instead."
-            )
+            problems[QUESTION_NEW_KEY] = _(
+                "'{key}' exists already; edit its wording above instead."
+            ).format(key=new_key)
         elif sum(1 for q in current.values() if q.kind == "likert") >= MAX_LIKERT_ITEMS:
-            problems[QUESTION_NEW_KEY] = (
-                f"A pulse has at most {MAX_LIKERT_ITEMS} statements, so it stays under a minute."
-            )
+            problems[QUESTION_NEW_KEY] = _(
+                "A pulse has at most {n} statements, so it stays under a minute."
+            ).format(n=MAX_LIKERT_ITEMS)
         if not new_text:
-            problems[QUESTION_NEW_TEXT] = "Write the statement leaders will rate from 1 to 5."
+            problems[QUESTION_NEW_TEXT] = _("Write the statement leaders will rate from 1 to 5.")
         elif len(new_text) > MAX_QUESTION_TEXT:
-            problems[QUESTION_NEW_TEXT] = f"Keep it under {MAX_QUESTION_TEXT + 1} characters."
+            problems[QUESTION_NEW_TEXT] = _too_long()
     if problems:
         raise InvalidChange(problems)
-    lines: list[str] = []
+    lines: list[Words] = []
     for key, wording in changed.items():
         question = current[key]
         version = _latest_version(session, workspace_id, key) + 1
@@ -179,7 +180,8 @@ def apply_questions(
                 created_at=now,
             )
         )
-        lines.append(f"new wording for '{key}' (version {version}): \"{wording}\"")
+        line = N_("new wording for '{key}' (version {version}): \"{wording}\"")
+        lines.append(words(line, key=key, version=str(version), wording=wording))
     if new_key:
         position = max((q.position for q in current.values()), default=-1) + 1
         session.add(
@@ -193,7 +195,7 @@ def apply_questions(
                 created_at=now,
             )
         )
-        lines.append(f"added statement '{new_key}': \"{new_text}\"")
+        lines.append(words(N_("added statement '{key}': \"{text}\""), key=new_key, text=new_text))
     if not lines:
         return unchanged(None)
     try:
@@ -203,11 +205,17 @@ def apply_questions(
         field = question_field(next(iter(changed))) if changed else QUESTION_NEW_KEY
         raise InvalidChange(
             {
-                field: "Someone else changed the questions just now. Close this and run "
-                "/coherence questions again to see their change."
+                field: _(
+                    "Someone else changed the questions just now. Close this and run "
+                    "/coherence questions again to see their change."
+                )
             }
         ) from None
-    return audited(session, workspace_id, None, user_id, lines, now)
+    return audited(session, workspace_id, None, user_id, lambda: [write() for write in lines], now)
+
+
+def _too_long() -> str:
+    return _("Keep it under {n} characters.").format(n=MAX_QUESTION_TEXT + 1)
 
 
 def _key_exists(session: Session, workspace_id: int, key: str) -> bool:

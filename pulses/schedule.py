@@ -5,7 +5,7 @@ Every function takes the current time and a session; none reads the clock or tal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from pulses.audit import Change, audited, unchanged
 from pulses.cadence import Cadence, Frequency, next_occurrence, occurrence_dates
 from pulses.groups import cadence_of
+from pulses.i18n import _
 from pulses.settings import (
     describe_cadence,
     restart_schedule,
@@ -47,7 +48,11 @@ def _name(group: LeadershipGroup) -> str:
 
 
 def _audited_change(
-    session: Session, group: LeadershipGroup, user_id: str, lines: Sequence[str], now: datetime
+    session: Session,
+    group: LeadershipGroup,
+    user_id: str,
+    lines: Callable[[], Sequence[str]],
+    now: datetime,
 ) -> Change:
     group.updated_at = now
     session.add(group)
@@ -78,29 +83,39 @@ def change_cadence(
     )
     validate_settings(after)
     if describe_cadence(before) == describe_cadence(after):
-        return unchanged(group.id, f"the cadence already is {describe_cadence(after)}")
+        already = _("the cadence already is {cadence}")
+        return unchanged(group.id, already.format(cadence=describe_cadence(after)))
     save_settings(session, group, before, after, now)
-    line = f"{_name(group)}: cadence {describe_cadence(before)} → {describe_cadence(after)}"
-    return _audited_change(session, group, user_id, [line], now)
+
+    def describe() -> list[str]:
+        line = _("{name}: cadence {was} → {now}")
+        was, now_ = describe_cadence(before), describe_cadence(after)
+        return [line.format(name=_name(group), was=was, now=now_)]
+
+    return _audited_change(session, group, user_id, describe, now)
 
 
 def pause(*, session: Session, group: LeadershipGroup, user_id: str, now: datetime) -> Change:
     """Stop scheduling pulses for the group until it is resumed."""
     assert group.id is not None
     if group.paused:
-        return unchanged(group.id, f"{_name(group)} was already paused")
+        return unchanged(group.id, _("{name} was already paused").format(name=_name(group)))
     group.paused = True
-    return _audited_change(session, group, user_id, [f"paused {_name(group)}"], now)
+    return _audited_change(
+        session, group, user_id, lambda: [_("paused {name}").format(name=_name(group))], now
+    )
 
 
 def resume(*, session: Session, group: LeadershipGroup, user_id: str, now: datetime) -> Change:
     """Schedule pulses again, from now on: days that passed while paused are not made up."""
     assert group.id is not None
     if not group.paused:
-        return unchanged(group.id, f"{_name(group)} is not paused")
+        return unchanged(group.id, _("{name} is not paused").format(name=_name(group)))
     group.paused = False
     restart_schedule(group, settings_of(group), now, new_rhythm=False)
-    return _audited_change(session, group, user_id, [f"resumed {_name(group)}"], now)
+    return _audited_change(
+        session, group, user_id, lambda: [_("resumed {name}").format(name=_name(group))], now
+    )
 
 
 def skip(
@@ -112,14 +127,21 @@ def skip(
         select(SkipDate).where(SkipDate.group_id == group.id, SkipDate.day == day)
     ).first()
     if existing is not None:
-        return unchanged(group.id, f"{_name(group)} already skips {day.isoformat()}")
+        already = _("{name} already skips {day}")
+        return unchanged(group.id, already.format(name=_name(group), day=day.isoformat()))
     session.add(SkipDate(group_id=group.id, day=day))
-    lines = [f"{_name(group)} skips {day.isoformat()}"]
-    if has_run_on(session=session, group_id=group.id, day=day):
-        lines.append("that day's pulse had already gone out")
-    elif day not in _pulse_days(cadence_of(session=session, group=group), day):
-        lines.append("no pulse was due that day anyway")
-    return _audited_change(session, group, user_id, lines, now)
+    gone_out = has_run_on(session=session, group_id=group.id, day=day)
+    not_due = not gone_out and day not in _pulse_days(cadence_of(session=session, group=group), day)
+
+    def describe() -> list[str]:
+        lines = [_("{name} skips {day}").format(name=_name(group), day=day.isoformat())]
+        if gone_out:
+            lines.append(_("that day's pulse had already gone out"))
+        elif not_due:
+            lines.append(_("no pulse was due that day anyway"))
+        return lines
+
+    return _audited_change(session, group, user_id, describe, now)
 
 
 def _pulse_days(cadence: Cadence, day: date) -> set[date]:
@@ -150,7 +172,7 @@ def next_send(*, session: Session, group: LeadershipGroup, now: datetime) -> dat
     assert group.id is not None
     cadence = cadence_of(session=session, group=group)
     after = now
-    for _ in range(8):
+    for _attempt in range(8):
         found = next_occurrence(cadence, after=after)
         if found is None:
             return None

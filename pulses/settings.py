@@ -22,20 +22,20 @@ from pulses.cadence import (
     next_occurrence,
 )
 from pulses.groups import create_group
+from pulses.i18n import LANGUAGES as LANGUAGES  # the setup modal offers them from here
+from pulses.i18n import N_, _, amount, weekday
 from pulses.privacy import ANONYMITY_MINIMUM, DEFAULT_ANONYMITY_THRESHOLD
 from storage.models import LeadershipGroup
 
-WEEKDAY_NAMES: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Marked for the catalogue: "monthly on the {week} {days}".
 MONTHLY_WEEK_NAMES: Final[dict[int, str]] = {
-    1: "first",
-    2: "second",
-    3: "third",
-    4: "fourth",
-    -1: "last",
+    1: N_("first"),
+    2: N_("second"),
+    3: N_("third"),
+    4: N_("fourth"),
+    -1: N_("last"),
 }
 DELIVERY_MODES: Final = ("channel", "dm")
-# The languages a group's messages can be written in, by their own names (pulses/i18n.py).
-LANGUAGES: Final[dict[str, str]] = {"en": "English", "de": "Deutsch"}
 MAX_LAYER_LENGTH: Final = 64
 # The answer window and the reminder are at least an hour, as the setup modal's hour fields
 # allow, whatever path changes them (the cadence caps both at 14 days), in whole minutes since
@@ -133,39 +133,40 @@ def validate_settings(settings: GroupSettings) -> None:
     """Raise :class:`InvalidChange` naming each field that is wrong (the cadence by `validate`)."""
     problems: dict[str, str] = {}
     if settings.layer is not None and len(settings.layer) > MAX_LAYER_LENGTH:
-        problems[LAYER] = f"Keep the layer label under {MAX_LAYER_LENGTH + 1} characters."
+        problems[LAYER] = _("Keep the layer label under {n} characters.").format(
+            n=MAX_LAYER_LENGTH + 1
+        )
     if settings.delivery_mode not in DELIVERY_MODES:
-        problems[DELIVERY_MODE] = "Choose the channel or a direct message."
+        problems[DELIVERY_MODE] = _("Choose the channel or a direct message.")
     elif settings.per_member_time and settings.delivery_mode != "dm":
         # One channel message goes out once, at the group's time; only DMs can follow each
         # member's clock (pulses.dispatch.per_member).
-        problems[PER_MEMBER_TIME] = (
+        problems[PER_MEMBER_TIME] = _(
             "Members' local time needs the pulse by direct message: a channel message goes "
             "out once, at the group's time."
         )
     if settings.anonymity_threshold < ANONYMITY_MINIMUM:
-        problems[THRESHOLD] = (
-            f"The anonymity threshold can't be below {ANONYMITY_MINIMUM}: with fewer answers "
+        problems[THRESHOLD] = _(
+            "The anonymity threshold can't be below {n}: with fewer answers "
             "a leader's answer could be worked out."
-        )
+        ).format(n=ANONYMITY_MINIMUM)
     if settings.language not in LANGUAGES:
-        problems[LANGUAGE] = "Choose one of the languages offered."
+        problems[LANGUAGE] = _("Choose one of the languages offered.")
     if settings.digest_weekday is not None and not 0 <= settings.digest_weekday <= 6:
-        problems[DIGEST_WEEKDAY] = "Choose a day of the week for the digest."
+        problems[DIGEST_WEEKDAY] = _("Choose a day of the week for the digest.")
     if not is_known_timezone(settings.timezone):
-        problems[TIMEZONE] = (
-            f"'{settings.timezone[:40]}' is not a known time zone (e.g. Europe/Berlin, "
-            "America/New_York)."
-        )
+        problems[TIMEZONE] = _(
+            "'{zone}' is not a known time zone (e.g. Europe/Berlin, America/New_York)."
+        ).format(zone=settings.timezone[:40])
     if not settings.weekdays:
-        problems[WEEKDAYS] = "Pick at least one day of the week for the pulse."
+        problems[WEEKDAYS] = _("Pick at least one day of the week for the pulse.")
     if settings.monthly_week not in MONTHLY_WEEKS:
-        problems[MONTHLY_WEEK] = "Choose the first, second, third, fourth or last week."
+        problems[MONTHLY_WEEK] = _("Choose the first, second, third, fourth or last week.")
     if settings.frequency == "monthly" and len(settings.weekdays) > 1:
-        problems[WEEKDAYS] = "A monthly pulse goes out on one day: pick a single weekday."
+        problems[WEEKDAYS] = _("A monthly pulse goes out on one day: pick a single weekday.")
     for field_name, what, duration in (
-        (ANSWER_WINDOW, "The answer window", settings.answer_window),
-        (REMINDER, "The reminder", settings.reminder_after),
+        (ANSWER_WINDOW, _("The answer window"), settings.answer_window),
+        (REMINDER, _("The reminder"), settings.reminder_after),
     ):
         if duration is not None and (problem := _hours_problem(what, duration)):
             problems[field_name] = problem
@@ -187,54 +188,63 @@ def validate_settings(settings: GroupSettings) -> None:
 
 def _hours_problem(what: str, duration: timedelta) -> str | None:
     if duration < timedelta(hours=MIN_HOURS):
-        return f"{what} must be at least {MIN_HOURS} hour, got {_hours(duration)}."
+        return _("{what} must be at least {n} hour, got {hours}.").format(
+            what=what, n=MIN_HOURS, hours=_hours(duration)
+        )
     if duration % timedelta(minutes=1):
-        return f"{what} must be a whole number of minutes, got {duration}."
+        return _("{what} must be a whole number of minutes, got {duration}.").format(
+            what=what, duration=duration
+        )
     return None
 
 
 def describe_cadence(settings: GroupSettings) -> str:
     """`weekly on Mon, Thu at 09:30 (Europe/Berlin)` and the like."""
-    days = ", ".join(WEEKDAY_NAMES[day] for day in settings.weekdays)
+    days = ", ".join(weekday(day) for day in settings.weekdays)
     at = settings.local_time.strftime("%H:%M")
     if settings.frequency == "monthly":
-        when = f"monthly on the {MONTHLY_WEEK_NAMES.get(settings.monthly_week, '?')} {days}"
+        week = MONTHLY_WEEK_NAMES.get(settings.monthly_week)
+        when = _("monthly on the {week} {days}").format(week=_(week) if week else "?", days=days)
     elif settings.frequency == "biweekly":
-        when = f"every other week on {days}"
+        when = _("every other week on {days}").format(days=days)
     else:
-        when = f"weekly on {days}"
+        when = _("weekly on {days}").format(days=days)
     if settings.per_member_time:
-        return f"{when} at {at} in each member's time zone (fallback {settings.timezone})"
-    return f"{when} at {at} ({settings.timezone})"
+        return _("{when} at {at} in each member's time zone (fallback {zone})").format(
+            when=when, at=at, zone=settings.timezone
+        )
+    return _("{when} at {at} ({zone})").format(when=when, at=at, zone=settings.timezone)
 
 
 def _hours(duration: timedelta | None) -> str:
     if duration is None:
-        return "none"
-    hours = duration.total_seconds() / 3600
-    return f"{hours:g} h"
+        return _("none")
+    return _("{hours} h").format(hours=amount(duration.total_seconds() / 3600))
 
 
 def _describe_digest(settings: GroupSettings) -> str:
     day = (
-        "the day after a pulse closes"
+        _("the day after a pulse closes")
         if settings.digest_weekday is None
-        else WEEKDAY_NAMES[settings.digest_weekday]
+        else weekday(settings.digest_weekday)
     )
-    channel = f"<#{settings.digest_channel_id}>" if settings.digest_channel_id else "the group"
-    return f"{day} at {settings.digest_time:%H:%M} in {channel}"
+    channel = f"<#{settings.digest_channel_id}>" if settings.digest_channel_id else _("the group")
+    return _("{day} at {at} in {channel}").format(
+        day=day, at=f"{settings.digest_time:%H:%M}", channel=channel
+    )
 
 
-# Each setting a change may touch, as it is described to admins in the audit trail.
+# Each setting a change may touch, as it is described to admins in the audit trail (the
+# labels marked for the catalogue, translated where a line is written).
 _DESCRIBED: Final[tuple[tuple[str, Callable[[GroupSettings], str]], ...]] = (
-    ("cadence", describe_cadence),
-    ("answer window", lambda settings: _hours(settings.answer_window)),
-    ("reminder", lambda settings: _hours(settings.reminder_after)),
-    ("layer", lambda settings: settings.layer or "none"),
-    ("delivery", lambda settings: settings.delivery_mode),
-    ("digest", _describe_digest),
-    ("anonymity threshold", lambda settings: str(settings.anonymity_threshold)),
-    ("language", lambda settings: settings.language),
+    (N_("cadence"), describe_cadence),
+    (N_("answer window"), lambda settings: _hours(settings.answer_window)),
+    (N_("reminder"), lambda settings: _hours(settings.reminder_after)),
+    (N_("layer"), lambda settings: settings.layer or _("none")),
+    (N_("delivery"), lambda settings: settings.delivery_mode),
+    (N_("digest"), _describe_digest),
+    (N_("anonymity threshold"), lambda settings: str(settings.anonymity_threshold)),
+    (N_("language"), lambda settings: settings.language),
 )
 
 
@@ -244,7 +254,7 @@ def describe_settings_changes(before: GroupSettings, after: GroupSettings) -> li
     for label, describe in _DESCRIBED:
         was, now = describe(before), describe(after)
         if was != now:
-            lines.append(f"{label} {was} → {now}")
+            lines.append(f"{_(label)} {was} → {now}")
     return lines
 
 
@@ -335,22 +345,23 @@ def apply_setup(
         group = create_group(
             session=session, workspace_id=workspace_id, channel_id=channel_id, created_at=now
         )
-    lines = (
-        describe_settings_changes(before, settings)
-        if before is not None
-        else [
-            f"made #{channel_name or group.channel_name or channel_id} a leadership group: "
-            f"{describe_cadence(settings)}"
-        ]
-    )
+    name = f"#{channel_name or group.channel_name or channel_id}"
+
+    def describe() -> list[str]:
+        if before is None:
+            made = _("made {name} a leadership group: {cadence}")
+            return [made.format(name=name, cadence=describe_cadence(settings))]
+        lines = describe_settings_changes(before, settings)
+        if lines:
+            lines[0] = f"#{group.channel_name or channel_id}: {lines[0]}"
+        return lines
+
     assert group.id is not None
-    if not lines:
+    if before is not None and not describe_settings_changes(before, settings):
         return unchanged(group.id)
     if before is None:
         group.active = True
         group.paused = False
         group.channel_name = channel_name or group.channel_name
-    else:
-        lines[0] = f"#{group.channel_name or channel_id}: {lines[0]}"
     save_settings(session, group, before, settings, now)
-    return audited(session, workspace_id, group.id, user_id, lines, now)
+    return audited(session, workspace_id, group.id, user_id, describe, now)

@@ -13,7 +13,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_bolt.response import BoltResponse
 from sqlmodel import Session
 
-from bot.i18n import channel_language, speaking
+from bot.i18n import _, channel_language, speaking
 from bot.services import services_of
 from pulses.commands import Command, CommandError, help_text, parse_command
 from pulses.groups import group_for_channel, workspace_for_team
@@ -21,6 +21,7 @@ from storage.db import session_scope
 
 COMMAND = "/coherence"
 PARSED_KEY = "parsed_command"
+TODAY_KEY = "parsed_on"
 GROUP_KEY = "group_id"
 
 Parsed = TypeVar("Parsed", bound=Command)
@@ -34,6 +35,7 @@ def parsed_command(command: dict[str, Any], context: BoltContext) -> Command | C
     if PARSED_KEY not in context:
         try:
             today = services_of(context).clock().date()
+            context[TODAY_KEY] = today
             context[PARSED_KEY] = parse_command(command.get("text", ""), today=today)
         except CommandError as error:
             context[PARSED_KEY] = error
@@ -97,12 +99,24 @@ def group_id_of(context: BoltContext) -> int:
 def answer_the_rest(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     """Help, and the usage of text that is not a command."""
     parsed = parsed_command(command, context)
-    if isinstance(parsed, CommandError):
-        ack(text=f":warning: {parsed.message}\nUsage: {parsed.usage}")
-    else:
-        # In the channel's group's language; English in a DM or another channel.
-        with speaking(channel_language(services_of(context).engine, command)):
+    # In the channel's group's language; English in a DM or another channel.
+    with speaking(channel_language(services_of(context).engine, command)):
+        if isinstance(parsed, CommandError):
+            problem = _worded(parsed, command, context)
+            usage = _("Usage: {usage}").format(usage=problem.usage)
+            ack(text=f":warning: {problem.message}\n{usage}")
+        else:
             ack(text=help_text())
+
+
+def _worded(error: CommandError, command: dict[str, Any], context: BoltContext) -> CommandError:
+    """The problem in the language being spoken: every listener's matcher parses the text
+    before the channel's group (and its language) is known, so the text is parsed again."""
+    try:
+        parse_command(command.get("text", ""), today=context[TODAY_KEY])
+    except CommandError as worded:
+        return worded
+    return error
 
 
 def register(app: App) -> None:

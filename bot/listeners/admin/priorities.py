@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
+from bot.i18n import _, speaking, workspace_language
 from bot.listeners.admin.access import caller_of, workspace_id_of, workspace_session
 from bot.services import services_of
 from bot.views.admin.inputs import metadata_of
@@ -34,23 +35,30 @@ def submit_priorities(ack: Ack, view: dict[str, Any], context: BoltContext) -> N
     services = services_of(context)
     workspace_id = workspace_id_of(context)
     channel_id = str(metadata_of(view).get("channel_id", ""))
-    try:
-        with session_scope(services.engine) as session:
-            group = group_for_channel(
-                session=session, workspace_id=workspace_id, channel_id=channel_id
-            )
-            listed = editable_priorities(session=session, workspace_id=workspace_id, group=group)
-            change = apply_priorities(
-                session=session,
-                workspace_id=workspace_id,
-                group=group,
-                edits=parse_priorities(
-                    view["state"]["values"], [p.id for p in listed if p.id is not None]
-                ),
-                user_id=caller_of(context).user_id,
-                now=services.clock(),
-            )
-    except InvalidChange as invalid:
-        ack(response_action="errors", errors=invalid.problems)
-        return
-    ack(response_action="update", view=notice_view("Priorities", change_text(change)))
+    with session_scope(services.engine) as session:
+        group = group_for_channel(session=session, workspace_id=workspace_id, channel_id=channel_id)
+        # The modal's language: its group's, else the one the workspace's groups share.
+        language = group.language if group else workspace_language(session, workspace_id)
+    with speaking(language):
+        try:
+            with session_scope(services.engine) as session:
+                group = group_for_channel(
+                    session=session, workspace_id=workspace_id, channel_id=channel_id
+                )
+                listed = editable_priorities(
+                    session=session, workspace_id=workspace_id, group=group
+                )
+                change = apply_priorities(
+                    session=session,
+                    workspace_id=workspace_id,
+                    group=group,
+                    edits=parse_priorities(
+                        view["state"]["values"], [p.id for p in listed if p.id is not None]
+                    ),
+                    user_id=caller_of(context).user_id,
+                    now=services.clock(),
+                )
+        except InvalidChange as invalid:
+            ack(response_action="errors", errors=invalid.problems)
+            return
+        ack(response_action="update", view=notice_view(_("Priorities"), change_text(change)))

@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from bot.i18n import workspace_language
-from bot.listeners.admin.access import caller_of, workspace_id_of, workspace_session
+from bot.i18n import _, speaking, workspace_language
+from bot.listeners.admin.access import caller_of, workspace_session
 from bot.services import services_of
 from bot.views.admin.questions import parse_questions, questions_modal
 from bot.views.admin.replies import change_text, notice_view
@@ -32,21 +32,29 @@ def open_questions(
 
 def submit_questions(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
     services = services_of(context)
-    try:
-        with session_scope(services.engine) as session:
-            change = apply_questions(
-                session=session,
-                workspace_id=workspace_id_of(context),
-                edits=parse_questions(view["state"]["values"]),
-                user_id=caller_of(context).user_id,
-                now=services.clock(),
+    with workspace_session(context) as (session, workspace_id):
+        # As the modal was written: the language the workspace's groups share.
+        language = workspace_language(session, workspace_id)
+    with speaking(language):
+        try:
+            with session_scope(services.engine) as session:
+                change = apply_questions(
+                    session=session,
+                    workspace_id=workspace_id,
+                    edits=parse_questions(view["state"]["values"]),
+                    user_id=caller_of(context).user_id,
+                    now=services.clock(),
+                )
+        except InvalidChange as invalid:
+            ack(response_action="errors", errors=invalid.problems)
+            return
+        extra = (
+            _(
+                "Pulses from now on ask the new wording; digests and trends mark the run "
+                "where it changed."
             )
-    except InvalidChange as invalid:
-        ack(response_action="errors", errors=invalid.problems)
-        return
-    extra = (
-        "Pulses from now on ask the new wording; digests and trends mark the run where it changed."
-        if change.changed
-        else None
-    )
-    ack(response_action="update", view=notice_view("Questions", change_text(change, extra=extra)))
+            if change.changed
+            else None
+        )
+        text = change_text(change, extra=extra)
+        ack(response_action="update", view=notice_view(_("Questions"), text))

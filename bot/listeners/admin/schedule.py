@@ -11,6 +11,7 @@ from datetime import datetime
 from slack_bolt import Ack, BoltContext
 from sqlmodel import Session
 
+from bot.i18n import N_, SOURCE_LOCALE, _, speaking
 from bot.listeners.admin.access import Caller, caller_of
 from bot.listeners.commands import group_id_of, parsed_as
 from bot.services import Services, services_of
@@ -41,23 +42,31 @@ def next_send_line(services: Services, group_id: int, caller: Caller) -> str:
         )
 
 
-def group_change(apply: GroupChange, usage: str) -> Callable[[Ack, BoltContext], None]:
+def group_change(
+    apply: GroupChange, usage: str, note: str | None = None
+) -> Callable[[Ack, BoltContext], None]:
     """A listener that applies one change to the channel's group and answers with what
-    changed and the next send (or the problem and the usage, changing nothing)."""
+    changed and the next send (or the problem and the usage, with ``note``, changing
+    nothing), in the group's language."""
 
     def change_group(ack: Ack, context: BoltContext) -> None:
         services = services_of(context)
         caller = caller_of(context)
         group_id = group_id_of(context)
+        language = SOURCE_LOCALE  # until the group is read
         try:
             with session_scope(services.engine) as session:
                 group = session.get(LeadershipGroup, group_id)
                 assert group is not None
-                change = apply(session, group, services.clock(), caller.user_id, context)
+                language = group.language
+                with speaking(language):
+                    change = apply(session, group, services.clock(), caller.user_id, context)
         except InvalidChange as invalid:
-            ack(text=problems_text(invalid, usage))
+            with speaking(language):
+                ack(text=problems_text(invalid, f"{usage} {_(note)}" if note else usage))
             return
-        ack(text=change_text(change, extra=next_send_line(services, group_id, caller)))
+        with speaking(language):
+            ack(text=change_text(change, extra=next_send_line(services, group_id, caller)))
 
     return change_group
 
@@ -70,7 +79,8 @@ change_cadence = group_change(
         user_id=user_id,
         now=now,
     ),
-    USAGE["cadence"] + " (the answer window and reminder are in `/coherence setup`)",
+    USAGE["cadence"],
+    N_("(the answer window and reminder are in `/coherence setup`)"),
 )
 pause = group_change(
     lambda session, group, now, user_id, context: schedule.pause(

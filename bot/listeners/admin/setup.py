@@ -8,14 +8,14 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.i18n import channel_language, speaking
-from bot.listeners.admin.access import caller_of, prompt_client, workspace_id_of
+from bot.i18n import _, channel_language, speaking
+from bot.listeners.admin.access import Caller, caller_of, prompt_client, workspace_id_of
 from bot.listeners.admin.schedule import next_send_line
-from bot.services import services_of
+from bot.services import Services, services_of
 from bot.views.admin.inputs import metadata_of
 from bot.views.admin.replies import NOT_IN_A_CHANNEL, change_text, notice_view
 from bot.views.admin.setup import parse_setup, setup_modal
-from pulses.audit import InvalidChange
+from pulses.audit import Change, InvalidChange
 from pulses.groups import group_for_channel
 from pulses.settings import apply_setup, default_settings, settings_of
 from storage.db import session_scope
@@ -58,27 +58,38 @@ def submit_setup(ack: Ack, view: dict[str, Any], client: WebClient, context: Bol
     try:
         with speaking(channel_language(services.engine, where)):
             settings = parse_setup(view["state"]["values"])
-        with session_scope(services.engine) as session:
-            change = apply_setup(
-                session=session,
-                workspace_id=workspace_id_of(context),
-                channel_id=channel_id,
-                channel_name=str(metadata.get("channel_name", "")),
-                settings=settings,
-                user_id=caller.user_id,
-                now=services.clock(),
-            )
+            with session_scope(services.engine) as session:
+                change = apply_setup(
+                    session=session,
+                    workspace_id=workspace_id_of(context),
+                    channel_id=channel_id,
+                    channel_name=str(metadata.get("channel_name", "")),
+                    settings=settings,
+                    user_id=caller.user_id,
+                    now=services.clock(),
+                )
     except InvalidChange as invalid:
         ack(response_action="errors", errors=invalid.problems)
         return
     assert change.group_id is not None
+    # What was saved, in the language the group speaks from now on.
+    with speaking(settings.language):
+        text = _saved_text(services, change, caller, client, channel_id)
+        ack(response_action="update", view=notice_view(_("Saved"), text))
+
+
+def _saved_text(
+    services: Services, change: Change, caller: Caller, client: WebClient, channel_id: str
+) -> str:
+    assert change.group_id is not None
     text = change_text(change, extra=next_send_line(services, change.group_id, caller))
     if not _bot_is_in_channel(client, channel_id):
-        text += (
-            f"\n:warning: Coherence is not in <#{channel_id}> yet: invite it there "
+        warning = _(
+            ":warning: Coherence is not in {channel} yet: invite it there "
             "(`/invite @Coherence`), or its pulses cannot be delivered."
         )
-    ack(response_action="update", view=notice_view("Saved", text))
+        text += "\n" + warning.format(channel=f"<#{channel_id}>")
+    return text
 
 
 def _bot_is_in_channel(client: WebClient, channel_id: str) -> bool:
