@@ -1,6 +1,7 @@
 """Messages in the group's language (issue 15, part 4): a German group gets German pulses,
 reminders and digests through the sandbox; every converted view renders in English and German
-within Block Kit's limits, and no German view shows a catalogue message left in English."""
+within Block Kit's limits, and no German view shows a catalogue message left in English; a
+German group's command errors, change confirmations and the Home's cadence are German."""
 
 from __future__ import annotations
 
@@ -633,3 +634,86 @@ def test_a_non_admin_is_refused_in_the_groups_language(
     refusal = _reply(sandbox, "U0ALICE", "pause", EXEC)
     assert refusal.startswith(":lock: Nur Workspace-Admins")
     assert snapshot(bot.engine) == before
+
+
+# --- commands, changes and the Home's cadence (the domain's own words) ------------------------
+
+
+def test_a_german_groups_command_errors_speak_german_and_a_dm_english(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    bot.clock.now = MONDAY
+    before = snapshot(bot.engine)
+    unknown = _reply(sandbox, "U0ALICE", "trnd", EXEC)
+    assert unknown.startswith(":warning: unbekannter Unterbefehl 'trnd' (meinten Sie „trend“?)\n")
+    assert "\nVerwendung: *Coherence* – das kann `/coherence`:" in unknown
+    past = _reply(sandbox, ADMIN, "skip 2026-11-01", EXEC)
+    assert past == (
+        ":warning: 2026-11-01 liegt in der Vergangenheit\nVerwendung: /coherence skip YYYY-MM-DD"
+    )
+    zone = _reply(sandbox, ADMIN, "cadence weekly mon 09:00 Europe/Berln", EXEC)
+    assert zone.startswith(
+        ":warning: 'Europe/Berln' ist keine bekannte Zeitzone (meinten Sie Europe/Berlin?)"
+    )
+    assert _untranslated(unknown + past + zone) == []
+    assert snapshot(bot.engine) == before
+    # The same mistake in a direct message: English, as before.
+    in_dm = _reply(sandbox, ADMIN, "skip 2026-11-01", sandbox.dm_channel(ADMIN))
+    assert in_dm == ":warning: 2026-11-01 is in the past\nUsage: /coherence skip YYYY-MM-DD"
+
+
+def test_a_german_groups_changes_are_confirmed_in_german_and_audited_in_english(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    bot.clock.now = MONDAY
+    cadence = _reply(sandbox, ADMIN, "cadence weekly mon,thu 09:30", EXEC)
+    assert cadence.startswith(
+        ":white_check_mark: Erledigt – #exec-team: Rhythmus wöchentlich am Mo. um 09:00 "
+        "(Europe/Berlin) → wöchentlich am Mo., Do. um 09:30 (Europe/Berlin).\nNächster Pulse: "
+    )
+    again = _reply(sandbox, ADMIN, "cadence weekly mon,thu 09:30", EXEC)
+    assert again.startswith("Nichts zu ändern – der Rhythmus ist schon wöchentlich am Mo., Do.")
+    refused = _reply(sandbox, ADMIN, "cadence monthly mon,thu 09:30", EXEC)
+    assert refused == (
+        ":warning: 'mon,thu': monthly nimmt einen Tag, z. B. first-mon oder last-fri\n"
+        "Verwendung: /coherence cadence weekly|biweekly|monthly DAYS HH:MM [TIME_ZONE|local]"
+    )
+    # A cadence the settings check refuses: its problem and the usage's note in German.
+    local = _reply(sandbox, ADMIN, "cadence weekly mon 09:00 local", EXEC)
+    assert local.startswith(":warning: Die Ortszeit der Mitglieder braucht den Pulse per ")
+    assert local.endswith("(Antwortfenster und Erinnerung stehen in `/coherence setup`)")
+    assert _reply(sandbox, ADMIN, "pause", EXEC).startswith(
+        ":white_check_mark: Erledigt – #exec-team pausiert."
+    )
+    # The setup modal's confirmation, in the language the group keeps.
+    modal = open_modal(sandbox, ADMIN, "setup")
+    response = sandbox.user(ADMIN).submit(modal.id, {"anonymity_threshold": "7"})
+    assert response.json is not None
+    saved = response.json["view"]
+    assert saved["title"]["text"] == "Gespeichert"
+    shown = json.dumps(saved["blocks"], ensure_ascii=False)
+    assert "Erledigt – #exec-team: Anonymitätsschwelle 5 → 7." in shown
+    assert _untranslated(cadence + again + refused + local + shown) == []
+    # The audit log is one record for every group's admins: English.
+    assert [c.summary for c in changes(bot.engine)] == [
+        "#exec-team: cadence weekly on Mon at 09:00 (Europe/Berlin) → "
+        "weekly on Mon, Thu at 09:30 (Europe/Berlin)",
+        "paused #exec-team",
+        "#exec-team: anonymity threshold 5 → 7",
+    ]
+
+
+def test_the_homes_cadence_line_speaks_the_groups_shared_language(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    bot.clock.now = MONDAY
+    home = open_home(sandbox, ADMIN)
+    assert "Rhythmus: wöchentlich am Mo. um 09:00 (Europe/Berlin)" in home
+    # A second group speaking English: the Home, and its cadence lines, are English.
+    make_group(bot.engine, channel="C0OTHER", name="other-team", timezone=BERLIN)
+    home = open_home(sandbox, ADMIN)
+    assert "Cadence: weekly on Mon at 09:00 (Europe/Berlin)" in home
+    assert "Rhythmus" not in home
