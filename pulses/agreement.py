@@ -67,16 +67,23 @@ def _moments(counts: Mapping[int, int], options: int) -> _Moments:
     return _Moments(n, total, total_squares, absolute_deviation)
 
 
-def _sample_variance(moments: _Moments) -> Fraction | None:
+def _variance_terms(moments: _Moments) -> tuple[int, int] | None:
+    """The sample variance (n − 1) as an exact ratio of integers; None below two answers."""
     n = moments.n
     if n < 2:
         return None
-    return Fraction(n * moments.total_squares - moments.total**2, n * (n - 1))
+    return n * moments.total_squares - moments.total**2, n * (n - 1)
 
 
-def _rwg(variance: Fraction, options: int) -> float:
-    null = _null_variance_exact(options)
-    return float(1 - min(variance, null) / null)
+def _rwg(numerator: int, denominator: int, options: int) -> float:
+    # 1 − min(s², σ²_EU) / σ²_EU with s² = numerator / denominator and σ²_EU = (A² − 1) / 12,
+    # over one common denominator: Python's integer division rounds the exact ratio once, as
+    # a Fraction's float would, at a fraction of the cost.
+    if options < 2:
+        raise ValueError(f"a Likert scale needs at least 2 options, got {options}")
+    null = options * options - 1
+    scaled = denominator * null
+    return max(0, scaled - 12 * numerator) / scaled
 
 
 def item_stats(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> ItemStats:
@@ -90,20 +97,26 @@ def item_stats(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> I
     n = moments.n
     if n == 0:
         return ItemStats(n=0, mean=None, sd=None, rwg=None, ad_m=None)
-    mean = float(Fraction(moments.total, n))
-    ad_m = float(Fraction(moments.absolute_deviation, n * n))
-    variance = _sample_variance(moments)
+    # int / int is the exact ratio correctly rounded: the same float as through a Fraction.
+    mean = moments.total / n
+    ad_m = moments.absolute_deviation / (n * n)
+    variance = _variance_terms(moments)
     if variance is None:
         return ItemStats(n=n, mean=mean, sd=None, rwg=None, ad_m=ad_m)
+    numerator, denominator = variance
     return ItemStats(
-        n=n, mean=mean, sd=math.sqrt(float(variance)), rwg=_rwg(variance, options), ad_m=ad_m
+        n=n,
+        mean=mean,
+        sd=math.sqrt(numerator / denominator),
+        rwg=_rwg(numerator, denominator, options),
+        ad_m=ad_m,
     )
 
 
 def item_variance(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> float | None:
     """Sample variance (n − 1) of one item from its histogram; None below two answers."""
-    variance = _sample_variance(_moments(counts, options))
-    return None if variance is None else float(variance)
+    variance = _variance_terms(_moments(counts, options))
+    return None if variance is None else variance[0] / variance[1]
 
 
 def rwg_j(item_variances: Sequence[float], options: int = LIKERT_OPTIONS) -> float | None:

@@ -10,7 +10,7 @@ Team-level only: a commitment names a run, never an answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -190,16 +190,35 @@ def _rows(session: Session, *conditions: ColumnElement[bool]) -> list[Commitment
 def follow_up(*, session: Session, group_id: int, history: Sequence[tuple[int, date]]) -> FollowUp:
     """What the digest of a group's ``history`` (its runs' ids and days, oldest first, ending
     with the run reported) asks about, and which of those runs had commitments."""
-    if not history:
-        return FollowUp()
-    latest_id, latest_day = history[-1]
-    previous = history[-2][0] if len(history) > 1 else None
-    # One query, so a digest costs the same whatever the length of the group's history.
-    recorded = _rows(
+    return follow_ups(session=session, histories={group_id: history})[group_id]
+
+
+def follow_ups(
+    *, session: Session, histories: Mapping[int, Sequence[tuple[int, date]]]
+) -> dict[int, FollowUp]:
+    """`follow_up` of each group (group id → its history): one query for them all, so a
+    batch of digests costs the same whatever the number of groups or the length of history."""
+    found = {group_id: FollowUp() for group_id in histories}
+    latest = {group_id: history[-1][1] for group_id, history in histories.items() if history}
+    if not latest:
+        return found
+    recorded: dict[int, list[CommitmentView]] = {group_id: [] for group_id in latest}
+    for view in _rows(
         session,
-        col(Commitment.group_id) == group_id,
-        col(PulseRun.occurrence_day) <= latest_day,
-    )
+        col(Commitment.group_id).in_(latest),
+        col(PulseRun.occurrence_day) <= max(latest.values()),
+    ):
+        # Each group's up to its own latest run; the order (day, id) is kept.
+        if view.run_day <= latest[view.group_id]:
+            recorded[view.group_id].append(view)
+    for group_id, views in recorded.items():
+        found[group_id] = _follow_up(views, histories[group_id])
+    return found
+
+
+def _follow_up(recorded: Sequence[CommitmentView], history: Sequence[tuple[int, date]]) -> FollowUp:
+    latest_id = history[-1][0]
+    previous = history[-2][0] if len(history) > 1 else None
     # The run before this one had its digest last time: its commitments are asked about done
     # or not (the answer shows); older ones only while they stay open.
     to_review = [

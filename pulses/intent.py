@@ -10,13 +10,14 @@ what a past run is compared with.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, and_, col, or_, select
 
 from pulses.focus import declared_distribution
 from storage import queries
@@ -127,31 +128,51 @@ def declared_changes(
     group = session.get(LeadershipGroup, group_id)
     if group is None:
         return []
-    zone = ZoneInfo(group.timezone)
-    start = datetime.combine(since, time(), tzinfo=zone)
-    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=zone)
-    versions = list(
-        session.exec(
-            select(IntentVersion)
-            .where(
-                IntentVersion.group_id == group_id,
-                col(IntentVersion.user_id).is_not(None),
+    return declared_changes_of(session, [(group, since, until)])[group_id]
+
+
+def declared_changes_of(
+    session: Session, spans: Sequence[tuple[LeadershipGroup, date, date]]
+) -> dict[int, list[DeclaredChange]]:
+    """`declared_changes` of each (group, since, until), group id → its changes: two queries
+    for them all, so a batch of digests does not pay two per group."""
+    found: dict[int, list[DeclaredChange]] = {}
+    zones: dict[int, ZoneInfo] = {}
+    within: list[ColumnElement[bool]] = []
+    for group, since, until in spans:
+        assert group.id is not None
+        found[group.id] = []
+        zone = zones[group.id] = ZoneInfo(group.timezone)
+        start = datetime.combine(since, time(), tzinfo=zone)
+        end = datetime.combine(until + timedelta(days=1), time(), tzinfo=zone)
+        within.append(
+            and_(
+                IntentVersion.group_id == group.id,
                 col(IntentVersion.effective_at) >= start,
                 col(IntentVersion.effective_at) < end,
             )
+        )
+    if not within:
+        return found
+    versions = list(
+        session.exec(
+            select(IntentVersion)
+            .where(col(IntentVersion.user_id).is_not(None), or_(*within))
             .order_by(col(IntentVersion.effective_at), col(IntentVersion.id))
         )
     )
     shares = queries.intent_shares(
         session=session, intent_ids=[v.id for v in versions if v.id is not None]
     )
-    return [
-        DeclaredChange(
-            intent_version=version.id,
-            day=version.effective_at.astimezone(zone).date(),
-            reason=version.reason,
-            shares=shares.get(version.id, {}),
-        )
-        for version in versions
-        if version.id is not None
-    ]
+    for version in versions:
+        if version.id is not None:
+            zone = zones[version.group_id]
+            found[version.group_id].append(
+                DeclaredChange(
+                    intent_version=version.id,
+                    day=version.effective_at.astimezone(zone).date(),
+                    reason=version.reason,
+                    shares=shares.get(version.id, {}),
+                )
+            )
+    return found

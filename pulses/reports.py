@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Literal
 from sqlmodel import Session, col, select
 
 from pulses.away import away_count
-from pulses.commitments import FollowUp, follow_up
+from pulses.commitments import FollowUp, follow_ups
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
 from pulses.focus import OTHER
 from pulses.i18n import speaking
-from pulses.intent import DeclaredChange, declared_changes
+from pulses.intent import DeclaredChange, declared_changes_of
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
 from pulses.pressure import RunPressure, run_pressure
 from pulses.privacy import Suppressed, effective_threshold, reportable, shown_sample
@@ -437,33 +437,6 @@ def group_digest(
     return group_digests(session=session, group_ids=[group_id], now=now, thresholds=thresholds)[0]
 
 
-def _digest(
-    session: Session,
-    group: LeadershipGroup,
-    now: datetime,
-    thresholds: FlagThresholds,
-    window: Window,
-    counts: Extras,
-) -> GroupDigest:
-    # The digest shows the signals and friction of its latest run only; the runs before it
-    # are the trend's figures.
-    history = _build_reports(session, group, window, TREND_RUNS, thresholds, 1, counts)
-    since = history[0].occurrence_day if history else now.date()
-    assert group.id is not None
-    changes = declared_changes(session, group.id, since, now.date())
-    return GroupDigest(
-        group=group_info(group),
-        generated_at=now,
-        history=tuple(history),
-        declared_changes=tuple(changes),
-        follow_up=follow_up(
-            session=session,
-            group_id=group.id,
-            history=[(r.run_id, r.occurrence_day) for r in history],
-        ),
-    )
-
-
 def group_digests(
     *,
     session: Session,
@@ -472,7 +445,7 @@ def group_digests(
     thresholds: FlagThresholds = DEFAULT_THRESHOLDS,
 ) -> list[GroupDigest]:
     """`group_digest` of each group, their runs read together: a batch of digests costs the
-    queries of one plus a few per group (its declared changes and commitments)."""
+    queries of one, whatever the number of groups."""
     groups = {
         group.id: group
         for group in session.exec(
@@ -488,9 +461,37 @@ def group_digests(
         session,
         [reported_runs(groups[gid], window, TREND_RUNS, 1) for gid, window in windows.items()],
     )
-    digests = []
+    # The digest shows the signals and friction of its latest run only; the runs before it
+    # are the trend's figures.
+    histories: dict[int, list[RunReport]] = {}
     for group_id, window in windows.items():
         # The engine writes its flags and evidence in the group's language.
         with speaking(groups[group_id].language):
-            digests.append(_digest(session, groups[group_id], now, thresholds, window, counts))
-    return digests
+            histories[group_id] = _build_reports(
+                session, groups[group_id], window, TREND_RUNS, thresholds, 1, counts
+            )
+    today = now.date()
+    changes = declared_changes_of(
+        session,
+        [
+            (groups[gid], history[0].occurrence_day if history else today, today)
+            for gid, history in histories.items()
+        ],
+    )
+    asked = follow_ups(
+        session=session,
+        histories={
+            gid: [(r.run_id, r.occurrence_day) for r in history]
+            for gid, history in histories.items()
+        },
+    )
+    return [
+        GroupDigest(
+            group=group_info(groups[gid]),
+            generated_at=now,
+            history=tuple(history),
+            declared_changes=tuple(changes[gid]),
+            follow_up=asked[gid],
+        )
+        for gid, history in histories.items()
+    ]
