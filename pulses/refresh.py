@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable
 
@@ -24,14 +25,20 @@ logger = logging.getLogger(__name__)
 
 # Two threads: chat.update is limited per workspace (Tier 3), so more would only wait longer.
 WORKERS = 2
+# A message is updated at most once a second: Slack allows about 50 updates a minute, and
+# during a burst of answers every update done sooner would only take the answers' CPU.
+SPACING_SECONDS = 1.0
 
 
 class Refresher:
-    """Runs jobs by key on its own threads: per key one at a time, and only the latest job
-    asked for while another waits or runs."""
+    """Runs jobs by key on its own threads: per key one at a time, no sooner than `spacing`
+    seconds after the key's previous job started, and only the latest job asked for while
+    another waits or runs."""
 
-    def __init__(self, workers: int = WORKERS) -> None:
+    def __init__(self, workers: int = WORKERS, spacing: float = SPACING_SECONDS) -> None:
         self._workers = workers
+        self._spacing = spacing
+        self._last_start: dict[Hashable, float] = {}
         self._latest: dict[Hashable, Callable[[], None]] = {}
         self._queue: deque[Hashable] = deque()
         self._running: set[Hashable] = set()
@@ -72,14 +79,27 @@ class Refresher:
     def _next(self) -> tuple[Hashable, Callable[[], None]] | None:
         with self._changed:
             while True:
+                now = time.monotonic()
+                # Only keys started within the spacing still matter.
+                self._last_start = {
+                    key: started
+                    for key, started in self._last_start.items()
+                    if started + self._spacing > now
+                }
+                soonest: float | None = None
                 for key in self._queue:
-                    if key not in self._running:
+                    if key in self._running:
+                        continue
+                    ready_at = self._last_start.get(key, now - self._spacing) + self._spacing
+                    if ready_at <= now:
                         self._queue.remove(key)
                         self._running.add(key)
+                        self._last_start[key] = now
                         return key, self._latest.pop(key)
+                    soonest = ready_at if soonest is None else min(soonest, ready_at)
                 if self._closed and not self._queue:
                     return None
-                self._changed.wait()
+                self._changed.wait(None if soonest is None else soonest - now)
 
     def _work(self) -> None:
         while (taken := self._next()) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from pulses.refresh import Refresher
 
@@ -71,4 +72,20 @@ def test_a_failing_job_is_logged_and_the_next_one_still_runs() -> None:
     refresher.submit("a", lambda: ran.append("again"))
     assert refresher.wait_idle(5)
     assert ran == ["again"]
+    refresher.close()
+
+
+def test_a_key_runs_again_no_sooner_than_its_spacing_while_other_keys_go_ahead() -> None:
+    refresher = Refresher(workers=2, spacing=0.5)
+    started: dict[str, list[float]] = {"a": [], "b": []}
+
+    refresher.submit("a", lambda: started["a"].append(time.monotonic()))
+    assert refresher.wait_idle(5)
+    refresher.submit("a", lambda: started["a"].append(time.monotonic()))
+    refresher.submit("b", lambda: started["b"].append(time.monotonic()))
+    assert refresher.wait_idle(5)
+    first, second = started["a"]
+    assert second - first >= 0.5
+    # "b" had no update within the spacing: it went ahead without waiting for "a".
+    assert started["b"][0] < second
     refresher.close()
