@@ -35,8 +35,8 @@ from pulses.windows import (
     run_threshold,
     shown_runs,
 )
-from storage.models import LeadershipGroup, PulseRun
-from storage.queries import latest_unclosed_run, run_progress
+from storage.models import LeadershipGroup
+from storage.queries import WindowRun, latest_unclosed_run, run_progress
 
 if TYPE_CHECKING:
     from pulses.signals.engine import Signals, Trend
@@ -244,11 +244,11 @@ def _build_reports(
 
 
 def _report(
-    run: PulseRun,
+    run: WindowRun,
     metrics: RunMetrics | Suppressed,
     previous: Sequence[RunSample] | None,
     window: Window,
-    before: Sequence[PulseRun],
+    before: Sequence[WindowRun],
     thresholds: FlagThresholds,
 ) -> RunReport:
     assert run.id is not None

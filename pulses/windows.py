@@ -20,10 +20,11 @@ from pulses.metrics import RunInput
 from pulses.privacy import effective_threshold, is_reportable
 from pulses.samples import RunSample
 from pulses.sampling import run_sample
-from storage.models import LeadershipGroup, PulseRun
+from storage.models import LeadershipGroup
 from storage.queries import (
     RunTally,
     RunWindow,
+    WindowRun,
     answer_rows,
     closed_run_windows,
     friction_texts,
@@ -36,7 +37,7 @@ OTHER_NAME = "Something else"
 class Window:
     """A window of closed runs, most recent first, as metric inputs."""
 
-    runs: list[PulseRun]
+    runs: list[WindowRun]
     inputs: dict[int, RunInput]
     names: dict[str, str]
     declared: dict[int, dict[str, float]]
@@ -44,14 +45,32 @@ class Window:
     samples: dict[int, RunSample]  # run id → the run's answers one by one, for the engine
 
 
-def _run_input(tally: RunTally) -> tuple[RunInput, dict[str, float], dict[str, int]]:
+# The dimensions a run asked, as (their keys in the order asked, key → question id).
+Dimensions = tuple[list[str], dict[str, int]]
+
+
+def _dimensions(tally: RunTally, known: dict[str, Dimensions]) -> Dimensions:
+    """The dimensions of the run's questions; runs that asked the same questions (the same
+    stored ids, read in one window) share them, so each list is ordered once (``known``)."""
+    found = known.get(tally.run.question_ids)
+    if found is None:
+        likert = sorted(
+            (q for q in tally.asked if q.kind == "likert"), key=lambda q: (q.position, q.key)
+        )
+        found = known[tally.run.question_ids] = (
+            [q.key for q in likert],
+            {q.key: q.id for q in likert if q.id is not None},
+        )
+    return found
+
+
+def _run_input(
+    tally: RunTally, known: dict[str, Dimensions]
+) -> tuple[RunInput, dict[str, float], dict[str, int]]:
     """The run's metric input, its declared distribution and its dimensions' question ids."""
-    likert = sorted(
-        (q for q in tally.asked if q.kind == "likert"), key=lambda q: (q.position, q.key)
-    )
-    likert_ids = {q.key: q.id for q in likert if q.id is not None}
+    keys, likert_ids = _dimensions(tally, known)
     # Items in the order they were asked; keys answered but no longer listed come last.
-    item_keys = list(dict.fromkeys([q.key for q in likert] + sorted(tally.histograms)))
+    item_keys = list(dict.fromkeys(keys + sorted(tally.histograms)))
     # The intent in force when the run was claimed: editing weights later never rewrites it.
     weights: dict[str, float | None] = {str(pid): share for pid, share in tally.declared.items()}
     named = {OTHER if pid is None else str(pid): n for pid, n in tally.focus.items()}
@@ -65,10 +84,12 @@ def _run_input(tally: RunTally) -> tuple[RunInput, dict[str, float], dict[str, i
         previous_focus_counts=(),
         n_responded=tally.responded,
     )
-    return data, declared_distribution(weights), likert_ids
+    return data, declared_distribution(weights), dict(likert_ids)
 
 
-def _window(window: RunWindow, samples: dict[int, RunSample]) -> Window:
+def _window(
+    window: RunWindow, samples: dict[int, RunSample], known: dict[str, Dimensions]
+) -> Window:
     names = {str(pid): p.name for pid, p in window.priorities.items()}
     names[OTHER] = OTHER_NAME
     inputs: dict[int, RunInput] = {}
@@ -77,7 +98,7 @@ def _window(window: RunWindow, samples: dict[int, RunSample]) -> Window:
     for tally in window.tallies:
         assert tally.run.id is not None
         run_id = tally.run.id
-        inputs[run_id], declared[run_id], likert_ids[run_id] = _run_input(tally)
+        inputs[run_id], declared[run_id], likert_ids[run_id] = _run_input(tally, known)
     return Window(
         runs=[tally.run for tally in window.tallies],
         inputs=inputs,
@@ -96,10 +117,11 @@ def load_windows(
     tallies = [tally for window in windows.values() for tally in window.tallies]
     answers = answer_rows(session=session, run_ids=[t.run.id for t in tallies if t.run.id])
     samples = {t.run.id: run_sample(t, answers.get(t.run.id, [])) for t in tallies if t.run.id}
-    return {group_id: _window(window, samples) for group_id, window in windows.items()}
+    known: dict[str, Dimensions] = {}
+    return {group_id: _window(window, samples, known) for group_id, window in windows.items()}
 
 
-def run_threshold(group: LeadershipGroup, run: PulseRun) -> int:
+def run_threshold(group: LeadershipGroup, run: WindowRun) -> int:
     """The threshold a run is shown under: the stricter of the run's and the group's, so
     raising the threshold also hides past runs."""
     return effective_threshold(max(run.anonymity_threshold, group.anonymity_threshold))

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import ColumnElement, String, cast, func
+from sqlalchemy import select as select_columns
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, and_, col, or_, select
 
@@ -46,6 +48,31 @@ def stored_ids(text: str) -> list[int]:
 PRESSURE_KIND = "pressure"
 
 
+@dataclass(frozen=True, slots=True)
+class WindowRun:
+    """What a report reads of a closed run, as plain values: a window holds hundreds of runs
+    per batch of digests, and ORM objects cost more to load than their figures to compute."""
+
+    id: int
+    group_id: int
+    occurrence_day: date
+    question_ids: str
+    priority_ids: str
+    intent_version_id: int | None
+    anonymity_threshold: int
+
+
+_WINDOW_RUN_COLUMNS = (
+    col(PulseRun.id),
+    col(PulseRun.group_id),
+    col(PulseRun.occurrence_day),
+    col(PulseRun.question_ids),
+    col(PulseRun.priority_ids),
+    col(PulseRun.intent_version_id),
+    col(PulseRun.anonymity_threshold),
+)
+
+
 @dataclass(frozen=True)
 class RunTally:
     """One closed run's answers counted in the database, with the versions it asked.
@@ -60,7 +87,7 @@ class RunTally:
     (score → count), never part of them.
     """
 
-    run: PulseRun
+    run: WindowRun
     asked: list[Question]  # the question versions the run asked that still exist
     histograms: dict[str, dict[int, int]]  # dimension key → score → count
     focus: dict[int | None, float]
@@ -90,21 +117,49 @@ def closed_run_window(
 
 def _window_runs(
     session: Session, group_ids: Sequence[int], until: date | None, count: int
-) -> list[PulseRun]:
+) -> list[WindowRun]:
     """Each group's last ``count`` closed runs up to ``until``, by group, most recent first."""
     closed = [col(PulseRun.group_id).in_(group_ids), col(PulseRun.status) == "closed"]
     if until is not None:
         closed.append(col(PulseRun.occurrence_day) <= until)
     by_day = col(PulseRun.occurrence_day).desc()
     if len(group_ids) == 1:
-        query = select(PulseRun).where(*closed).order_by(by_day).limit(count)
-        return list(session.exec(query))
-    # Many groups at once: each group's runs numbered from its latest, the first ``count`` kept.
-    rank = func.row_number().over(partition_by=col(PulseRun.group_id), order_by=by_day)
-    ranked = select(col(PulseRun.id).label("id"), rank.label("rank")).where(*closed).subquery()
-    kept = select(ranked.c.id).where(ranked.c.rank <= count)
-    query = select(PulseRun).where(col(PulseRun.id).in_(kept))
-    return list(session.exec(query.order_by(col(PulseRun.group_id), by_day)))
+        query = select_columns(*_WINDOW_RUN_COLUMNS).where(*closed).order_by(by_day).limit(count)
+    else:
+        # Many groups at once: each group's runs numbered from its latest, the first ``count``
+        # kept.
+        rank = func.row_number().over(partition_by=col(PulseRun.group_id), order_by=by_day)
+        ranked = select(col(PulseRun.id).label("id"), rank.label("rank")).where(*closed).subquery()
+        kept = select(ranked.c.id).where(ranked.c.rank <= count)
+        query = (
+            select_columns(*_WINDOW_RUN_COLUMNS)
+            .where(col(PulseRun.id).in_(kept))
+            .order_by(col(PulseRun.group_id), by_day)
+        )
+    runs = []
+    for row in _connection(session).execute(query):
+        assert row.id is not None  # a stored row always has its key
+        runs.append(
+            WindowRun(
+                row.id,
+                row.group_id,
+                row.occurrence_day,
+                row.question_ids,
+                row.priority_ids,
+                row.intent_version_id,
+                row.anonymity_threshold,
+            )
+        )
+    return runs
+
+
+def _connection(session: Session) -> Connection:
+    """The session's connection, for reads of plain rows: a window's aggregates are tens of
+    thousands of rows, and the ORM's processing of each costs more than the figures computed
+    from them. Pending changes are flushed first, as an ORM query would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
 
 
 def closed_run_windows(
@@ -118,7 +173,17 @@ def closed_run_windows(
     if not run_ids:
         return windows
 
-    question_ids = {qid for run in runs for qid in stored_ids(run.question_ids)}
+    # Runs store the same few id lists over and over: each text is parsed once.
+    parsed: dict[str, list[int]] = {}
+
+    def ids_in(text: str) -> list[int]:
+        found = parsed.get(text)
+        if found is None:
+            found = parsed[text] = stored_ids(text)
+        return found
+
+    connection = _connection(session)
+    question_ids = {qid for run in runs for qid in ids_in(run.question_ids)}
     answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
     # The questions asked and answered: the answers' keys, and which of them is the pressure item.
     questions = {
@@ -130,42 +195,44 @@ def closed_run_windows(
         )
         if q.id is not None
     }
+    # Each question's key, None for the pressure item: read once, not once per row.
+    keys = {qid: None if q.kind == PRESSURE_KIND else q.key for qid, q in questions.items()}
     histograms: dict[int, dict[str, dict[int, int]]] = {}
     pressure: dict[int, dict[int, int]] = {}
-    for run_id, question_id, score, count_ in session.exec(
+    for run_id, question_id, score, count_ in connection.execute(
         select(AnswerScore.run_id, AnswerScore.question_id, AnswerScore.score, func.count())
         .where(col(AnswerScore.run_id).in_(run_ids))
         .group_by(col(AnswerScore.run_id), col(AnswerScore.question_id), col(AnswerScore.score))
     ):
-        question = questions[question_id]
-        if question.kind == PRESSURE_KIND:
+        key = keys[question_id]
+        if key is None:
             counts = pressure.setdefault(run_id, {})
             counts[score] = counts.get(score, 0) + count_
         else:
-            by_score = histograms.setdefault(run_id, {}).setdefault(question.key, {})
+            by_score = histograms.setdefault(run_id, {}).setdefault(key, {})
             by_score[score] = by_score.get(score, 0) + count_
     focus: dict[int, dict[int | None, float]] = {}
-    for run_id, priority_id, tenths in session.exec(
+    for run_id, priority_id, tenths in connection.execute(
         select(AnswerFocus.run_id, AnswerFocus.priority_id, func.sum(AnswerFocus.tenths))
         .where(col(AnswerFocus.run_id).in_(run_ids))
         .group_by(col(AnswerFocus.run_id), col(AnswerFocus.priority_id))
     ):
         focus.setdefault(run_id, {})[priority_id] = int(tenths) / 10
     invited = dict(
-        session.exec(
+        connection.execute(
             select(Invitation.run_id, func.count())
             .where(col(Invitation.run_id).in_(run_ids), col(Invitation.status) != "failed")
             .group_by(col(Invitation.run_id))
         ).all()
     )
     responded = dict(
-        session.exec(
+        connection.execute(
             select(Answer.run_id, func.count())
             .where(col(Answer.run_id).in_(run_ids))
             .group_by(col(Answer.run_id))
         ).all()
     )
-    priority_ids = {pid for run in runs for pid in stored_ids(run.priority_ids)}
+    priority_ids = {pid for run in runs for pid in ids_in(run.priority_ids)}
     priority_ids |= {pid for counts in focus.values() for pid in counts if pid is not None}
     # The priorities, and the declared shares of the runs' intent versions, in one query.
     intent_ids = {run.intent_version_id for run in runs if run.intent_version_id is not None}
@@ -187,14 +254,19 @@ def closed_run_windows(
         priorities[priority.id] = priority
         if intent_id is not None and share is not None:
             declared.setdefault(intent_id, {})[priority.id] = share
+    # Runs that asked the same questions share one list (`pulses.windows` relies on it).
+    asked: dict[str, list[Question]] = {}
     for run in runs:
-        assert run.id is not None
         shares = declared.get(run.intent_version_id or 0, {})
+        if run.question_ids not in asked:
+            asked[run.question_ids] = [
+                questions[q] for q in ids_in(run.question_ids) if q in questions
+            ]
         window = windows[run.group_id]
         window.tallies.append(
             RunTally(
                 run=run,
-                asked=[questions[q] for q in stored_ids(run.question_ids) if q in questions],
+                asked=asked[run.question_ids],
                 histograms=histograms.get(run.id, {}),
                 focus=focus.get(run.id, {}),
                 invited=int(invited.get(run.id, 0)),
@@ -205,7 +277,7 @@ def closed_run_windows(
             )
         )
         # Each window names only the priorities its own runs mention.
-        mentioned = [*stored_ids(run.priority_ids), *shares, *focus.get(run.id, {})]
+        mentioned = [*ids_in(run.priority_ids), *shares, *focus.get(run.id, {})]
         window.priorities.update((pid, priorities[pid]) for pid in mentioned if pid in priorities)
     for window in windows.values():
         ordered = sorted(window.priorities.items())
@@ -269,13 +341,17 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
         .group_by(col(AnswerFocus.answer_id))
         .subquery()
     )
-    answers = session.exec(
-        select(Answer.run_id, scores.c[1], focus.c[1])
-        .outerjoin(scores, scores.c.answer_id == Answer.id)
-        .outerjoin(focus, focus.c.answer_id == Answer.id)
-        .where(col(Answer.run_id).in_(run_ids))
-        .order_by(col(Answer.id))
-    ).all()
+    answers = (
+        _connection(session)
+        .execute(
+            select(Answer.run_id, scores.c[1], focus.c[1])
+            .outerjoin(scores, scores.c.answer_id == Answer.id)
+            .outerjoin(focus, focus.c.answer_id == Answer.id)
+            .where(col(Answer.run_id).in_(run_ids))
+            .order_by(col(Answer.id))
+        )
+        .all()
+    )
     answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
     questions = {
         qid: (key, kind)
