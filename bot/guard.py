@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,7 +62,25 @@ def unreadable(headers: Mapping[str, str], body: bytes) -> Problem | None:
     return None
 
 
-def parse_slack_body(text: str, content_type: str | None) -> object:
+# The last body parsed on each server thread: the WSGI layer reads a request's body (its team
+# for the log context, its well-formedness), then Bolt's request reads it again; parsing an
+# interaction's form (thousands of %-escapes) costs about a millisecond each time.
+_LAST_PARSED = threading.local()
+
+
+def parse_slack_body(text: str, content_type: str | None, *, keep: bool = True) -> object:
+    """`_parse_slack_body`, read once per request on this thread: the next call with the same
+    text reuses it; `keep=False` (the last reader) lets it go."""
+    last = getattr(_LAST_PARSED, "body", None)
+    if last is not None and last[1] == content_type and last[0] == text:
+        parsed = last[2]
+    else:
+        parsed = _parse_slack_body(text, content_type)
+    _LAST_PARSED.body = (text, content_type, parsed) if keep else None
+    return parsed
+
+
+def _parse_slack_body(text: str, content_type: str | None) -> object:
     """A request body as Slack meant it: JSON (events), a form with a JSON `payload` field
     (interactions), or a plain form (slash commands).
 
@@ -81,11 +100,12 @@ class SlackBodyRequest(BoltRequest):
     listeners likewise)."""
 
     def __init__(self, *, body: str, **rest: Any) -> None:
-        super().__init__(body=body, **rest)
-        parsed = parse_slack_body(self.raw_body, self.content_type)
-        if parsed != self.body and isinstance(parsed, dict):
-            self.body = parsed
-            self.context = build_context(BoltContext(rest.get("context") or {}), parsed)
+        # Bolt's parse skipped (an empty body), the body read once by parse_slack_body.
+        super().__init__(body="", **rest)
+        self.raw_body = body
+        parsed = parse_slack_body(body, self.content_type, keep=False)
+        self.body = parsed if isinstance(parsed, dict) else {}
+        self.context = build_context(BoltContext(rest.get("context") or {}), self.body)
 
     def to_copyable(self) -> BoltRequest:
         copy = super().to_copyable()

@@ -6,14 +6,12 @@ Socket Mode serves the same server without Bolt: the probes and metrics only.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -22,7 +20,7 @@ from slack_bolt.response import BoltResponse
 from waitress import wasyncore
 from waitress.server import create_server
 
-from bot.guard import MALFORMED, SlackBodyRequest, unreadable
+from bot.guard import MALFORMED, SlackBodyRequest, parse_slack_body, unreadable
 from bot.health import Readiness
 from bot.logs import request_context
 from bot.metrics import METRICS_CONTENT_TYPE, exposition
@@ -137,14 +135,8 @@ def _workspace_of(body: bytes, environ: WSGIEnvironment) -> str | None:
     """The team ID a Slack request comes from (for log lines)."""
     text = body.decode("utf-8", errors="replace")
     try:
-        if environ.get("CONTENT_TYPE", "").startswith("application/json"):
-            return _team(json.loads(text))  # Events API
-        form = parse_qs(text)
-        if "payload" in form:  # interactivity: a JSON payload in a form field
-            return _team(json.loads(form["payload"][0]))
-        teams = form.get("team_id")  # slash commands
-        return teams[0] if teams else None
-    except (ValueError, KeyError, TypeError, RecursionError):
+        return _team(parse_slack_body(text, environ.get("CONTENT_TYPE", "")))
+    except (ValueError, RecursionError):
         return None
 
 
