@@ -3,7 +3,6 @@ resubmission, refused after closing), and the messages refreshed once it is in."
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,7 +19,7 @@ from pulses.notices import notice_for
 from pulses.ports import Messenger
 from pulses.pseudonyms import pseudonym, pseudonym_in_run
 from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS, PRESSURE
-from storage.db import read_scope
+from storage.db import dialect_insert, read_scope
 from storage.models import (
     Answer,
     AnswerFocus,
@@ -426,8 +425,7 @@ _UPSERT_ANSWER: dict[str, Executable] = {}
 def _upsert_answer(dialect: str) -> Executable:
     statement = _UPSERT_ANSWER.get(dialect)
     if statement is None:
-        insert_for = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
-        upsert = insert_for(Answer)
+        upsert = dialect_insert(dialect, Answer)
         statement = upsert.on_conflict_do_update(
             index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
             set_={column: upsert.excluded[column] for column in ("focus_other", "friction")},

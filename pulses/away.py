@@ -15,11 +15,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete, select
 
 from pulses.cadence import is_known_timezone
+from storage.db import dialect_insert
 from storage.models import RunAway, TimeAway
 
 # Slack's away presets (and the emoji people pick for the same): a status that says "not at work".
@@ -78,10 +77,8 @@ def count_away(session: Session, run_id: int, members: int) -> None:
     """Add ``members`` to the run's count of members passed over because they were away."""
     if members <= 0:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(RunAway)
+        dialect_insert(session.get_bind().dialect.name, RunAway)
         .values(run_id=run_id, members=0)
         .on_conflict_do_nothing(index_elements=["run_id"])
     )

@@ -12,8 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Executable, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -41,7 +39,7 @@ from pulses.ports import DeliveryError, Member
 from pulses.pseudonyms import unlink_answers
 from pulses.questions import current_questions
 from pulses.ticks import Tick
-from storage.db import session_scope
+from storage.db import dialect_insert, session_scope
 from storage.models import Invitation, LeadershipGroup, PulseRun
 
 logger = logging.getLogger(__name__)
@@ -264,9 +262,9 @@ def _open_run(
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> Executable:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(Invitation).values(rows).on_conflict_do_nothing()
+    insert = dialect_insert(session.get_bind().dialect.name, Invitation)
+    statement: Executable = insert.values(rows).on_conflict_do_nothing()
+    return statement
 
 
 def _fail_run(engine: Engine, run: PulseRun, reason: str) -> None:
