@@ -184,26 +184,25 @@ def closed_run_windows(
 
     connection = _connection(session)
     question_ids = {qid for run in runs for qid in ids_in(run.question_ids)}
-    answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
-    # The questions asked and answered: the answers' keys, and which of them is the pressure item.
+    tallied = connection.execute(
+        select(AnswerScore.run_id, AnswerScore.question_id, AnswerScore.score, func.count())
+        .where(col(AnswerScore.run_id).in_(run_ids))
+        .group_by(col(AnswerScore.run_id), col(AnswerScore.question_id), col(AnswerScore.score))
+    ).all()
+    # The questions asked and answered: the answers' keys, and which of them is the pressure
+    # item. The tallies name the answered ones (a second pass over the scores would cost as
+    # much as the tally).
+    question_ids |= {row[1] for row in tallied}
     questions = {
         q.id: q
-        for q in session.exec(
-            select(Question).where(
-                or_(col(Question.id).in_(question_ids), col(Question.id).in_(answered))
-            )
-        )
+        for q in session.exec(select(Question).where(col(Question.id).in_(question_ids)))
         if q.id is not None
     }
     # Each question's key, None for the pressure item: read once, not once per row.
     keys = {qid: None if q.kind == PRESSURE_KIND else q.key for qid, q in questions.items()}
     histograms: dict[int, dict[str, dict[int, int]]] = {}
     pressure: dict[int, dict[int, int]] = {}
-    for run_id, question_id, score, count_ in connection.execute(
-        select(AnswerScore.run_id, AnswerScore.question_id, AnswerScore.score, func.count())
-        .where(col(AnswerScore.run_id).in_(run_ids))
-        .group_by(col(AnswerScore.run_id), col(AnswerScore.question_id), col(AnswerScore.score))
-    ):
+    for run_id, question_id, score, count_ in tallied:
         key = keys[question_id]
         if key is None:
             counts = pressure.setdefault(run_id, {})
@@ -352,7 +351,9 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
         )
         .all()
     )
-    answered = select(AnswerScore.question_id).where(col(AnswerScore.run_id).in_(run_ids))
+    known: dict[str, list[tuple[int, int]]] = {}
+    # The questions the answers name (each distinct text parsed once, here or below).
+    answered = {qid for _, text, _ in answers if text for qid, _ in _parsed(text, known)}
     questions = {
         qid: (key, kind)
         for qid, key, kind in session.exec(
@@ -360,7 +361,6 @@ def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[Answe
         )
     }
     found: dict[int, list[AnswerRow]] = {}
-    known: dict[str, list[tuple[int, int]]] = {}
     for run_id, score_text, focus_text in answers:
         dimensions: dict[str, int] = {}
         pressure: int | None = None
