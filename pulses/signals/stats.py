@@ -147,16 +147,27 @@ def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:
     return quantile * spread / math.sqrt(n)
 
 
-def _index_of(resampled: npt.NDArray[np.float64]) -> Vector:
-    """The coherence index of each resample (axis 0) of a leaders × items matrix."""
+def _index_of(resampled: npt.NDArray[np.float64], complete: bool) -> Vector:
+    """The coherence index of each resample (axis 0) of a leaders × items matrix.
+
+    ``complete``: no answer is missing. Then the plain reductions stand in for the NaN-aware
+    ones: without a NaN they add the same numbers and divide by the same counts, so the floats
+    are the same, in less than half the time (a digest draws two bootstraps).
+    """
+    if complete:
+        means = resampled.mean(axis=1)
+        variances = resampled.var(axis=1, ddof=1)
+        rwg = 1 - np.minimum(variances, NULL_VARIANCE) / NULL_VARIANCE
+        result: Vector = 100 * ((means.mean(axis=1) - 1) / 4) * rwg.mean(axis=1)
+        return result
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.nanmean(resampled, axis=1)
         variances = np.nanvar(resampled, axis=1, ddof=1)
     rwg = 1 - np.minimum(variances, NULL_VARIANCE) / NULL_VARIANCE
     level = (np.nanmean(means, axis=1) - 1) / 4
     agreement = np.nanmean(rwg, axis=1)
-    result: Vector = 100 * level * agreement
-    return result
+    found: Vector = 100 * level * agreement
+    return found
 
 
 def index_spread(scores: Matrix) -> tuple[float, float, float] | None:
@@ -171,7 +182,7 @@ def index_spread(scores: Matrix) -> tuple[float, float, float] | None:
     picks = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a resample may miss an item
-        values = _index_of(scores[picks])
+        values = _index_of(scores[picks], complete=not bool(np.isnan(scores).any()))
     values = values[~np.isnan(values)]
     if len(values) < BOOTSTRAP_RESAMPLES // 2:
         return None
