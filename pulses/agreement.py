@@ -93,24 +93,33 @@ def item_stats(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> I
     capped at the uniform-null variance so that rwg stays in 0–1. AD_M is the mean absolute
     deviation around the mean, divided by n (Burke, Finkelstein & Dusig 1999).
     """
+    return item_stats_and_variance(counts, options=options)[0]
+
+
+def item_stats_and_variance(
+    counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS
+) -> tuple[ItemStats, float | None]:
+    """`item_stats` and `item_variance` of one histogram, from one pass over it."""
     moments = _moments(counts, options)
     n = moments.n
     if n == 0:
-        return ItemStats(n=0, mean=None, sd=None, rwg=None, ad_m=None)
+        return ItemStats(n=0, mean=None, sd=None, rwg=None, ad_m=None), None
     # int / int is the exact ratio correctly rounded: the same float as through a Fraction.
     mean = moments.total / n
     ad_m = moments.absolute_deviation / (n * n)
-    variance = _variance_terms(moments)
-    if variance is None:
-        return ItemStats(n=n, mean=mean, sd=None, rwg=None, ad_m=ad_m)
-    numerator, denominator = variance
-    return ItemStats(
+    terms = _variance_terms(moments)
+    if terms is None:
+        return ItemStats(n=n, mean=mean, sd=None, rwg=None, ad_m=ad_m), None
+    numerator, denominator = terms
+    variance = numerator / denominator
+    stats = ItemStats(
         n=n,
         mean=mean,
-        sd=math.sqrt(numerator / denominator),
+        sd=math.sqrt(variance),
         rwg=_rwg(numerator, denominator, options),
         ad_m=ad_m,
     )
+    return stats, variance
 
 
 def item_variance(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> float | None:

@@ -12,8 +12,7 @@ from pulses.agreement import (
     ItemStats,
     agreement,
     coherence_index,
-    item_stats,
-    item_variance,
+    item_stats_and_variance,
     level,
     rwg_j,
 )
@@ -84,10 +83,12 @@ def _response_rate(n_invited: int, n_responded: int) -> float | None:
 
 def compute_run_metrics(data: RunInput) -> RunMetrics:
     """All of a run's statistics from its aggregates (not yet checked for anonymity)."""
-    items = {key: item_stats(counts) for key, counts in data.item_counts.items()}
-    variances = [
-        v for v in (item_variance(counts) for counts in data.item_counts.values()) if v is not None
-    ]
+    items: dict[str, ItemStats] = {}
+    variances: list[float] = []
+    for key, counts in data.item_counts.items():
+        items[key], variance = item_stats_and_variance(counts)
+        if variance is not None:
+            variances.append(variance)
     item_level = level(stats.mean for stats in items.values())
     item_agreement = agreement(stats.rwg for stats in items.values())
     p = focus_distribution(data.focus_counts)

@@ -6,7 +6,7 @@ import itertools
 import math
 from fractions import Fraction
 
-from pulses.agreement import ItemStats, item_stats, item_variance
+from pulses.agreement import ItemStats, item_stats, item_stats_and_variance, item_variance
 
 
 def _reference(counts: dict[int, int], options: int = 5) -> tuple[ItemStats, float | None]:
@@ -38,6 +38,7 @@ def test_every_histogram_of_up_to_six_answers_per_score_matches_exact_arithmetic
         # Equality of floats, not approx: the figures must not move by one ulp.
         assert item_stats(counts) == expected, counts
         assert item_variance(counts) == variance, counts
+        assert item_stats_and_variance(counts) == (expected, variance), counts
         checked += 1
     assert checked == 7**5
 
