@@ -104,11 +104,6 @@ def away_count(session: Session, run_id: int) -> int:
     return away_counts(session, [run_id]).get(run_id, 0)
 
 
-def away_text(away: int) -> str:
-    """The response rate's suffix, e.g. " · 1 away"; empty when nobody was away."""
-    return f" · {away} away" if away else ""
-
-
 # --- the member's own commands -----------------------------------------------------------------
 
 

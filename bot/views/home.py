@@ -163,7 +163,7 @@ def _group_text(group: GroupOverview, timezone: str) -> str:
             group.next_send,
             timezone=timezone,
             paused=group.paused,
-            per_member="each member's time zone" in group.cadence,
+            per_member=group.per_member_time,
         ),
     ]
     if group.open_run is not None:

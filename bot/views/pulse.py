@@ -56,8 +56,8 @@ def progress_text(answered: int, invited: int, away: int) -> str:
 
 
 def away_words(away: int) -> str:
-    """The response rate's suffix, " · 1 away" (`pulses.away.away_text`), in the language
-    being spoken; empty when nobody was away."""
+    """The response rate's suffix, " · 1 away", in the language being spoken; empty when
+    nobody was away."""
     return _(" · {n} away").format(n=away) if away else ""
 
 
