@@ -11,6 +11,8 @@ from itertools import pairwise
 from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pulses.i18n import _, amount, ngettext
+
 Frequency = Literal["weekly", "biweekly", "monthly"]
 FREQUENCIES: Final[tuple[Frequency, ...]] = get_args(Frequency)
 
@@ -78,29 +80,34 @@ class Cadence:
         if self.local_time.tzinfo is not None:
             raise CadenceError("The send time must be a wall-clock time without a time zone.")
         if not is_known_timezone(self.timezone):
-            raise CadenceError(f"'{self.timezone}' is not a known time zone.")
+            raise CadenceError(_("'{zone}' is not a known time zone.").format(zone=self.timezone))
         self._validate_window()
 
     def _validate_window(self) -> None:
         window = self.answer_window
         if window <= timedelta(0):
-            raise CadenceError("The answer window must be longer than zero.")
+            raise CadenceError(_("The answer window must be longer than zero."))
         if window > MAX_ANSWER_WINDOW:
             raise CadenceError(
-                f"The answer window ({_describe(window)}) is longer than the maximum of 14 days."
+                _("The answer window ({window}) is longer than the maximum of 14 days.").format(
+                    window=_describe(window)
+                )
             )
         gap = timedelta(days=_shortest_gap_days(self))
         if window > gap:
             raise CadenceError(
-                f"The answer window ({_describe(window)}) is longer than the {_describe(gap)} "
-                f"between two pulses; make it at most {_describe(gap)} so each pulse closes "
-                "before the next one opens."
+                _(
+                    "The answer window ({window}) is longer than the {gap} between two pulses; "
+                    "make it at most {gap} so each pulse closes before the next one opens."
+                ).format(window=_describe(window), gap=_describe(gap))
             )
         reminder = self.reminder_after
         if reminder is not None and not timedelta(0) < reminder < window:
             raise CadenceError(
-                f"The reminder ({_describe(reminder)} after sending) must come before the "
-                f"pulse closes ({_describe(window)} after sending)."
+                _(
+                    "The reminder ({reminder} after sending) must come before the pulse closes "
+                    "({window} after sending)."
+                ).format(reminder=_describe(reminder), window=_describe(window))
             )
 
 
@@ -232,7 +239,7 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-        raise CadenceError(f"'{name}' is not a known time zone.") from error
+        raise CadenceError(_("'{zone}' is not a known time zone.").format(zone=name)) from error
 
 
 def _require_aware(**moments: datetime) -> None:
@@ -293,7 +300,8 @@ def _describe(duration: timedelta) -> str:
     hours = duration.total_seconds() / 3600
     if hours % 24 == 0:
         days = int(hours // 24)
-        return f"{days} day" if days == 1 else f"{days} days"
-    if hours == int(hours):
-        return f"{int(hours)} hour" if hours == 1 else f"{int(hours)} hours"
-    return f"{hours:.1f} hours"
+        return ngettext("{n} day", "{n} days", days).format(n=days)
+    shown = round(hours, 1)
+    if shown == int(shown):
+        return ngettext("{n} hour", "{n} hours", int(shown)).format(n=int(shown))
+    return _("{n} hours").format(n=amount(shown))
