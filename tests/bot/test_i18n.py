@@ -717,3 +717,21 @@ def test_the_homes_cadence_line_speaks_the_groups_shared_language(
     home = open_home(sandbox, ADMIN)
     assert "Cadence: weekly on Mon at 09:00 (Europe/Berlin)" in home
     assert "Rhythmus" not in home
+
+
+def test_a_german_groups_pulse_and_digest_now_replies_speak_german(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
+    bot.clock.now = MONDAY
+    before = snapshot(bot.engine)
+    nothing = _reply(sandbox, ADMIN, "digest now", EXEC)
+    assert nothing == (
+        "Noch kein Pulse von #exec-team ist geschlossen, daher gibt es keinen Digest zu posten."
+    )
+    assert snapshot(bot.engine) == before
+    sending = _reply(sandbox, ADMIN, "pulse now", EXEC)
+    assert sending == ":white_check_mark: Der Pulse geht jetzt an #exec-team."
+    again = _reply(sandbox, ADMIN, "pulse now", EXEC)
+    assert again.startswith("Der heutige Pulse für #exec-team besteht bereits (einer pro Tag)")
+    assert _untranslated(nothing + sending + again) == []

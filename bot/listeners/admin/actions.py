@@ -15,6 +15,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from sqlmodel import select
 
+from bot.i18n import _, speaking, workspace_language
 from bot.listeners.admin.access import caller_of, workspace_id_of
 from bot.listeners.commands import channel_group_id, group_id_of
 from bot.scheduler import run_tick
@@ -47,12 +48,14 @@ def claims_todays_run(
     with session_scope(services.engine) as session:
         group = session.get(LeadershipGroup, group_id)
         assert group is not None
-        name, workspace_id = _name(group), group.workspace_id
+        name, workspace_id, language = _name(group), group.workspace_id, group.language
     if not claim_run_now(engine=services.engine, group_id=group_id, now=now):
-        return ack(
-            text=f"Today's pulse for {name} exists already (one per day), so none was added. "
-            "Its members can answer it until it closes."
-        )
+        with speaking(language):
+            refusal = _(
+                "Today's pulse for {name} exists already (one per day), so none was added. "
+                "Its members can answer it until it closes."
+            ).format(name=name)
+        return ack(text=refusal)
     with session_scope(services.engine) as session:
         record_change(
             session=session,
@@ -70,8 +73,9 @@ def pulse_now(ack: Ack, context: BoltContext) -> None:
     with session_scope(services_of(context).engine) as session:
         group = session.get(LeadershipGroup, group_id_of(context))
         assert group is not None
-        name = _name(group)
-    ack(text=f":white_check_mark: Sending the pulse to {name} now.")
+        name, language = _name(group), group.language
+    with speaking(language):
+        ack(text=_(":white_check_mark: Sending the pulse to {name} now.").format(name=name))
 
 
 def send_pulse(context: BoltContext) -> None:
@@ -87,6 +91,7 @@ def digest_now(ack: Ack, context: BoltContext) -> None:
         group = session.get(LeadershipGroup, group_id)
         assert group is not None
         name, channel = _name(group), group.digest_channel_id or group.channel_id
+        language = group.language
         closed = session.exec(
             select(PulseRun.id).where(PulseRun.group_id == group_id, PulseRun.status == "closed")
         ).first()
@@ -99,10 +104,12 @@ def digest_now(ack: Ack, context: BoltContext) -> None:
                 summary=f"posted the digest of {name} by hand",
                 now=services.clock(),
             )
-    if closed is None:
-        ack(text=f"No pulse of {name} has closed yet, so there is no digest to post.")
-    else:
-        ack(text=f":white_check_mark: Posting the digest of {name} in <#{channel}> now.")
+    with speaking(language):
+        if closed is None:
+            reply = _("No pulse of {name} has closed yet, so there is no digest to post.")
+        else:
+            reply = _(":white_check_mark: Posting the digest of {name} in {channel} now.")
+        ack(text=reply.format(name=name, channel=f"<#{channel}>"))
 
 
 def post_digest(context: BoltContext) -> None:
@@ -117,17 +124,22 @@ def post_digest(context: BoltContext) -> None:
     )
 
 
-def _export_scope(context: BoltContext, command: dict[str, Any]) -> tuple[int | None, str]:
-    """The channel's group (None: every group) and how to name it."""
+def _export_scope(context: BoltContext, command: dict[str, Any]) -> tuple[int | None, str, str]:
+    """The channel's group (None: every group), how to name it, and the language to say it
+    in (the group's; for every group, the one the workspace's groups share)."""
     with session_scope(services_of(context).engine) as session:
         group_id = channel_group_id(session, command)
         group = session.get(LeadershipGroup, group_id) if group_id is not None else None
-        return group_id, _name(group) if group is not None else "every group"
+        if group is not None:
+            return group_id, _name(group), group.language
+        language = workspace_language(session, workspace_id_of(context))
+    with speaking(language):
+        return None, _("every group"), language
 
 
 def export(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
     services = services_of(context)
-    group_id, scope = _export_scope(context, command)
+    group_id, scope, language = _export_scope(context, command)
     with session_scope(services.engine) as session:
         record_change(
             session=session,
@@ -137,15 +149,23 @@ def export(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
             summary=f"exported the aggregates of {scope}",
             now=services.clock(),
         )
-    what = "the CSV arrives" if group_id is not None else "the CSV and the heatmap arrive"
-    ack(text=f"Exporting the aggregates of {scope}: {what} in our direct messages.")
+    with speaking(language):
+        reply = (
+            _("Exporting the aggregates of {scope}: the CSV arrives in our direct messages.")
+            if group_id is not None
+            else _(
+                "Exporting the aggregates of {scope}: the CSV and the heatmap arrive in our "
+                "direct messages."
+            )
+        )
+        ack(text=reply.format(scope=scope))
 
 
 def upload_export(command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """The CSV in the admin's DM; with an export of every group, the organisation heatmap
     (each group's latest pulse, as the organisation digest shows it) in the same message."""
     services = services_of(context)
-    group_id, scope = _export_scope(context, command)
+    group_id, scope, language = _export_scope(context, command)
     workspace_id = workspace_id_of(context)
     with session_scope(services.engine) as session:
         content = export_csv(session=session, workspace_id=workspace_id, group_id=group_id)
@@ -165,17 +185,20 @@ def upload_export(command: dict[str, Any], client: WebClient, context: BoltConte
             "title": "Coherence export",
         }
     ]
-    comment = (
-        f"Per-run aggregates of {scope}. Runs with fewer answers than the anonymity "
-        "threshold have no row; nothing identifies a person."
-    )
-    # Drawn after the session is closed: matplotlib takes a while and needs no database.
-    png, filename, title = organisation_heatmap(organisation) if organisation else (None, "", "")
-    if png is not None:
-        files.append({"content": png, "filename": filename, "title": title})
-        comment += (
-            " The heatmap shows each group's latest pulse; a hidden group's row is blank and "
-            "labelled as such."
+    with speaking(language):
+        comment = _(
+            "Per-run aggregates of {scope}. Runs with fewer answers than the anonymity "
+            "threshold have no row; nothing identifies a person."
+        ).format(scope=scope)
+        # Drawn after the session is closed: matplotlib takes a while and needs no database.
+        png, filename, title = (
+            organisation_heatmap(organisation) if organisation else (None, "", "")
         )
+        if png is not None:
+            files.append({"content": png, "filename": filename, "title": title})
+            comment += _(
+                " The heatmap shows each group's latest pulse; a hidden group's row is blank "
+                "and labelled as such."
+            )
     channel = client.conversations_open(users=caller_of(context).user_id)["channel"]["id"]
     client.files_upload_v2(channel=channel, file_uploads=files, initial_comment=comment)
