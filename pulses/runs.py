@@ -33,6 +33,7 @@ from pulses.claims import (
     rows_changed,
 )
 from pulses.groups import active_priorities, cadence_of, grace_period
+from pulses.i18n import _, day, weekday
 from pulses.intent import intent_in_force
 from pulses.notices import notice_for
 from pulses.ports import DeliveryError, Member
@@ -335,8 +336,13 @@ def close_early(
         .values(closes_at=now)
     )
     if not rows_changed(ended):
-        return unchanged(group.id, f"the pulse of {name} is not open any more")
+        return unchanged(group.id, _("the pulse of {name} is not open any more").format(name=name))
     run = session.get(PulseRun, run_id)
     assert run is not None
-    line = f"closed the pulse of {name} of {run.occurrence_day:%a %-d %b} early"
-    return audited(session, group.workspace_id, group.id, user_id, [line], now)
+    when = run.occurrence_day
+
+    def lines() -> list[str]:
+        of_day = f"{weekday(when.weekday())} {day(when, 'date')}"
+        return [_("closed the pulse of {name} of {day} early").format(name=name, day=of_day)]
+
+    return audited(session, group.workspace_id, group.id, user_id, lines, now)
