@@ -19,6 +19,7 @@ python -m benchmarks.scale replica ROUTES_JSON DATABASE_URL DUE_EPOCH_SECONDS
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import signal
@@ -28,14 +29,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
+from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from sqlalchemy.engine import Engine
 
 from benchmarks.harness import DUE, fresh_postgres_database
 from benchmarks.scale_slack import (
+    SCOPES,
     Route,
     Shape,
     SlackProcesses,
@@ -45,16 +51,19 @@ from benchmarks.scale_slack import (
     own_cpu_seconds,
     postgres_cpu_seconds,
     postmaster_of,
+    process_state,
     slack_processes,
     team,
 )
 from bot.app import build_client
 from bot.messenger import SlackMessenger
+from bot.oauth import Installations
 from bot.settings import Settings
+from bot.workspaces import WorkspaceMessenger, Workspaces
 from pulses.dispatch import tick
 from pulses.groups import create_group, ensure_workspace
 from pulses.organisation import OrgDigest
-from pulses.ports import Member, PulseNotice, RenderedDigest
+from pulses.ports import Member, Messenger, PulseNotice, RenderedDigest
 from pulses.reports import GroupDigest
 from pulses.ticks import Worker
 from storage.db import make_engine, session_scope
@@ -65,6 +74,10 @@ DEADLINE_SECONDS = 120.0
 TICK_SECONDS = float(Settings.model_fields["scheduler_tick_seconds"].default)
 # The production pacing, per workspace (each workspace has its own messenger).
 POSTS_PER_MINUTE = int(Settings.model_fields["slack_posts_per_minute"].default)
+# "installed": the replicas send through bot.workspaces with tokens from the installation
+# store, as in production; "routed": a route table of tokens (RoutedMessenger), no store.
+MESSENGER = os.environ.get("SCALE_MESSENGER", "installed")
+CLIENT_ID, CLIENT_SECRET = "1000.2000", "scale-secret"
 SLACK_PROCESSES = int(os.environ.get("SCALE_SLACK_PROCESSES", "4"))
 # Replicas (and the floor's senders) are started this long before the due time, so that their
 # imports are not counted as delivery time: production replicas are up before a pulse is due.
@@ -116,6 +129,30 @@ class RoutedMessenger:
         return self._by_id[destination].find_delivered(destination, marker=marker)
 
 
+def installed_messenger(routes: list[Route], engine: Engine) -> tuple[Messenger, Workspaces]:
+    """The production path for installed workspaces: each workspace's token from the
+    installation store (bot.oauth.Installations), a messenger per workspace (bot.workspaces).
+    The one difference: the workspaces are served by several sandbox processes, so each
+    workspace's client is pointed at its own process's URL (found by its token)."""
+    settings_at = {
+        route.api_url: Settings(
+            _env_file=None,
+            slack_client_id=CLIENT_ID,
+            slack_client_secret=SecretStr(CLIENT_SECRET),
+            slack_api_url=route.api_url,
+        )
+        for route in routes
+    }
+    url_of = {route.token: route.api_url for route in routes}
+    settings = settings_at[routes[0].api_url]
+    workspaces = Workspaces(
+        Installations.for_settings(settings, engine, build_client(settings)),
+        make_client=lambda token: build_client(settings_at[url_of[token]], token),
+        posts_per_minute=POSTS_PER_MINUTE,
+    )
+    return WorkspaceMessenger(engine, workspaces), workspaces
+
+
 def read_routes(path: str) -> list[Route]:
     return [Route(**route) for route in json.loads(Path(path).read_text())]
 
@@ -123,16 +160,39 @@ def read_routes(path: str) -> list[Route]:
 def replica(routes_json: str, database_url: str, due_epoch: str) -> None:
     """One replica: the scheduler's tick every TICK_SECONDS from the due time (the wall clock
     reading `due_epoch`, the simulated clock DUE), until SIGTERM."""
-    messenger = RoutedMessenger(read_routes(routes_json))
+    routes = read_routes(routes_json)
     engine = make_engine(database_url)
+    messenger: Messenger
+    if MESSENGER == "installed":
+        messenger, workspaces = installed_messenger(routes, engine)
+        # As the scheduler does before each tick (Services.begin_tick): tokens read afresh.
+        fresh_tokens: Callable[[], None] = workspaces.installations.forget
+    else:
+        messenger, fresh_tokens = RoutedMessenger(routes), lambda: None
     worker = Worker.for_this_process()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop_requested.set())
     started = float(due_epoch)
+    profile = os.environ.get("SCALE_PROFILE")
+    with cProfile.Profile() if profile else nullcontext() as profiler:
+        ticking(engine, messenger, worker, started, fresh_tokens)
+    if profiler is not None:
+        # Where a replica's CPU goes: SCALE_PROFILE names a folder for each one's profile.
+        profiler.dump_stats(Path(profile or ".") / f"replica-{os.getpid()}.prof")
+
+
+def ticking(
+    engine: Engine,
+    messenger: Messenger,
+    worker: Worker,
+    started: float,
+    before_each: Callable[[], None],
+) -> None:
     # The scheduler's first tick is at the due time: what is waited for is an instant.
     worker.stop_requested.wait(max(0.0, started - time.time()))
     while not worker.stop_requested.is_set():
         began = time.time()
         now = DUE + timedelta(seconds=began - started)
+        before_each()
         tick(engine=engine, messenger=messenger, now=now, worker=worker)
         # The scheduler's interval, woken early by SIGTERM.
         worker.stop_requested.wait(max(0.0, TICK_SECONDS - (time.time() - began)))
@@ -166,10 +226,24 @@ def floor(routes_json: str, start_epoch: str) -> None:
         sender.join()
 
 
-def seed(url: str, shape: Shape) -> None:
-    """Every group's first pulse due at DUE, in DM mode."""
+def seed(url: str, shape: Shape, routes: list[Route]) -> None:
+    """Every group's first pulse due at DUE, in DM mode, and every workspace installed."""
     upgrade(url)
     engine = make_engine(url)
+    store = SQLAlchemyInstallationStore(client_id=CLIENT_ID, engine=engine)
+    for route in routes:
+        store.save(
+            Installation(
+                app_id="A0SCALE",
+                team_id=route.team_id,
+                user_id="U0INSTALLER",
+                bot_token=route.token,
+                bot_id=f"B{route.team_id}",
+                bot_user_id="U0BOT",
+                bot_scopes=SCOPES,
+                is_enterprise_install=False,
+            )
+        )
     with session_scope(engine) as session:
         for w in range(shape.workspaces):
             workspace = ensure_workspace(session=session, team_id=team(w))
@@ -253,9 +327,9 @@ class Meter:
 
 def simulate(server: str, shape: Shape, replicas: int, kill_one: bool) -> Outcome:
     url = fresh_postgres_database(server)
-    seed(url, shape)
     postmaster = postmaster_of(url)
     with slack_processes(shape, SLACK_PROCESSES) as slack, tempfile.TemporaryDirectory() as folder:
+        seed(url, shape, slack.routes)
         routes = write_routes(Path(folder), slack)
         started = time.monotonic() + LEAD_SECONDS
         due = time.time() + LEAD_SECONDS
@@ -264,11 +338,11 @@ def simulate(server: str, shape: Shape, replicas: int, kill_one: bool) -> Outcom
         meter = Meter(postmaster)
         try:
             if kill_one:
-                wait_until(lambda: slack.delivered() >= shape.pulses // 3, timeout=600)
+                wait_until(lambda: slack.delivered() >= shape.pulses // 3, processes)
                 # Not Popen.send_signal, which reaps the process and its CPU figures with it.
                 os.kill(processes[0].pid, signal.SIGKILL)
                 replicas_cpu += reap(processes[0])
-            wait_until(lambda: slack.delivered() >= shape.pulses, timeout=600)
+            wait_until(lambda: slack.delivered() >= shape.pulses, processes)
         finally:
             living = [process for process in processes if process.returncode is None]
             for process in living:
@@ -333,15 +407,26 @@ def reap(process: subprocess.Popen[bytes]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    """Checks `condition` twice a second: the replicas are other processes, with nothing to
-    signal this one when a DM lands."""
+def wait_until(
+    condition: Callable[[], bool], replicas: list[subprocess.Popen[bytes]], timeout: float = 600
+) -> None:
+    """Checks `condition` twice a second (the replicas are other processes, with nothing to
+    signal this one when a DM lands); gives up when no replica is left running."""
     deadline = time.monotonic() + timeout
     done = threading.Event()
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"not done within {timeout:.0f} s")
+        if not any(running(replica) for replica in replicas):
+            raise RuntimeError("every replica has exited (their errors are above)")
         done.wait(0.5)
+
+
+def running(process: subprocess.Popen[bytes]) -> bool:
+    """Whether `process` still runs, without reaping it (its CPU figures go with the reaping)."""
+    if process.returncode is not None:
+        return False
+    return process_state(process.pid) not in ("Z", "X")
 
 
 def main(arguments: list[str]) -> None:

@@ -24,6 +24,7 @@ from sandbox import RateLimits, SlackSandbox, Workspace
 from sandbox.multi import MultiSlack
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SCOPES = "chat:write,users:read"
 
 
 def team(w: int) -> str:
@@ -115,7 +116,7 @@ def _serve(pipe: Connection, shape: Shape, indexes: list[int]) -> None:
             Route(
                 team_id=team(w),
                 api_url=slack.api_url,
-                token=slack.install(team(w), scopes="chat:write,users:read"),
+                token=slack.install(team(w), scopes=SCOPES),
                 ids=[channel(w, g) for g in range(shape.groups)] + shape.leaders_of(w),
             )
             for w in indexes
@@ -224,6 +225,14 @@ def postgres_cpu_seconds(postmaster: int) -> float:
             if int(fields[1]) == postmaster:
                 ticks += int(fields[11]) + int(fields[12])
     return ticks / CLOCK_TICKS
+
+
+def process_state(pid: int) -> str:
+    """R, S, D, Z (ended, not yet reaped)... of a process of this host; "" when it is gone."""
+    try:
+        return _stat(pid)[0]
+    except OSError:
+        return ""
 
 
 def _stat(pid: int) -> list[str]:
