@@ -34,7 +34,8 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	PYTEST=$(BIN)/python bash scripts/pytest-with-postgres.sh -m benchmarks $(BENCH_ARGS)
 
-# Replicas sharing a fan-out on a throwaway PostgreSQL, one SIGKILLed mid-fan-out (benchmarks/scale.py).
+# Replicas sharing a fan-out on a throwaway PostgreSQL, one SIGKILLed mid-fan-out, against the
+# posting floor, with where the CPU went (benchmarks/scale.py; SCALE_ARGS="WORKSPACES GROUPS LEADERS").
 scale: $(STAMP)
 	PYTEST=$(BIN)/python bash scripts/pytest-with-postgres.sh -m benchmarks.scale $(SCALE_ARGS)
 

@@ -5,10 +5,12 @@ fan-out, one of them SIGKILLed halfway.
 Slack's limits of its own and its own bot token; the workspaces are served by several sandbox
 processes (SCALE_SLACK_PROCESSES, 4 by default), since one Python process serving them all was
 the bottleneck. Replica processes tick as the scheduler does (every SCHEDULER_TICK_SECONDS,
-the first tick at the due time) with the real claims; with 3 replicas one is SIGKILLed once a
-third of the DMs are out. Printed: the posting floor (every DM sent straight to Slack at the
-production pacing, no database, in the same sandboxes: the best any number of replicas can
-do on this machine), lost and doubled DMs, the latest DM after the due time (the bar: 2
+the first tick at the due time) with the real claims, sending through bot.workspaces with each
+workspace's token from the installation store (SCALE_MESSENGER=routed: a table of tokens
+instead); with 3 replicas one is SIGKILLed once a third of the DMs are out. SCALE_PROFILE=DIR
+writes each replica's profile there. Printed: the posting floor (every DM sent straight to
+Slack at the production pacing, no database, in the same sandboxes: the best any number of
+replicas can do on this machine), lost and doubled DMs, the latest DM after the due time (the bar: 2
 minutes), the time to deliver everything with 3 replicas against 1, and where the CPU went
 (sandbox, replicas, PostgreSQL, everything else on the machine). The last line is JSON.
 
