@@ -120,6 +120,11 @@ def bot(
     sandbox.bot_url = server.events_url
     yield RunningBot(app, server, services, engine, clock)
     server.close()
+    # Work after the ack (a digest posted "now", an export, message refreshes) finishes while
+    # the sandbox is still up, so none of it fails or logs into the next test.
+    app.listener_runner.listener_executor.shutdown(wait=True)
+    services.refresher.close()
+    services.refresher.wait_idle(10)
 
 
 @pytest.fixture
