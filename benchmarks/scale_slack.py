@@ -207,9 +207,10 @@ def postmaster_of(url: str) -> int:
     try:
         with engine.connect() as connection:
             backend = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            # Read while the connection holds its backend: once closed, the backend is gone.
+            return int(_stat(backend)[1])
     finally:
         engine.dispose()
-    return int(_stat(backend)[1])
 
 
 def postgres_cpu_seconds(postmaster: int) -> float:
