@@ -19,15 +19,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from sandbox.faults import Faults
 from sandbox.ratelimits import RateLimits
 from sandbox.records import RecordedCall
-from sandbox.server import SlackSandbox, serve
+from sandbox.server import ServedInBackground, SlackSandbox, serve
 from sandbox.users import BotResponse, VirtualUser
 from sandbox.workspace import Workspace
 
@@ -60,7 +58,7 @@ class Refresh:
     at: float
 
 
-class MultiSlack:
+class MultiSlack(ServedInBackground):
     """Workspaces installed through OAuth, each with its own bot token, at one API URL."""
 
     def __init__(
@@ -101,8 +99,6 @@ class MultiSlack:
         # Each installed workspace's (or org-wide installed org's) latest token.
         self.current_tokens: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._address: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -116,26 +112,8 @@ class MultiSlack:
     def stop(self) -> None:
         for member in self.workspaces.values():
             member._address = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._stop_serving()
         self._address = None
-
-    def __enter__(self) -> MultiSlack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.blockkit import validate_message_blocks, validate_message_text, validate_view
@@ -43,7 +43,41 @@ class _PendingUpload:
     content: bytes | None = None
 
 
-class SlackSandbox(SandboxState):
+class ServedInBackground:
+    """A sandbox behind `serve`'s server on a background thread; `with` starts and stops it."""
+
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _stop_serving(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class SlackSandbox(SandboxState, ServedInBackground):
     """Serve `/api/<method>`, `/upload/<file_id>` and `/response/<token>` on 127.0.0.1."""
 
     def __init__(
@@ -66,8 +100,6 @@ class SlackSandbox(SandboxState):
         self.files: list[UploadedFile] = []
         self._limiter = RateLimiter(self.rate_limits)
         self._uploads: dict[str, _PendingUpload] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -93,25 +125,7 @@ class SlackSandbox(SandboxState):
 
     def stop(self) -> None:
         self._address = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SlackSandbox:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._stop_serving()
 
     # -- virtual users -----------------------------------------------------------------------
 
