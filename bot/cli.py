@@ -7,9 +7,9 @@ import importlib.metadata
 import json
 import logging
 import os
+import queue
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -274,7 +274,7 @@ def serve(settings: Settings) -> int:
     from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
-    from bot.server import listen, serve_forever
+    from bot.server import listen, serve_in_background
     from storage.migrate import MigrationFailed, upgrade_in_child
 
     engine = open_database(settings)
@@ -311,45 +311,38 @@ def serve(settings: Settings) -> int:
     scheduler = start_scheduler(services)
     readiness.watch(scheduler)
 
+    # SimpleQueue.put is reentrant, made for signal handlers; an Event's lock is not.
+    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+
     def stop(signum: int, _frame: object) -> None:
-        # Only flag and unwind here: the signal may interrupt a write to stderr, and logging
-        # from inside the handler would then fail on the reentrant write.
+        # Only flag here. Raising from the handler would unwind whatever the main thread was
+        # doing, and waitress's loop swallows exceptions raised inside its channel handlers: a
+        # signal landing while it wrote a response was lost and the process never stopped.
         services.worker.stop_requested.set()
-        raise StopRequested(signum)
+        signals.put(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        if settings.socket_mode:
-            # Events come over the websocket; the probes and /metrics still answer on HOST:PORT.
-            threading.Thread(target=server.run, name="probes-http", daemon=True).start()
-            serve_socket_mode(app, settings)
-        else:
-            serve_forever(server)
-    except StopRequested as request:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
-        logger.info("Stopping (signal %d): finishing the send in progress", request.signum)
-        scheduler.shutdown(wait=True)
-        server.close()
-        # Answers are stored before their ack; what remains is the message refreshes after
-        # them (counts, confirmations), given a few seconds so the last count is not cut off.
-        services.refresher.close()
-        services.refresher.wait_idle(10)
+    # The HTTP server (Slack's requests, or only the probes in Socket Mode) runs on a thread
+    # of its own, so the main thread does nothing but wait for the signal.
+    running = serve_in_background(server)
+    server.print_listen("Serving on http://{}:{}")
+    if settings.socket_mode:
+        connect_socket_mode(app, settings)
+    signum = signals.get()
+    # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
+    logger.info("Stopping (signal %d): finishing the send in progress", signum)
+    scheduler.shutdown(wait=True)
+    running.close()
+    # Answers are stored before their ack; what remains is the message refreshes after
+    # them (counts, confirmations), given a few seconds so the last count is not cut off.
+    services.refresher.close()
+    services.refresher.wait_idle(10)
     return 0
 
 
-class StopRequested(BaseException):
-    """SIGTERM or SIGINT arrived; a BaseException so no `except Exception` swallows it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def serve_socket_mode(app: App, settings: Settings) -> None:
-    """Connect to Slack over a websocket and wait for a signal."""
+def connect_socket_mode(app: App, settings: Settings) -> None:
+    """Connect to Slack over a websocket; events then arrive on the handler's threads."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
@@ -363,7 +356,6 @@ def serve_socket_mode(app: App, settings: Settings) -> None:
             f"SLACK_APP_TOKEN was refused by Slack ({error.response.get('error')}); create an "
             "app-level token with connections:write under Basic Information"
         ) from None
-    signal.pause()
 
 
 def check_bot_token(settings: Settings) -> tuple[str, str]:

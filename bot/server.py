@@ -183,11 +183,14 @@ def start_in_background(
     readiness: Readiness | None = None,
 ) -> RunningServer:
     """Serve `app` on `host:port` (a free port by default) without blocking the caller."""
-    server = listen(app, host=host, port=port, readiness=readiness)
+    return serve_in_background(listen(app, host=host, port=port, readiness=readiness))
+
+
+def serve_in_background(server: Any) -> RunningServer:
+    """Serve a bound server on a thread of its own; `close()` stops it."""
     thread = threading.Thread(target=server.run, name="bot-http", daemon=True)
     thread.start()
-    port = server.effective_port
-    return RunningServer(f"http://{host}:{port}", server, thread)
+    return RunningServer(f"http://{server.effective_host}:{server.effective_port}", server, thread)
 
 
 def listen(app: App | None, *, host: str, port: int, readiness: Readiness | None = None) -> Any:
@@ -202,9 +205,3 @@ def listen(app: App | None, *, host: str, port: int, readiness: Readiness | None
         # open connections would make it log and hold back the rest.
         connection_limit=CONNECTION_LIMIT,
     )
-
-
-def serve_forever(server: Any) -> None:
-    """Serve a bound server in the foreground until the process is stopped."""
-    server.print_listen("Serving on http://{}:{}")
-    server.run()

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -22,9 +23,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
-    sandbox: SlackSandbox, tmp_path: Path
-) -> None:
+def _start_serve(sandbox: SlackSandbox, tmp_path: Path) -> tuple[subprocess.Popen[str], int, str]:
+    """`coherence serve` in a process of its own, returned once waitress listens."""
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SLACK_")},
@@ -45,18 +45,25 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert server.stderr is not None
+    log: list[str] = []
+    for line in server.stderr:  # waitress says when it is listening
+        log.append(line)
+        if "Serving on" in line:
+            return server, port, "".join(log)
+    server.kill()
+    raise AssertionError("".join(log))
+
+
+def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
+    sandbox: SlackSandbox, tmp_path: Path
+) -> None:
+    server, port, log = _start_serve(sandbox, tmp_path)
     try:
         assert server.stderr is not None
-        log: list[str] = []
-        for line in server.stderr:  # waitress says when it is listening
-            log.append(line)
-            if "Serving on" in line:
-                break
-        else:
-            raise AssertionError("".join(log))
         workspace = sandbox.workspace
         connected = f"Connected to workspace {workspace.team_domain} ({workspace.team_id}) as bot"
-        assert any(connected in line for line in log), log
+        assert connected in log, log
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as health:
             assert health.status == 200
         sandbox.bot_url = f"http://127.0.0.1:{port}/slack/events"
@@ -68,7 +75,43 @@ def test_serve_answers_over_http_and_stops_cleanly_on_sigterm(
         assert server.wait(timeout=30) == 0
         rest = server.stderr.read()
         assert "Stopping (signal 15)" in rest
-        assert BOT_TOKEN not in "".join(log) + rest
+        assert BOT_TOKEN not in log + rest
     finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def test_sigterm_while_requests_are_being_answered_still_stops_the_process(
+    sandbox: SlackSandbox, tmp_path: Path
+) -> None:
+    """The signal lands while the HTTP loop is busy writing responses: once it was swallowed
+    there and the process kept serving (CI saw `serve` ignore SIGTERM for 30 s)."""
+    server, port, _ = _start_serve(sandbox, tmp_path)
+    answered = threading.Semaphore(0)
+    refused = threading.Event()
+
+    def keep_asking() -> None:
+        while not refused.is_set():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                    answered.release()
+            except OSError:
+                refused.set()
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    try:
+        for asker in askers:
+            asker.start()
+        for _ in range(200):  # the loop is busy answering when the signal comes
+            assert answered.acquire(timeout=10)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert server.stderr is not None
+        assert "Stopping (signal 15)" in server.stderr.read()
+        assert refused.wait(timeout=10)  # and nothing listens any more
+    finally:
+        refused.set()
+        for asker in askers:
+            asker.join()
         if server.poll() is None:
             server.kill()
