@@ -382,10 +382,15 @@ class Scenario:
         self.slack.user(TEAM_LEAD).click(digest, COMMIT_ACTION)
         modal = self.await_new_view(before)
         self.say(f"…and records “{COMMITMENT}”, owned by {self.name(COMMITMENT_OWNER)}")
+
+        def replies(slack: SlackSandbox) -> int:
+            return sum(m.thread_ts == digest.ts for m in slack.messages(EXEC))
+
+        # The digest's thread already holds its chart: wait for a reply beyond those, or the
+        # story would race ahead of the confirmation posted after the ack.
+        replies_before = replies(self.slack)
         self.slack.user(TEAM_LEAD).submit(modal.id, {"text": COMMITMENT, "owner": COMMITMENT_OWNER})
-        self.slack.wait_for(
-            lambda s: any(m.thread_ts == digest.ts for m in s.messages(EXEC)), timeout=WAIT
-        )
+        self.slack.wait_for(lambda s: replies(s) > replies_before, timeout=WAIT)
         self.slack.flush_events()
 
     def mark_done(self) -> None:
