@@ -30,9 +30,10 @@ from sqlmodel import col
 
 from benchmarks.harness import SECRET, TOKEN, sqlite_url, start_bot
 from bot.scheduler import run_tick
+from bot.server import exempt_start_up_objects
 from pulses.digests import BATCH, due_digests
 from pulses.questions import default_questions
-from pulses.reports import TREND_RUNS, _baseline_runs, group_digests
+from pulses.reports import TREND_RUNS, group_digests, window_size
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, read_scope
 from storage.migrate import upgrade
@@ -269,7 +270,7 @@ def _window(weeks: int) -> date:
     """The first day of the runs every digest reads: its trend and the baseline before it."""
     from pulses.flags import DEFAULT_THRESHOLDS
 
-    runs = min(weeks, TREND_RUNS + _baseline_runs(DEFAULT_THRESHOLDS))
+    runs = min(weeks, window_size(TREND_RUNS, 1, DEFAULT_THRESHOLDS))
     return LAST_DAY - timedelta(weeks=runs - 1)
 
 
@@ -321,7 +322,9 @@ def measure_history(folder: str, groups: int, weeks: int, rounds: int) -> Histor
     try:
         with engine.connect() as connection:
             connection.execute(text("ANALYZE"))
-        # The engine and numpy load with the first report, not inside the measurement.
+        # What `coherence serve` exempts from the garbage collector once started; the engine
+        # and numpy load with the first report after that, not inside the measurement.
+        exempt_start_up_objects()
         compute(engine, 1)
         floors = [floor(engine, weeks) for _ in range(rounds)]
         computes = [compute(engine, groups) for _ in range(rounds)]

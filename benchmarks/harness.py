@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine, make_url
 
 from bot.app import build_app, build_services
-from bot.server import RunningServer, start_in_background
+from bot.server import RunningServer, exempt_start_up_objects, start_in_background
 from bot.services import Services
 from bot.settings import Settings
 from pulses.groups import create_group, ensure_workspace
@@ -106,7 +106,9 @@ def start_bot(slack: SlackSandbox, url: str) -> Bot:
     upgrade(url)
     engine = make_engine(url)
     services = build_services(settings_for(slack, url), engine=engine)
-    server = start_in_background(build_app(services))
+    app = build_app(services)
+    exempt_start_up_objects()  # as `coherence serve` does once it has started
+    server = start_in_background(app)
     slack.bot_url = server.events_url
     return Bot(services, server)
 

@@ -274,7 +274,7 @@ def serve(settings: Settings) -> int:
     from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
-    from bot.server import listen, serve_in_background
+    from bot.server import exempt_start_up_objects, listen, serve_in_background
     from storage.migrate import MigrationFailed, upgrade_in_child
 
     engine = open_database(settings)
@@ -325,6 +325,7 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     # The HTTP server (Slack's requests, or only the probes in Socket Mode) runs on a thread
     # of its own, so the main thread does nothing but wait for the signal.
+    exempt_start_up_objects()
     running = serve_in_background(server)
     server.print_listen("Serving on http://{}:{}")
     if settings.socket_mode:

@@ -5,6 +5,7 @@ Socket Mode serves the same server without Bolt: the probes and metrics only.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import threading
@@ -205,3 +206,13 @@ def listen(app: App | None, *, host: str, port: int, readiness: Readiness | None
         # open connections would make it log and hold back the rest.
         connection_limit=CONNECTION_LIMIT,
     )
+
+
+def exempt_start_up_objects() -> None:
+    """Move every object alive now (the modules, the app, the ORM's mappings: some 150,000)
+    out of the cyclic garbage collector's reach, as a long-running server should once it has
+    started. Otherwise every full collection walks them all again, and drawing a batch of
+    digests, which builds tens of thousands of short-lived objects, sets off many: a third of
+    the digests' compute went there (`make bench`)."""
+    gc.collect()
+    gc.freeze()
