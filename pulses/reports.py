@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from pulses.away import away_count
 from pulses.commitments import FollowUp, follow_ups
 from pulses.flags import DEFAULT_THRESHOLDS, Flag, FlagThresholds
-from pulses.focus import OTHER
+from pulses.focus import DRIFT_HISTORY_RUNS, OTHER
 from pulses.i18n import speaking
 from pulses.intent import DeclaredChange, declared_changes_of
 from pulses.metrics import RunInput, RunMetrics, compute_run_metrics
@@ -217,7 +217,9 @@ def _build_reports(
     for index in reversed(range(min(limit, len(runs)))):
         run, run_id, earlier = runs[index], ids[index], ids[index + 1 :]
         # Only runs that may be shown form a baseline: a hidden run must not leak through drift.
-        previous_focus = [dict(window.inputs[i].focus_counts) for i in earlier if shown[i]]
+        previous_focus = [window.inputs[i].focus_counts for i in earlier if shown[i]]
+        # Drift pools only the latest few; the rest of the baseline is not its business.
+        previous_focus = previous_focus[:DRIFT_HISTORY_RUNS]
         data = replace(window.inputs[run_id], previous_focus_counts=previous_focus)
         metrics = reportable(compute_run_metrics(data), run_threshold(group, run))
         previous_shown = None
@@ -309,6 +311,15 @@ def _baseline_runs(thresholds: FlagThresholds) -> int:
     return 2 * (thresholds.history_runs + thresholds.window_runs)
 
 
+def window_size(limit: int, detailed: int | None, thresholds: FlagThresholds) -> int:
+    """How many runs reports of the latest ``limit`` read: the rules' baseline behind the
+    oldest run that carries signals (the ``detailed`` latest; None: all), and drift's behind
+    the oldest of the trend's figures. A digest details one run: its window is the baseline
+    of that one, not of the trend's oldest."""
+    detailed = limit if detailed is None else min(detailed, limit)
+    return max(limit + DRIFT_HISTORY_RUNS, detailed + _baseline_runs(thresholds))
+
+
 def _history(
     session: Session,
     group: LeadershipGroup,
@@ -320,8 +331,7 @@ def _history(
 ) -> list[RunReport]:
     if limit <= 0:
         return []
-    # The extra runs are the baseline of the oldest run reported.
-    count = limit + _baseline_runs(thresholds)
+    count = window_size(limit, detailed, thresholds)
     window = load_windows(session, [group.id or 0], until=until, count=count)[group.id or 0]
     return _build_reports(session, group, window, limit, thresholds, detailed)
 
@@ -376,8 +386,7 @@ def latest_run(
     *, session: Session, group: LeadershipGroup, thresholds: FlagThresholds = DEFAULT_THRESHOLDS
 ) -> LatestRun | None:
     """The report of the group's latest closed run with its aggregates; None before the first."""
-    # The extra runs are the baseline of the run reported.
-    count = 1 + _baseline_runs(thresholds)
+    count = window_size(1, None, thresholds)
     window = load_windows(session, [group.id or 0], until=None, count=count)[group.id or 0]
     reports = _build_reports(session, group, window, 1, thresholds)
     if not reports:
@@ -455,7 +464,7 @@ def group_digests(
     for group_id in group_ids:
         if group_id not in groups:
             raise LookupError(f"no leadership group {group_id}")
-    count = TREND_RUNS + _baseline_runs(thresholds)
+    count = window_size(TREND_RUNS, 1, thresholds)
     windows = load_windows(session, group_ids, until=None, count=count)
     counts = read_extras(
         session,

@@ -27,9 +27,7 @@ def _attention(tenths: dict[int | None, int]) -> dict[str, float]:
 
 
 def _leader(row: AnswerRow) -> LeaderAnswer:
-    return LeaderAnswer(
-        scores=dict(row.scores), attention=_attention(row.tenths), pressure=row.pressure
-    )
+    return LeaderAnswer(scores=row.scores, attention=_attention(row.tenths), pressure=row.pressure)
 
 
 def load_samples(

@@ -23,8 +23,9 @@ its false-alarm budget (`rating_false_alarm`) over the dimensions and the two co
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -66,51 +67,59 @@ def _splits(
     ]
 
 
-def _mean(values: Vector) -> float:
-    return float(values.mean())
+# The figures a rule reads per run and dimension (see the module's docstring).
+Figure = Literal["mean", "spread"]
 
 
-def _spread(values: Vector) -> float:
-    """The answers' variance to the power 1/3, the power that makes its noise nearly normal
-    (Wilson & Hilferty 1931)."""
-    return float(values.var(ddof=1) ** (1 / 3))
+@dataclass(frozen=True)
+class _RunFigures:
+    """One run's answers per dimension, and both figures of each dimension with two or more."""
+
+    answers: dict[str, int]
+    mean: dict[str, float]
+    spread: dict[str, float]
 
 
 class _Scores:
-    """Each run's scores per dimension and their figures, each computed once per evaluation:
-    the two comparisons and the two rules read the same runs again and again."""
+    """Each run's figures on every dimension, computed once per evaluation and all dimensions
+    at once: the two comparisons and the two rules read the same runs again and again, and
+    numpy's cost on a handful of answers is in the calls, not the arithmetic."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         self._keys = keys
-        self._scores: dict[int, dict[str, Vector]] = {}
-        self._figures: dict[tuple[int, str, Callable[[Vector], float]], float] = {}
+        self._runs: dict[int, _RunFigures] = {}
 
-    def of(self, run: RunSample, key: str) -> Vector:
-        """The run's scores on ``key``, in answer order (as `arrays.scores` gives them)."""
-        found = self._scores.get(id(run))
+    def of(self, run: RunSample) -> _RunFigures:
+        found = self._runs.get(id(run))
         if found is None:
-            matrix = arrays.score_matrix(run, self._keys)
-            found = {k: matrix[~np.isnan(matrix[:, i]), i] for i, k in enumerate(self._keys)}
-            self._scores[id(run)] = found
-        return found[key]
+            found = self._runs[id(run)] = self._figures(run)
+        return found
+
+    def _figures(self, run: RunSample) -> _RunFigures:
+        matrix = arrays.score_matrix(run, self._keys)
+        answered = ~np.isnan(matrix)
+        counts = answered.sum(axis=0)
+        scores = np.where(answered, matrix, 0.0)
+        means = scores.sum(axis=0) / np.maximum(counts, 1)
+        squares = (np.where(answered, matrix - means, 0.0) ** 2).sum(axis=0)
+        # The answers' variance to the power 1/3, the power that makes its noise nearly
+        # normal (Wilson & Hilferty 1931).
+        spreads = (squares / np.maximum(counts - 1, 1)) ** (1 / 3)
+        two = counts >= 2
+        return _RunFigures(
+            answers=dict(zip(self._keys, counts.tolist(), strict=True)),
+            mean={k: m for k, m, ok in zip(self._keys, means.tolist(), two, strict=True) if ok},
+            spread={k: v for k, v, ok in zip(self._keys, spreads.tolist(), two, strict=True) if ok},
+        )
 
     def answers(self, runs: Sequence[RunSample], key: str) -> int:
-        return sum(len(self.of(run, key)) for run in runs)
+        return sum(self.of(run).answers.get(key, 0) for run in runs)
 
-    def figures(
-        self, runs: Sequence[RunSample], key: str, figure: Callable[[Vector], float]
-    ) -> Vector:
+    def figures(self, runs: Sequence[RunSample], key: str, figure: Figure) -> Vector:
         """The figure of each run with at least two answers on ``key``."""
-        values = []
-        for run in runs:
-            scores = self.of(run, key)
-            if len(scores) < 2:
-                continue
-            cached = (id(run), key, figure)
-            value = self._figures.get(cached)
-            if value is None:
-                value = self._figures[cached] = figure(scores)
-            values.append(value)
+        values = [
+            found[key] for found in (getattr(self.of(run), figure) for run in runs) if key in found
+        ]
         return np.asarray(values, dtype=np.float64)
 
 
@@ -136,7 +145,7 @@ def _tests(
     splits: Sequence[_Split],
     keys: Sequence[str],
     thresholds: FlagThresholds,
-    figure: Callable[[Vector], float],
+    figure: Figure,
     sign: float,
     scores: _Scores,
 ) -> list[_Test]:
@@ -165,8 +174,8 @@ def ratings(
     keys = arrays.dimension_keys([current])
     splits = _splits(current, history, thresholds, max(1, len(keys)))
     scores = _Scores(keys)
-    falls = _tests(splits, keys, thresholds, _mean, 1.0, scores)
-    rises = _tests(splits, keys, thresholds, _spread, -1.0, scores)
+    falls = _tests(splits, keys, thresholds, "mean", 1.0, scores)
+    rises = _tests(splits, keys, thresholds, "spread", -1.0, scores)
     if not falls and not rises:
         if history:
             level = _("level: too few earlier pulses to tell")
