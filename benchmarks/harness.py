@@ -3,6 +3,12 @@ it over real HTTP, and figures printed the same way."""
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
-from slack_bolt import App
-from slack_sdk import WebClient
 from sqlalchemy.engine import Engine, make_url
 
 from bot.app import build_app, build_services
@@ -76,13 +80,57 @@ def fresh_postgres_database(server_url: str) -> str:
 
 
 def settings_for(slack: SlackSandbox, url: str) -> Settings:
+    return settings_for_url(slack.api_url, url)
+
+
+def settings_for_url(api_url: str, url: str) -> Settings:
     return Settings(
         _env_file=None,
         slack_bot_token=SecretStr(TOKEN),
         slack_signing_secret=SecretStr(SECRET),
-        slack_api_url=slack.api_url,
+        slack_api_url=api_url,
         database_url=url,
     )
+
+
+@dataclass
+class ServedApp:
+    """An app served by `benchmarks.served` in a process of its own."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+
+    @property
+    def events_url(self) -> str:
+        return self.url + "/slack/events"
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        if self.process.wait(timeout=90) != 0:
+            raise RuntimeError(f"the served app exited with {self.process.returncode}")
+
+
+def serve_apart(kind: str, slack: SlackSandbox, url: str = "") -> ServedApp:
+    """`coherence` (on database `url`, its clock at DUE) or the `bare` Bolt app, served in a
+    process of its own; returned once it answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [sys.executable, "-m", "benchmarks.served", kind, url, slack.api_url, str(port)]
+    process = subprocess.Popen([*command, DUE.isoformat()], cwd=Path(__file__).parents[1])
+    served = ServedApp(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the served app exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return served
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.1)  # polling a port that is not open yet: nothing to wait on
 
 
 @dataclass
@@ -111,13 +159,6 @@ def start_bot(slack: SlackSandbox, url: str) -> Bot:
     server = start_in_background(app)
     slack.bot_url = server.events_url
     return Bot(services, server)
-
-
-def start_bare_bolt(slack: SlackSandbox, callback_id: str) -> RunningServer:
-    """The baseline: a Bolt app that only acknowledges, on the same waitress server."""
-    app = App(client=WebClient(token=TOKEN, base_url=slack.api_url), signing_secret=SECRET)
-    app.view(callback_id)(lambda ack: ack())
-    return start_in_background(app)
 
 
 def add_group(engine: Engine, *, delivery_mode: str, channel: str = CHANNEL) -> int:

@@ -1,0 +1,64 @@
+"""An app under measurement in a process of its own, as Slack meets it: `python -m
+benchmarks.served coherence|bare DATABASE_URL SLACK_API_URL PORT DUE`.
+
+The requests of a burst come from hundreds of client threads. In the benchmark's own process
+those threads would compete with the server for the interpreter's lock, and an app that waits
+on its database between statements would pay for each wait with a turn behind them: a cost
+of the benchmark, not of serving Slack, whose requests come from elsewhere. So the app under
+measurement (Coherence, with its clock at DUE, or the bare Bolt app that only acknowledges)
+is served here, on the same waitress settings, and stops cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import sys
+from datetime import datetime
+from types import FrameType
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from benchmarks.harness import SECRET, TOKEN, settings_for_url
+from bot.app import build_app, build_services
+from bot.server import exempt_start_up_objects, listen, serve_in_background
+from bot.views.pulse import SUBMIT_CALLBACK
+from storage.db import make_engine
+
+
+def main(argv: list[str]) -> int:
+    kind, url, api_url, port, due = argv
+    services = None
+    if kind == "coherence":
+        services = build_services(settings_for_url(api_url, url), engine=make_engine(url))
+        at = datetime.fromisoformat(due)
+        services.clock = lambda: at
+        app = build_app(services)
+    else:
+        app = App(client=WebClient(token=TOKEN, base_url=api_url), signing_secret=SECRET)
+        app.view(SUBMIT_CALLBACK)(lambda ack: ack())
+    # 200 simultaneous requests are what is measured, not something to warn about.
+    logging.getLogger("waitress").setLevel(logging.ERROR)
+    exempt_start_up_objects()  # as `coherence serve` does once it has started
+    running = serve_in_background(listen(app, host="127.0.0.1", port=int(port)))
+    # A queue, not a flag and pause(): a signal between the check and the pause is not lost.
+    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        signals.put(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signals.get()
+    running.close()
+    if services is not None:
+        # The message refreshes after the last answers, then the connections.
+        services.refresher.wait_idle(60)
+        services.refresher.close()
+        services.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
