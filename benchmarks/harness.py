@@ -3,6 +3,7 @@ it over real HTTP, and figures printed the same way."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -103,6 +104,11 @@ class ServedApp:
     @property
     def events_url(self) -> str:
         return self.url + "/slack/events"
+
+    def cpu_seconds(self) -> float:
+        """The CPU time the process has used so far (user and system)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.process.send_signal(signal.SIGTERM)

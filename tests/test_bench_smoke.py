@@ -1,0 +1,33 @@
+"""`make bench` at a tenth of its sizes: every row it prints is measured and lands in its JSON
+line (the figures themselves are for a quiet machine, not for a test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_burst_and_memory_rows_run_end_to_end_at_a_small_scale() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--scale", "0.1", "--rounds", "1"]
+        + ["--only", "burst,memory"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    burst = figures["burst_sqlite"]
+    # Every answer of the burst stored, and the channel message caught up with them.
+    assert burst["members"] == 20
+    assert burst["stored_min"] == 20
+    assert burst["progress_min"] == 20
+    assert burst["ratio"] > 0
+    memory = figures["idle_rss"]
+    assert memory["bare_mib"] < memory["stack_mib"] < memory["serve_mib"]
+    assert "p99 ack of 20 concurrent answers, SQLite" in result.stdout
