@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bench_burst_and_memory_rows_run_end_to_end_at_a_small_scale() -> None:
+    command = ["-m", "benchmarks", "--scale", "0.1", "--rounds", "1", "--only", "burst,memory"]
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--scale", "0.1", "--rounds", "1"]
-        + ["--only", "burst,memory"],
+        [sys.executable, *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
