@@ -33,7 +33,8 @@ from bot.scheduler import run_tick
 from bot.server import exempt_start_up_objects
 from pulses.digests import BATCH, due_digests
 from pulses.questions import default_questions
-from pulses.reports import TREND_RUNS, group_digests, window_size
+from pulses.reports import TREND_RUNS, group_digests
+from pulses.windows import window_size
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, read_scope
 from storage.migrate import upgrade

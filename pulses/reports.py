@@ -34,6 +34,7 @@ from pulses.windows import (
     reported_runs,
     run_threshold,
     shown_runs,
+    window_size,
 )
 from storage.models import LeadershipGroup
 from storage.queries import WindowRun, latest_unclosed_run, run_progress
@@ -304,20 +305,6 @@ def _group(session: Session, group_id: int) -> LeadershipGroup:
     if group is None:
         raise LookupError(f"no leadership group {group_id}")
     return group
-
-
-def _baseline_runs(thresholds: FlagThresholds) -> int:
-    # The rules' window and baseline, and as many again for an intent declared within them.
-    return 2 * (thresholds.history_runs + thresholds.window_runs)
-
-
-def window_size(limit: int, detailed: int | None, thresholds: FlagThresholds) -> int:
-    """How many runs reports of the latest ``limit`` read: the rules' baseline behind the
-    oldest run that carries signals (the ``detailed`` latest; None: all), and drift's behind
-    the oldest of the trend's figures. A digest details one run: its window is the baseline
-    of that one, not of the trend's oldest."""
-    detailed = limit if detailed is None else min(detailed, limit)
-    return max(limit + DRIFT_HISTORY_RUNS, detailed + _baseline_runs(thresholds))
 
 
 def _history(

@@ -15,7 +15,8 @@ from datetime import date
 from sqlmodel import Session
 
 from pulses.away import away_counts
-from pulses.focus import OTHER, declared_distribution
+from pulses.flags import FlagThresholds
+from pulses.focus import DRIFT_HISTORY_RUNS, OTHER, declared_distribution
 from pulses.metrics import RunInput
 from pulses.privacy import effective_threshold, is_reportable
 from pulses.samples import RunSample
@@ -119,6 +120,20 @@ def load_windows(
     samples = {t.run.id: run_sample(t, answers.get(t.run.id, [])) for t in tallies if t.run.id}
     known: dict[str, Dimensions] = {}
     return {group_id: _window(window, samples, known) for group_id, window in windows.items()}
+
+
+def baseline_runs(thresholds: FlagThresholds) -> int:
+    # The rules' window and baseline, and as many again for an intent declared within them.
+    return 2 * (thresholds.history_runs + thresholds.window_runs)
+
+
+def window_size(limit: int, detailed: int | None, thresholds: FlagThresholds) -> int:
+    """How many runs reports of the latest ``limit`` read: the rules' baseline behind the
+    oldest run that carries signals (the ``detailed`` latest; None: all), and drift's behind
+    the oldest of the trend's figures. A digest details one run: its window is the baseline
+    of that one, not of the trend's oldest."""
+    detailed = limit if detailed is None else min(detailed, limit)
+    return max(limit + DRIFT_HISTORY_RUNS, detailed + baseline_runs(thresholds))
 
 
 def run_threshold(group: LeadershipGroup, run: WindowRun) -> int:
