@@ -42,6 +42,7 @@ from pulses.questions import current_questions
 from pulses.ticks import Tick
 from storage.db import dialect_insert, session_scope
 from storage.models import Invitation, LeadershipGroup, PulseRun
+from storage.queries import claimed_occurrences
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +75,23 @@ def schedule_due_runs(tick: Tick) -> None:
             )
         ).all()
         plans = [(group, cadence_of(session=session, group=group)) for group in groups]
+        # What is claimed already is not claimed again: the unique key would refuse it, but
+        # only after three reads and an insert, per group, on every tick of LOOKBACK's days.
+        claimed = claimed_occurrences(
+            session=session, since=(tick.now - LOOKBACK - ZONE_SPREAD).date()
+        )
     for group, cadence in plans:
         try:
-            _schedule_group(tick, group, cadence)
+            _schedule_group(tick, group, cadence, claimed)
         except Exception as error:
             # One group's bad data must not stop every other group's pulses.
             logger.exception("Could not schedule group %s", group.id)
             tick.report.errors.append(f"group {group.id}: {type(error).__name__}")
 
 
-def _schedule_group(tick: Tick, group: LeadershipGroup, cadence: Cadence) -> None:
+def _schedule_group(
+    tick: Tick, group: LeadershipGroup, cadence: Cadence, claimed: set[tuple[int, date]]
+) -> None:
     now = tick.now
     start = schedule_starts(group)
     if per_member(group):
@@ -104,6 +112,8 @@ def _schedule_group(tick: Tick, group: LeadershipGroup, cadence: Cadence) -> Non
             cadence, after=max(start, now - LOOKBACK), until=now, tz=group.timezone
         )
     for occurrence in occurrences:
+        if (group.id, occurrence.day) in claimed:
+            continue
         scheduled_at = local_send_time(occurrence.day, cadence.local_time, group.timezone)
         late = now - occurrence.send_at > grace_period(group)
         missed = late and not per_member(group)

@@ -39,6 +39,16 @@ def run_progress(*, session: Session, run_id: int) -> tuple[int, int]:
     return int(answered), int(invited)
 
 
+def claimed_occurrences(*, session: Session, since: date) -> set[tuple[int, date]]:
+    """(group id, occurrence day) of every run from ``since`` on, whatever its state."""
+    rows = session.exec(
+        select(col(PulseRun.group_id), col(PulseRun.occurrence_day)).where(
+            col(PulseRun.occurrence_day) >= since
+        )
+    )
+    return {(group_id, day) for group_id, day in rows}
+
+
 def stored_ids(text: str) -> list[int]:
     """The ids in a comma-separated column such as `PulseRun.question_ids`, in stored order."""
     return [int(part) for part in text.split(",") if part.strip()]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -274,3 +274,29 @@ def test_pulse_now_in_per_member_mode_goes_to_everyone_at_once(engine: Engine) -
     tick(engine=engine, messenger=messenger, now=now)
     assert sorted(user for user, _ in messenger.sent) == ["U_HNL", "U_KIR", "U_LA"]
     assert {i.status for i in invitations(engine)} == {"sent"}
+
+
+def test_a_tick_does_not_claim_again_what_an_earlier_tick_claimed(engine: Engine) -> None:
+    """The unique key would refuse a second claim anyway, but only after its reads and insert,
+    for every group on every tick of the eight days an occurrence stays in view."""
+    make_group(engine, delivery_mode="channel", timezone="UTC", local_time="09:00")
+    messenger = FakeMessenger([Member("U1", "UTC")])
+    tick(engine=engine, messenger=messenger, now=T0, worker=Worker("a:1:a", clock=wall(T0)))
+    claimed = [run.occurrence_day for run in runs(engine)]
+    assert T0.date() in claimed
+
+    inserts: list[str] = []
+
+    def count_run_inserts(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PULSE_RUNS"):
+            inserts.append(statement)
+
+    later = T0 + timedelta(days=2)
+    event.listen(engine, "before_cursor_execute", count_run_inserts)
+    try:
+        worker = Worker("a:1:a", clock=wall(later))
+        tick(engine=engine, messenger=messenger, now=later, worker=worker)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_run_inserts)
+    assert inserts == []
+    assert [run.occurrence_day for run in runs(engine)] == claimed
