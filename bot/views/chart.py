@@ -187,13 +187,19 @@ def _restore(canvas: FigureCanvasAgg, region: BufferRegion) -> None:
     canvas.restore_region(region)  # type: ignore[no-untyped-call]
 
 
+PALETTE_COLOURS = 64
+
+
 def _png(canvas: FigureCanvasAgg) -> bytes:
     width, height = canvas.get_width_height()
     pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
     image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
+    # A chart is a few flat colours and their anti-aliased edges on an opaque background: 64
+    # palette colours look the same, and a byte a pixel instead of four halves the time the
+    # PNG takes to encode (most of a chart's) and cuts the upload to a third.
+    palette = image.convert("RGB").quantize(PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE)
     buffer = io.BytesIO()
-    # Fastest zlib level: the chart is a few flat colours, so the file grows by little.
-    image.save(buffer, format="png", compress_level=1)
+    palette.save(buffer, format="png", compress_level=1)  # zlib's fastest level
     return buffer.getvalue()
 
 

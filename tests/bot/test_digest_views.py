@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from PIL import Image
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
@@ -153,6 +155,12 @@ def test_the_trend_chart_is_a_png(engine: Engine, runs: int) -> None:
     digest = _huge_digest(engine)
     png = trend_chart_png(list(digest.history)[-runs:])
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (880, 396)  # 8 × 3.6 inches at 110 dpi
+        # Opaque, and still more than a few colours after the palette (lines, their edges).
+        rgb = image.convert("RGB")
+        assert min(rgb.getpixel((0, 0))) >= 250  # white, give or take the palette's rounding
+        assert len(rgb.getcolors(maxcolors=256) or []) > 8
 
 
 @pytest.mark.parametrize(
