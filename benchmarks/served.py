@@ -12,18 +12,15 @@ is served here, on the same waitress settings, and stops cleanly on SIGTERM.
 from __future__ import annotations
 
 import logging
-import queue
-import signal
 import sys
 from datetime import datetime
-from types import FrameType
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from benchmarks.harness import SECRET, TOKEN, settings_for_url
 from bot.app import build_app, build_services
-from bot.server import exempt_start_up_objects, listen, serve_in_background
+from bot.server import StopSignals, exempt_start_up_objects, listen, serve_in_background
 from bot.views.pulse import SUBMIT_CALLBACK
 from storage.db import make_engine
 
@@ -42,15 +39,9 @@ def main(argv: list[str]) -> int:
     # 200 simultaneous requests are what is measured, not something to warn about.
     logging.getLogger("waitress").setLevel(logging.ERROR)
     exempt_start_up_objects()  # as `coherence serve` does once it has started
+    stop_signals = StopSignals()
     running = serve_in_background(listen(app, host="127.0.0.1", port=int(port)))
-    # A queue, not a flag and pause(): a signal between the check and the pause is not lost.
-    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        signals.put(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signals.get()
+    stop_signals.wait()
     running.close()
     if services is not None:
         # The message refreshes after the last answers, then the connections.

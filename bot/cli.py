@@ -7,8 +7,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import queue
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -274,7 +272,12 @@ def serve(settings: Settings) -> int:
     from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
-    from bot.server import exempt_start_up_objects, listen, serve_in_background
+    from bot.server import (
+        StopSignals,
+        exempt_start_up_objects,
+        listen,
+        serve_in_background,
+    )
     from storage.migrate import MigrationFailed, upgrade_in_child
 
     engine = open_database(settings)
@@ -311,26 +314,16 @@ def serve(settings: Settings) -> int:
     scheduler = start_scheduler(services)
     readiness.watch(scheduler)
 
-    # SimpleQueue.put is reentrant, made for signal handlers; an Event's lock is not.
-    signals: queue.SimpleQueue[int] = queue.SimpleQueue()
-
-    def stop(signum: int, _frame: object) -> None:
-        # Only flag here. Raising from the handler would unwind whatever the main thread was
-        # doing, and waitress's loop swallows exceptions raised inside its channel handlers: a
-        # signal landing while it wrote a response was lost and the process never stopped.
-        services.worker.stop_requested.set()
-        signals.put(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Caught from here on: a restart's SIGTERM ends fan-outs between two sends.
+    stop_signals = StopSignals(on_signal=services.worker.stop_requested.set)
+    exempt_start_up_objects()
     # The HTTP server (Slack's requests, or only the probes in Socket Mode) runs on a thread
     # of its own, so the main thread does nothing but wait for the signal.
-    exempt_start_up_objects()
     running = serve_in_background(server)
     server.print_listen("Serving on http://{}:{}")
     if settings.socket_mode:
         connect_socket_mode(app, settings)
-    signum = signals.get()
+    signum = stop_signals.wait()
     # Platforms send SIGTERM before a restart: finish the send in flight, claim no more.
     logger.info("Stopping (signal %d): finishing the send in progress", signum)
     scheduler.shutdown(wait=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import queue
+import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -216,3 +218,36 @@ def exempt_start_up_objects() -> None:
     the digests' compute went there (`make bench`)."""
     gc.collect()
     gc.freeze()
+
+
+class StopSignals:
+    """SIGTERM and SIGINT, caught from now on; `wait()` blocks until one arrives.
+
+    The handler only records the signal (and runs ``on_signal``, which must only set flags):
+    raised from the handler, an exception would unwind whatever the main thread was doing,
+    and waitress's loop swallows those raised inside its channel handlers.
+    """
+
+    # A signal the kernel hands to another thread only sets a flag that the main thread
+    # reads when it next runs Python: an untimed wait would never look at it.
+    POLL_SECONDS = 0.25
+
+    def __init__(self, on_signal: Callable[[], None] | None = None) -> None:
+        # SimpleQueue.put is reentrant, made for signal handlers; an Event's lock is not.
+        self._received: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+        def record(signum: int, _frame: object) -> None:
+            if on_signal is not None:
+                on_signal()
+            self._received.put(signum)
+
+        signal.signal(signal.SIGTERM, record)
+        signal.signal(signal.SIGINT, record)
+
+    def wait(self) -> int:
+        """The number of the first signal, once it has arrived."""
+        while True:
+            try:
+                return self._received.get(timeout=self.POLL_SECONDS)
+            except queue.Empty:
+                continue

@@ -115,3 +115,35 @@ def test_sigterm_while_requests_are_being_answered_still_stops_the_process(
             asker.join()
         if server.poll() is None:
             server.kill()
+
+
+STOP_FROM_ANOTHER_THREAD = """
+import signal, threading, time
+from bot.server import StopSignals
+stop = StopSignals()
+
+def signal_this_thread():
+    # Once the main thread is asleep in wait(): a signal before that is seen as it runs.
+    # There is nothing to await for "asleep", so a pause stands in for it.
+    time.sleep(0.5)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    time.sleep(60)  # this thread stays; its exit would wake the main thread too
+
+threading.Thread(target=signal_this_thread, daemon=True).start()
+print("stopped by", stop.wait())
+"""
+
+
+def test_a_stop_signal_delivered_to_another_thread_still_ends_the_wait() -> None:
+    """The kernel hands a process's SIGTERM to any thread; Python then only flags it for the
+    main thread, which runs the handler when it next runs Python. CI saw `serve` keep going
+    past SIGTERM while its main thread slept in an untimed wait."""
+    result = subprocess.run(
+        [sys.executable, "-c", STOP_FROM_ANOTHER_THREAD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"stopped by {signal.SIGTERM.value}"
