@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.i18n import CATALOGUES, DOMAIN, _, speaking, translator
+from bot.messenger import SlackMessenger
 from bot.views.admin.priorities import priorities_modal
 from bot.views.admin.questions import questions_modal
 from bot.views.admin.replies import (
@@ -207,13 +208,19 @@ def test_a_german_group_gets_german_pulse_dms_and_reminders(
     assert "schließt Mi., 2. Dez., 09:00 MEZ. Er dauert unter einer Minute." in reminder
 
 
-def test_a_german_group_answers_and_reads_its_digest_in_german(
-    bot: RunningBot, sandbox: SlackSandbox
-) -> None:
+def _german_channel_pulse_sent(bot: RunningBot) -> SlackMessenger:
+    """A German group in Berlin whose Monday channel pulse is out; the messenger that sent it."""
     make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
     messenger = messenger_for(bot.services.settings)
     bot.clock.now = MONDAY
     run_tick(bot.engine, messenger, MONDAY)
+    return messenger
+
+
+def test_a_german_group_answers_and_reads_its_digest_in_german(
+    bot: RunningBot, sandbox: SlackSandbox
+) -> None:
+    messenger = _german_channel_pulse_sent(bot)
     channel = json.dumps(sandbox.messages(EXEC)[0].blocks, ensure_ascii=False)
     assert "0 von 7 haben geantwortet · schließt Mi., 2. Dez., 09:00 MEZ" in channel
     for user in EXEC_LEADERS[:6]:
@@ -380,10 +387,7 @@ def _form() -> PulseForm:
 def test_a_german_group_answers_in_a_german_modal_and_is_refused_in_german(
     bot: RunningBot, sandbox: SlackSandbox
 ) -> None:
-    make_group(bot.engine, timezone=BERLIN, language="de", created_at=MONDAY - timedelta(3))
-    messenger = messenger_for(bot.services.settings)
-    bot.clock.now = MONDAY
-    run_tick(bot.engine, messenger, MONDAY)
+    _german_channel_pulse_sent(bot)
     modal = click_answer(sandbox, "U0ALICE")
     shown = json.dumps(modal.view, ensure_ascii=False)
     assert modal.view["title"]["text"] == "Coherence-Pulse"
