@@ -8,12 +8,13 @@ the fields listeners read, so they can index the payload without defending every
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from slack_bolt.context import BoltContext
 from slack_bolt.middleware.request_verification import RequestVerification
@@ -91,8 +92,34 @@ def _parse_slack_body(text: str, content_type: str | None) -> object:
         return {}
     if content_type == "application/json" or text.startswith("{"):
         return json.loads(text)
+    if text.startswith(_PAYLOAD_FIELD) and "&" not in text:
+        return json.loads(_unquote_plus(text[len(_PAYLOAD_FIELD) :]))
     form = dict(parse_qsl(text, keep_blank_values=True))
     return json.loads(form["payload"]) if "payload" in form else form
+
+
+_PAYLOAD_FIELD = "payload="
+
+
+def _unquote_plus(value: str) -> str:
+    """`urllib.parse.unquote_plus`, done in C for the text Slack sends.
+
+    An interaction's form is one field holding its JSON with thousands of %-escapes, and the
+    standard library decodes them one by one in Python: a quarter of the server's CPU in a burst
+    of answers. Quoted-printable decoding (`binascii.a2b_qp`) is the same decoding with "="
+    for "%", so it gives the same text whenever "%" is the only escape character in play: no
+    "=" or line break in the value, no "%%", every "%" followed by two characters, and no
+    escape that is not two hex digits (each leaves an "=" that no "%3D" accounts for).
+    Anything else goes to the standard library.
+    """
+    if not value.isascii() or "=" in value or "\r" in value or "\n" in value:
+        return unquote_plus(value)
+    if "%%" in value or "%" in value[-2:]:
+        return unquote_plus(value)
+    decoded = binascii.a2b_qp(value.replace("+", " ").replace("%", "=").encode("ascii"))
+    if decoded.count(b"=") != value.count("%3D") + value.count("%3d"):
+        return unquote_plus(value)
+    return decoded.decode("utf-8", errors="replace")
 
 
 class SlackBodyRequest(BoltRequest):
