@@ -119,9 +119,14 @@ def bot(
     server = start_in_background(app)
     sandbox.bot_url = server.events_url
     yield RunningBot(app, server, services, engine, clock)
+    stop_serving(app, server, services)
+
+
+def stop_serving(app: App, server: RunningServer, services: Services) -> None:
+    """Close the server, then let the work after its acks (lazy listeners: a pulse sent, a
+    digest posted "now", an export; message refreshes) finish while the sandbox is still up,
+    so none of it fails or logs into the next test."""
     server.close()
-    # Work after the ack (a digest posted "now", an export, message refreshes) finishes while
-    # the sandbox is still up, so none of it fails or logs into the next test.
     app.listener_runner.listener_executor.shutdown(wait=True)
     services.refresher.close()
     services.refresher.wait_idle(10)

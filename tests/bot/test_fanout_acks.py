@@ -14,7 +14,7 @@ from pulses.ticks import TickReport
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine
 from tests.bot.pulse_helpers import at, dm_count, make_group, messenger_for, run_tick
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, Clock, sandbox_settings
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, Clock, sandbox_settings, stop_serving
 
 MEMBERS = 300
 BERLIN = "Europe/Berlin"
@@ -43,7 +43,9 @@ def test_commands_are_acknowledged_in_time_while_a_fan_out_runs(
 ) -> None:
     settings = sandbox_settings(crowded, migrated_url)
     engine = make_engine(migrated_url)
-    server = start_in_background(build_app(build_services(settings, engine=engine, clock=Clock())))
+    services = build_services(settings, engine=engine, clock=Clock())
+    app = build_app(services)
+    server = start_in_background(app)
     crowded.bot_url = server.events_url
     try:
         make_group(
@@ -74,5 +76,5 @@ def test_commands_are_acknowledged_in_time_while_a_fan_out_runs(
         assert reports[0].sent == MEMBERS
         assert all(dm_count(crowded, f"U{n:05d}") == 1 for n in range(MEMBERS))
     finally:
-        server.close()
+        stop_serving(app, server, services)
         engine.dispose()

@@ -25,7 +25,7 @@ from sandbox import Workspace
 from sandbox.multi import MultiSlack
 from storage.db import session_scope
 from tests.bot.pulse_helpers import at, invitations
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, stop_serving
 
 CLIENT_ID = "1111111111.2222222222"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -132,13 +132,14 @@ def start(slack: MultiSlack, database_url: str, engine: Engine) -> Iterator[Inst
         database_url=database_url,
     )
     services = build_services(settings, engine=engine)
-    server = start_in_background(build_app(services))
+    app = build_app(services)
+    server = start_in_background(app)
     slack.bot_url = server.events_url
     slack.redirect_url = f"{server.url}/slack/oauth_redirect"
     try:
         yield Installed(slack, services, server)
     finally:
-        server.close()
+        stop_serving(app, server, services)
         slack.stop()
 
 
