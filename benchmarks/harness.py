@@ -150,6 +150,7 @@ class Bot:
 
     def close(self) -> None:
         self.server.close()
+        self.services.answers.close()
         self.services.refresher.wait_idle(60)
         self.services.refresher.close()
         self.services.engine.dispose()

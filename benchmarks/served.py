@@ -59,7 +59,8 @@ def main(argv: list[str]) -> int:
     stop_signals.wait()
     running.close()
     if services is not None:
-        # The message refreshes after the last answers, then the connections.
+        # The answers still queued, the message refreshes after them, then the connections.
+        services.answers.close()
         services.refresher.wait_idle(60)
         services.refresher.close()
         services.engine.dispose()

@@ -328,8 +328,10 @@ def serve(settings: Settings) -> int:
     logger.info("Stopping (signal %d): finishing the send in progress", signum)
     scheduler.shutdown(wait=True)
     running.close()
-    # Answers are stored before their ack; what remains is the message refreshes after
-    # them (counts, confirmations), given a few seconds so the last count is not cut off.
+    # Answers are stored before their ack (the writer finishes what is queued); what remains
+    # is the message refreshes after them (counts, confirmations), given a few seconds so the
+    # last count is not cut off.
+    services.answers.close()
     services.refresher.close()
     services.refresher.wait_idle(10)
     return 0

@@ -12,9 +12,11 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
+from pulses.answers import REFUSALS
 from pulses.ports import Messenger
 from pulses.refresh import Refresher
 from pulses.ticks import Worker
+from storage.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from bot.workspaces import Workspaces
@@ -42,6 +44,11 @@ class Services:
     refresher: Refresher = field(default_factory=Refresher)
     # Installs through "Add to Slack": each workspace's token. None with one SLACK_BOT_TOKEN.
     workspaces: Workspaces | None = None
+    # Answers are stored by one writer thread, those that arrive together in one transaction.
+    answers: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.answers = GroupCommit(self.engine, refusals=REFUSALS)
 
     def client_for(self, team_id: str) -> WebClient:
         """The Web API client holding `team_id`'s bot token.

@@ -374,6 +374,10 @@ def record_answer(
     return RecordedAnswer(answer_id, row.delivery_mode)
 
 
+# What record_answer refuses before it writes anything: an answer refused in a batch of
+# answers committed together (`storage.group_commit`) fails alone.
+REFUSALS: tuple[type[Exception], ...] = (InvalidAnswer, PulseClosed, NotInvited, AnswerLocked)
+
 # Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
 # answers in flight and erases their pseudonyms too, or an answer waits for the close and
 # finds the run closed. A share lock, not an exclusive one, so answers never wait on each

@@ -148,6 +148,7 @@ def play(out: TextIO = sys.stdout) -> int:
     finally:
         if server is not None:
             server.close()
+            services.answers.close()
         slack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     out.write("Sandbox scenario finished.\n")

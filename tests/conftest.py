@@ -128,6 +128,7 @@ def stop_serving(app: App, server: RunningServer, services: Services) -> None:
     so none of it fails or logs into the next test."""
     server.close()
     app.listener_runner.listener_executor.shutdown(wait=True)
+    services.answers.close()
     services.refresher.close()
     services.refresher.wait_idle(10)
 

@@ -43,7 +43,7 @@ from pulses.answers import (
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
 from pulses.refresh import after_answer
-from storage.db import session_scope, write_scope
+from storage.db import session_scope
 
 SHARE_PREFIX = share_field("")
 # Slack shows its own error 3 seconds after a submission: an answer kept waiting by the database
@@ -125,17 +125,22 @@ def submit_pulse(
     user_id = body["user"]["id"]
     try:
         # Inside the modal's language: a refused field is explained in it.
-        with (
-            speaking(language),
-            write_scope(services.engine, wait_seconds=STORE_WAIT_SECONDS) as connection,
-        ):
-            recorded = record_answer(
-                session=connection,
-                run_id=run_id,
-                user_id=user_id,
-                submitted=parse_submission(view["state"]["values"]),
-                now=services.clock(),
-                key=_pseudonym_key(services),
+        submitted, now, key = (
+            parse_submission(view["state"]["values"]),
+            services.clock(),
+            _pseudonym_key(services),
+        )
+        with speaking(language):
+            recorded = services.answers.run(
+                lambda connection: record_answer(
+                    session=connection,
+                    run_id=run_id,
+                    user_id=user_id,
+                    submitted=submitted,
+                    now=now,
+                    key=key,
+                ),
+                wait_seconds=STORE_WAIT_SECONDS,
             )
     except InvalidAnswer as invalid:
         ack(response_action="errors", errors=invalid.problems)
