@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
-from pulses.answers import REFUSALS
 from pulses.ports import Messenger
+from pulses.recording import REFUSALS, store_answers
 from pulses.refresh import Refresher
 from pulses.ticks import Worker
 from storage.group_commit import GroupCommit
@@ -48,7 +48,7 @@ class Services:
     answers: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.answers = GroupCommit(self.engine, refusals=REFUSALS)
+        self.answers = GroupCommit(self.engine, refusals=REFUSALS, flush=store_answers)
 
     def client_for(self, team_id: str) -> WebClient:
         """The Web API client holding `team_id`'s bot token.

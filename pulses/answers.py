@@ -1,5 +1,5 @@
-"""Answering a pulse: what the modal shows, recording the answer (validated, replaced on
-resubmission, refused after closing), and the messages refreshed once it is in."""
+"""Answering a pulse: what the modal shows, what an answer must be (validated, refused after
+closing), and the messages refreshed once it is in. Storing it: `pulses.recording`."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, insert, update
-from sqlalchemy import select as sql_select
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pulses.i18n import _
 from pulses.notices import notice_for
 from pulses.ports import Messenger
-from pulses.pseudonyms import pseudonym, pseudonym_in_run
+from pulses.pseudonyms import pseudonym_in_run
 from pulses.questions import ATTENTION, FOCUS, FOCUS_KINDS, FRICTION, LIKERT_LABELS, PRESSURE
-from storage.db import dialect_insert, read_scope
+from storage.db import read_scope
 from storage.models import (
     Answer,
     AnswerFocus,
@@ -29,7 +26,6 @@ from storage.models import (
     Priority,
     PulseRun,
     Question,
-    Workspace,
 )
 
 OTHER = "other"
@@ -289,179 +285,6 @@ def answer_sheet(
         previous_shares=shares,
         language=group.language,
     )
-
-
-@dataclass(frozen=True)
-class RecordedAnswer:
-    """An answer just stored, and how its run was delivered (which messages follow it)."""
-
-    answer_id: int
-    delivery_mode: str
-
-
-def record_answer(
-    *,
-    session: Session | Connection,
-    run_id: int,
-    user_id: str,
-    submitted: AnswerInput,
-    now: datetime,
-    key: bytes,
-) -> RecordedAnswer:
-    """Store or replace `user_id`'s answer set for the run; one per person per run.
-
-    The answer is found again by its keyed pseudonym, never stored with the user ID; the
-    member's invitation is marked answered in the same transaction. This is the ack path of
-    a burst of answers, so it runs a handful of Core statements and no ORM flush: the run,
-    its workspace and the invitation in one read, the form from memory, then the writes.
-    `session` is a session or, lighter still, a connection in a transaction.
-    """
-    connection = session.connection() if isinstance(session, Session) else session
-    row = connection.execute(_RUN_AND_INVITATION, {"run_id": run_id, "user_id": user_id}).first()
-    if row is None:
-        raise NotInvited
-    if row.status not in ("open", "pending") or now >= row.closes_at:
-        # The announced close time, not when a tick happened to process it.
-        raise PulseClosed(row.closes_at, row.member_timezone or row.timezone)
-    if row.invitation_id is None:
-        raise NotInvited
-    form = _form(connection, run_id, row.question_ids, row.priority_ids)
-    validate(form, submitted)
-    tag = pseudonym(key, team_id=row.team_id, run_id=run_id, user_id=user_id)
-    tenths = focus_tenths(form, submitted)
-    values = {
-        "focus_other": (submitted.focus_other or "").strip() or None if None in tenths else None,
-        "friction": (submitted.friction or "").strip() or None,
-    }
-    if row.answered:
-        # Replaced in place; when no answer carries this pseudonym the earlier one is beyond
-        # reach, and a second would count the member twice.
-        answer_id = connection.execute(
-            _REPLACE_ANSWER, {"b_run_id": run_id, "b_tag": tag, **values}
-        ).scalar()
-        if answer_id is None:
-            raise AnswerLocked
-    else:
-        # An upsert: the same submission arriving twice at once finds the other copy's row.
-        answer_id = connection.execute(
-            _upsert_answer(connection.dialect.name), {"run_id": run_id, "pseudonym": tag, **values}
-        ).scalar_one()
-        connection.execute(_MARK_ANSWERED, {"invitation_id": row.invitation_id})
-    # Cleared even for a new answer: a copy submitted at the same moment may have written.
-    connection.execute(_CLEAR_SCORES, {"answer_id": answer_id})
-    connection.execute(_CLEAR_FOCUS, {"answer_id": answer_id})
-    scores = [
-        {
-            "answer_id": answer_id,
-            "run_id": run_id,
-            "question_id": q.id,
-            "score": submitted.scores[q.id],
-        }
-        for q in form.rated
-        if q.id is not None
-    ]
-    if scores:
-        connection.execute(_INSERT_SCORE, scores)
-    if tenths:
-        connection.execute(
-            _INSERT_FOCUS,
-            [
-                {"answer_id": answer_id, "run_id": run_id, "priority_id": p, "tenths": share}
-                for p, share in tenths.items()
-            ],
-        )
-    assert isinstance(answer_id, int)
-    return RecordedAnswer(answer_id, row.delivery_mode)
-
-
-# What record_answer refuses before it writes anything: an answer refused in a batch of
-# answers committed together (`storage.group_commit`) fails alone.
-REFUSALS: tuple[type[Exception], ...] = (InvalidAnswer, PulseClosed, NotInvited, AnswerLocked)
-
-# Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
-# answers in flight and erases their pseudonyms too, or an answer waits for the close and
-# finds the run closed. A share lock, not an exclusive one, so answers never wait on each
-# other. SQLite serialises writers anyway.
-_RUN_AND_INVITATION: Executable = (
-    sql_select(
-        col(PulseRun.status),
-        col(PulseRun.delivery_mode),
-        col(PulseRun.closes_at),
-        col(PulseRun.question_ids),
-        col(PulseRun.priority_ids),
-        col(LeadershipGroup.timezone),
-        col(Workspace.team_id),
-        col(Invitation.id).label("invitation_id"),
-        col(Invitation.answered),
-        col(Invitation.timezone).label("member_timezone"),
-    )
-    .join(LeadershipGroup, col(LeadershipGroup.id) == col(PulseRun.group_id))
-    .join(Workspace, col(Workspace.id) == col(LeadershipGroup.workspace_id))
-    .outerjoin(
-        Invitation,
-        and_(
-            col(Invitation.run_id) == col(PulseRun.id),
-            col(Invitation.user_id) == bindparam("user_id"),
-        ),
-    )
-    .where(col(PulseRun.id) == bindparam("run_id"))
-    .with_for_update(read=True, of=col(PulseRun.id))
-)
-# Neither names its SET columns: they are the parameters' other keys (focus_other, friction).
-_REPLACE_ANSWER = (
-    update(Answer)
-    .where(col(Answer.run_id) == bindparam("b_run_id"), col(Answer.pseudonym) == bindparam("b_tag"))
-    .returning(col(Answer.id))
-)
-_MARK_ANSWERED = (
-    update(Invitation).where(col(Invitation.id) == bindparam("invitation_id")).values(answered=True)
-)
-_CLEAR_SCORES = delete(AnswerScore).where(col(AnswerScore.answer_id) == bindparam("answer_id"))
-_CLEAR_FOCUS = delete(AnswerFocus).where(col(AnswerFocus.answer_id) == bindparam("answer_id"))
-_INSERT_SCORE = insert(AnswerScore)
-_INSERT_FOCUS = insert(AnswerFocus)
-
-
-# Built once per dialect, on first use: only the dialect in use is imported.
-_UPSERT_ANSWER: dict[str, Executable] = {}
-
-
-def _upsert_answer(dialect: str) -> Executable:
-    statement = _UPSERT_ANSWER.get(dialect)
-    if statement is None:
-        upsert = dialect_insert(dialect, Answer)
-        statement = upsert.on_conflict_do_update(
-            index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
-            set_={column: upsert.excluded[column] for column in ("focus_other", "friction")},
-        ).returning(col(Answer.id))
-        _UPSERT_ANSWER[dialect] = statement
-    return statement
-
-
-# The questions and priorities a run asks are fixed when it is created: read once per run, not
-# once per answer. Only those are read from a cached form (its `run` is as first loaded).
-FORM_CACHE_SIZE = 64
-_FORMS: dict[tuple[int, str, str], PulseForm] = {}
-_FORMS_LOCK = threading.Lock()
-
-
-def _form(connection: Connection, run_id: int, question_ids: str, priority_ids: str) -> PulseForm:
-    cache_key = (run_id, question_ids, priority_ids)
-    with _FORMS_LOCK:
-        form = _FORMS.get(cache_key)
-    if form is not None:
-        return form
-    # A session of its own in the caller's transaction; closing it detaches what it loaded,
-    # so nothing a later rollback does can expire the cached rows.
-    with Session(bind=connection, expire_on_commit=False) as session:
-        run = session.get(PulseRun, run_id)
-        assert run is not None  # just read with its invitation
-        form = pulse_form(session=session, run=run)
-    with _FORMS_LOCK:
-        while len(_FORMS) >= FORM_CACHE_SIZE:
-            _FORMS.pop(next(iter(_FORMS)))
-        _FORMS[cache_key] = form
-    return form
 
 
 def confirm_dm_answer(*, engine: Engine, messenger: Messenger, run_id: int, user_id: str) -> None:

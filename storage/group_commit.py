@@ -49,11 +49,23 @@ class _Unit:
 
 class GroupCommit:
     """Units of work on `engine`, each run inside the caller's context (its language, its log
-    lines' request) on one writer thread, started with the first unit."""
+    lines' request) on one writer thread, started with the first unit.
 
-    def __init__(self, engine: Engine, *, refusals: tuple[type[Exception], ...]) -> None:
+    `flush`, if given, is called once per batch, after its units and before the commit, with
+    the results of those that were not refused: units can plan their writes, and `flush` make
+    them for the whole batch in a few statements. Its error is every unit's.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        refusals: tuple[type[Exception], ...],
+        flush: Callable[[Connection, list[Any]], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._refusals = refusals
+        self._flush = flush
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._arrivals = threading.Condition()
         self._lock = threading.Lock()
@@ -146,6 +158,8 @@ class GroupCommit:
                             raise
                         else:
                             outcomes.append((unit, result, None))
+                    if self._flush is not None:
+                        self._flush(connection, [r for _, r, refused in outcomes if not refused])
             except Exception as error:
                 if failed is None:
                     for unit in batch:

@@ -37,11 +37,11 @@ from pulses.answers import (
     PulseClosed,
     PulseNotFound,
     answer_sheet,
-    record_answer,
     share_field,
 )
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
+from pulses.recording import plan_answer
 from pulses.refresh import after_answer
 from storage.db import session_scope
 
@@ -132,8 +132,8 @@ def submit_pulse(
         )
         with speaking(language):
             recorded = services.answers.run(
-                lambda connection: record_answer(
-                    session=connection,
+                lambda connection: plan_answer(
+                    connection=connection,
                     run_id=run_id,
                     user_id=user_id,
                     submitted=submitted,

@@ -11,11 +11,12 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from pulses.answers import AnswerInput, AnswerLocked, pulse_form, record_answer
+from pulses.answers import AnswerInput, AnswerLocked, pulse_form
 from pulses.dispatch import tick
 from pulses.focus import OTHER
 from pulses.ports import Member
 from pulses.pseudonyms import pseudonym
+from pulses.recording import record_answer
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 from storage.models import Answer, Priority, PulseRun, Workspace

