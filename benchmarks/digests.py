@@ -316,22 +316,39 @@ def history_url(folder: str, weeks: int) -> str:
     return sqlite_url(folder).replace("bench.db", f"digests-{weeks}.db")
 
 
-def measure_history(folder: str, groups: int, weeks: int, rounds: int) -> History:
-    url = history_url(folder, weeks)
-    seed(url, groups, weeks)
-    engine = make_engine(url)
+def measure_histories(folder: str, groups: int, rounds: int) -> tuple[History, History]:
+    """The floor and the compute on `WEEKS` and on `SHORT_WEEKS` of history, both databases
+    seeded first and their rounds taken in turn, so that neither is measured at a quieter
+    or a busier moment of the run than the other."""
+    weeks = (WEEKS, SHORT_WEEKS)
+    engines = {}
+    for count in weeks:
+        url = history_url(folder, count)
+        seed(url, groups, count)
+        engines[count] = make_engine(url)
     try:
-        with engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
+        for engine in engines.values():
+            with engine.connect() as connection:
+                connection.execute(text("ANALYZE"))
         # What `coherence serve` exempts from the garbage collector once started; the engine
         # and numpy load with the first report after that, not inside the measurement.
         exempt_start_up_objects()
-        compute(engine, 1)
-        floors = [floor(engine, weeks) for _ in range(rounds)]
-        computes = [compute(engine, groups) for _ in range(rounds)]
+        floors: dict[int, list[float]] = {count: [] for count in weeks}
+        computes: dict[int, list[float]] = {count: [] for count in weeks}
+        for engine in engines.values():
+            compute(engine, 1)
+        for _ in range(rounds):
+            for count, engine in engines.items():
+                floors[count].append(floor(engine, count))
+                computes[count].append(compute(engine, groups))
     finally:
-        engine.dispose()
-    return History(weeks, statistics.median(floors), statistics.median(computes))
+        for engine in engines.values():
+            engine.dispose()
+    long, short = (
+        History(count, statistics.median(floors[count]), statistics.median(computes[count]))
+        for count in weeks
+    )
+    return long, short
 
 
 @dataclass(frozen=True)
@@ -447,8 +464,7 @@ def measure(
     groups: int, scheduled_groups: int, rounds: int = ROUNDS
 ) -> tuple[History, History, Scheduled]:
     with tempfile.TemporaryDirectory() as folder:
-        long = measure_history(folder, groups, WEEKS, rounds)
-        short = measure_history(folder, groups, SHORT_WEEKS, rounds)
+        long, short = measure_histories(folder, groups, rounds)
         scheduled = measure_scheduled(history_url(folder, WEEKS), min(groups, scheduled_groups))
     return long, short, scheduled
 
