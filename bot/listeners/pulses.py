@@ -117,19 +117,17 @@ def parse_submission(state: dict[str, dict[str, dict[str, Any]]]) -> AnswerInput
 def submit_pulse(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, logger: Logger
 ) -> None:
-    """Record the answer in one short transaction, or show in the modal why not; then hand
-    the message updates to the refresher, so the ack never waits on Slack."""
+    """Record the answer (through the writer, with the answers that arrive with it), or show
+    in the modal why not; then hand the message updates to the refresher, so the ack never
+    waits on Slack."""
     services = services_of(context)
     run_id = _run_id(view)
     language = _modal_language(view)
     user_id = body["user"]["id"]
     try:
         # Inside the modal's language: a refused field is explained in it.
-        submitted, now, key = (
-            parse_submission(view["state"]["values"]),
-            services.clock(),
-            _pseudonym_key(services),
-        )
+        submitted = parse_submission(view["state"]["values"])
+        now, key = services.clock(), _pseudonym_key(services)
         with speaking(language):
             recorded = services.answers.run(
                 lambda connection: plan_answer(
@@ -182,7 +180,7 @@ def store_in_request_thread(
     Bolt would hand the listener to its executor and poll for the ack every 10 ms: in a burst
     of answers every waiting request then wakes a hundred times a second for the
     interpreter's lock, and answers queue behind the executor's few threads. An answer's ack
-    waits for its own short transaction only, so running it here costs nothing else.
+    waits only for the writer to commit it, so running it here costs nothing else.
     """
     submit_pulse(ack=ack, body=body, view=body["view"], context=context, logger=logger)
     return ack.response
