@@ -14,7 +14,7 @@ upsert, the invitations, the old scores and shares cleared, the new ones inserte
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,16 @@ class PlannedAnswer:
     tenths: dict[int | None, int]  # priority id (None: something else) → tenths
     delivery_mode: str
     answer_id: int | None = None
+
+    def score_rows(self, answer_id: int) -> list[dict[str, Any]]:
+        """The answer's `AnswerScore` rows, stored as `answer_id`."""
+        ids = {"answer_id": answer_id, "run_id": self.run_id}
+        return [{**ids, "question_id": q, "score": score} for q, score in self.scores.items()]
+
+    def share_rows(self, answer_id: int) -> list[dict[str, Any]]:
+        """The answer's `AnswerFocus` rows (its shares of attention), stored as `answer_id`."""
+        ids = {"answer_id": answer_id, "run_id": self.run_id}
+        return [{**ids, "priority_id": p, "tenths": share} for p, share in self.tenths.items()]
 
 
 def record_answer(
@@ -168,23 +178,23 @@ def store_answers(connection: Connection, plans: Sequence[PlannedAnswer]) -> Non
     for plan in plans:
         assert plan.answer_id is not None
         latest[plan.answer_id] = plan
-    # Cleared even for a new answer: a copy submitted at the same moment may have written.
-    connection.execute(_CLEAR_SCORES, {"ids": list(latest)})
-    connection.execute(_CLEAR_FOCUS, {"ids": list(latest)})
-    scores: list[dict[str, Any]] = [
-        {"answer_id": answer_id, "run_id": p.run_id, "question_id": q, "score": score}
-        for answer_id, p in latest.items()
-        for q, score in p.scores.items()
-    ]
-    if scores:
-        connection.execute(_INSERT_SCORE, scores)
-    shares: list[dict[str, Any]] = [
-        {"answer_id": answer_id, "run_id": p.run_id, "priority_id": priority, "tenths": share}
-        for answer_id, p in latest.items()
-        for priority, share in p.tenths.items()
-    ]
-    if shares:
-        connection.execute(_INSERT_FOCUS, shares)
+    scores = [row for answer_id, p in latest.items() for row in p.score_rows(answer_id)]
+    _replace_rows(connection, AnswerScore, latest, scores)
+    shares = [row for answer_id, p in latest.items() for row in p.share_rows(answer_id)]
+    _replace_rows(connection, AnswerFocus, latest, shares)
+
+
+def _replace_rows(
+    connection: Connection,
+    table: type[AnswerScore] | type[AnswerFocus],
+    answer_ids: Iterable[int],
+    rows: list[dict[str, Any]],
+) -> None:
+    """The answers' rows of `table` cleared, then `rows` inserted. Cleared even for a new
+    answer: a copy submitted at the same moment (on another replica) may have written."""
+    connection.execute(delete(table).where(col(table.answer_id).in_(list(answer_ids))))
+    if rows:
+        connection.execute(insert(table), rows)
 
 
 # Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
@@ -227,14 +237,6 @@ _MARK_ANSWERED = (
     .where(col(Invitation.id).in_(bindparam("ids", expanding=True)))
     .values(answered=True)
 )
-_CLEAR_SCORES = delete(AnswerScore).where(
-    col(AnswerScore.answer_id).in_(bindparam("ids", expanding=True))
-)
-_CLEAR_FOCUS = delete(AnswerFocus).where(
-    col(AnswerFocus.answer_id).in_(bindparam("ids", expanding=True))
-)
-_INSERT_SCORE = insert(AnswerScore)
-_INSERT_FOCUS = insert(AnswerFocus)
 
 
 # Built once per dialect, on first use: only the dialect in use is imported.
