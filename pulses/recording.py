@@ -78,42 +78,38 @@ class PlannedAnswer:
         return [{**ids, "priority_id": p, "tenths": share} for p, share in self.tenths.items()]
 
 
-def record_answer(
-    *,
-    session: Session | Connection,
-    run_id: int,
-    user_id: str,
-    submitted: AnswerInput,
-    now: datetime,
-    key: bytes,
-) -> PlannedAnswer:
-    """Store or replace `user_id`'s answer set for the run, alone: `plan_answer` then
+@dataclass(frozen=True)
+class Submission:
+    """A member's answer to a run, as submitted at `now`; `key` makes its pseudonym."""
+
+    run_id: int
+    user_id: str
+    answer: AnswerInput
+    now: datetime
+    key: bytes
+
+
+def record_answer(*, session: Session | Connection, submission: Submission) -> PlannedAnswer:
+    """Store or replace the member's answer set for the run, alone: `plan_answer` then
     `store_answers`. `session` is a session or, lighter still, a connection in a
     transaction."""
     connection = session.connection() if isinstance(session, Session) else session
-    plan = plan_answer(
-        connection=connection, run_id=run_id, user_id=user_id, submitted=submitted, now=now, key=key
-    )
+    plan = plan_answer(connection=connection, submission=submission)
     store_answers(connection, [plan])
     return plan
 
 
-def plan_answer(
-    *,
-    connection: Connection,
-    run_id: int,
-    user_id: str,
-    submitted: AnswerInput,
-    now: datetime,
-    key: bytes,
-) -> PlannedAnswer:
-    """`user_id`'s answer checked against the run and its form; one of REFUSALS when it
-    cannot be stored. A resubmission's row is updated here (or AnswerLocked raised when it
-    cannot be found: a second row would count the member twice); nothing else is written."""
-    row = connection.execute(_RUN_AND_INVITATION, {"run_id": run_id, "user_id": user_id}).first()
+def plan_answer(*, connection: Connection, submission: Submission) -> PlannedAnswer:
+    """The answer checked against the run and its form; one of REFUSALS when it cannot be
+    stored. A resubmission's row is updated here (or AnswerLocked raised when it cannot be
+    found: a second row would count the member twice); nothing else is written."""
+    run_id, submitted = submission.run_id, submission.answer
+    row = connection.execute(
+        _RUN_AND_INVITATION, {"run_id": run_id, "user_id": submission.user_id}
+    ).first()
     if row is None:
         raise NotInvited
-    if row.status not in ("open", "pending") or now >= row.closes_at:
+    if row.status not in ("open", "pending") or submission.now >= row.closes_at:
         # The announced close time, not when a tick happened to process it.
         raise PulseClosed(row.closes_at, row.member_timezone or row.timezone)
     if row.invitation_id is None:
@@ -123,7 +119,9 @@ def plan_answer(
     tenths = focus_tenths(form, submitted)
     plan = PlannedAnswer(
         run_id=run_id,
-        tag=pseudonym(key, team_id=row.team_id, run_id=run_id, user_id=user_id),
+        tag=pseudonym(
+            submission.key, team_id=row.team_id, run_id=run_id, user_id=submission.user_id
+        ),
         invitation_id=row.invitation_id,
         values={
             "focus_other": (submitted.focus_other or "").strip() or None

@@ -41,7 +41,7 @@ from pulses.answers import (
 )
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
-from pulses.recording import plan_answer
+from pulses.recording import Submission, plan_answer
 from pulses.refresh import after_answer
 from storage.db import session_scope
 
@@ -126,18 +126,16 @@ def submit_pulse(
     user_id = body["user"]["id"]
     try:
         # Inside the modal's language: a refused field is explained in it.
-        submitted = parse_submission(view["state"]["values"])
-        now, key = services.clock(), _pseudonym_key(services)
+        submission = Submission(
+            run_id=run_id,
+            user_id=user_id,
+            answer=parse_submission(view["state"]["values"]),
+            now=services.clock(),
+            key=_pseudonym_key(services),
+        )
         with speaking(language):
             recorded = services.answers.run(
-                lambda connection: plan_answer(
-                    connection=connection,
-                    run_id=run_id,
-                    user_id=user_id,
-                    submitted=submitted,
-                    now=now,
-                    key=key,
-                ),
+                lambda connection: plan_answer(connection=connection, submission=submission),
                 wait_seconds=STORE_WAIT_SECONDS,
             )
     except InvalidAnswer as invalid:

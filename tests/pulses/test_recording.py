@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from pulses.answers import OTHER, AnswerInput, NotInvited, pulse_form
-from pulses.recording import PlannedAnswer, plan_answer, store_answers
+from pulses.recording import PlannedAnswer, Submission, plan_answer, store_answers
 from storage.db import session_scope
 from storage.models import Answer, AnswerFocus, AnswerScore, Invitation, PulseRun
 from tests.pulses.test_unlinkable import KEY, MEMBERS, MONDAY, _open_dm_run, database
@@ -39,9 +39,7 @@ def _batch(
     """Plan each answer, then store them all, in one transaction as the writer does."""
     with engine.begin() as connection:
         plans = [
-            plan_answer(
-                connection=connection, run_id=run_id, user_id=user, submitted=s, now=NOW, key=KEY
-            )
+            plan_answer(connection=connection, submission=Submission(run_id, user, s, NOW, KEY))
             for user, s in answers
         ]
         store_answers(connection, plans)
@@ -128,10 +126,6 @@ def test_an_answer_refused_while_planned_writes_nothing(database: Engine) -> Non
     with database.begin() as connection, pytest.raises(NotInvited):
         plan_answer(
             connection=connection,
-            run_id=run_id,
-            user_id="U0STRANGER",
-            submitted=submitted,
-            now=NOW,
-            key=KEY,
+            submission=Submission(run_id, "U0STRANGER", submitted, NOW, KEY),
         )
     assert _stored(database, run_id) == (0, {}, 0, 0)

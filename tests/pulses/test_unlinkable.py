@@ -16,7 +16,7 @@ from pulses.dispatch import tick
 from pulses.focus import OTHER
 from pulses.ports import Member
 from pulses.pseudonyms import pseudonym
-from pulses.recording import record_answer
+from pulses.recording import Submission, record_answer
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 from storage.models import Answer, Priority, PulseRun, Workspace
@@ -56,13 +56,9 @@ def _answer(
             str(form.priorities[0].id): expansion,
             OTHER: 100 - expansion,
         }
+        answer = AnswerInput(scores, None, "hiring", friction, shares)
         return record_answer(
-            session=session,
-            run_id=run_id,
-            user_id=user_id,
-            submitted=AnswerInput(scores, None, "hiring", friction, shares),
-            now=now,
-            key=KEY,
+            session=session, submission=Submission(run_id, user_id, answer, now, KEY)
         ).answer_id
 
 
@@ -193,15 +189,10 @@ def test_an_answer_whose_pseudonym_cannot_be_found_is_locked_not_counted_twice(
         assert run is not None
         form = pulse_form(session=session, run=run)
         scores: dict[int, int | None] = {q.id: 3 for q in form.rated if q.id}
+        answer = AnswerInput(scores, None, "hiring", "second", {OTHER: 100})
+        submission = Submission(run_id, MEMBERS[0], answer, MONDAY, b"another key")
         with pytest.raises(AnswerLocked):
-            record_answer(
-                session=session,
-                run_id=run_id,
-                user_id=MEMBERS[0],
-                submitted=AnswerInput(scores, None, "hiring", "second", {OTHER: 100}),
-                now=MONDAY,
-                key=b"another key",
-            )
+            record_answer(session=session, submission=submission)
     with session_scope(engine) as session:
         assert [a.friction for a in session.execute(select(Answer)).scalars()] == ["first"]
 
@@ -307,19 +298,13 @@ def test_the_migration_unlinks_closed_runs_and_pseudonymises_open_ones(
         assert {a["pseudonym"] for a in opened} == expected
         with session_scope(engine) as session:
             submitted = AnswerInput({question_id: 2}, None, None, "changed")
-            record = {
-                "session": session,
-                "run_id": made["open"],
-                "user_id": MEMBERS[0],
-                "submitted": submitted,
-                "now": MONDAY + timedelta(days=8, hours=1),
-                "key": KEY,
-            }
+            later = MONDAY + timedelta(days=8, hours=1)
+            submission = Submission(made["open"], MEMBERS[0], submitted, later, KEY)
             if with_key:
-                record_answer(**record)  # type: ignore[arg-type]
+                record_answer(session=session, submission=submission)
             else:
                 with pytest.raises(AnswerLocked):
-                    record_answer(**record)  # type: ignore[arg-type]
+                    record_answer(session=session, submission=submission)
         with session_scope(engine) as session:
             frictions = sorted(
                 str(a.friction)
