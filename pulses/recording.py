@@ -190,9 +190,10 @@ def _replace_rows(
 ) -> None:
     """The answers' rows of `table` cleared, then `rows` inserted. Cleared even for a new
     answer: a copy submitted at the same moment (on another replica) may have written."""
-    connection.execute(delete(table).where(col(table.answer_id).in_(list(answer_ids))))
+    clear, add = _REPLACING[table]
+    connection.execute(clear, {"ids": list(answer_ids)})
     if rows:
-        connection.execute(insert(table), rows)
+        connection.execute(add, rows)
 
 
 # Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
@@ -235,6 +236,14 @@ _MARK_ANSWERED = (
     .where(col(Invitation.id).in_(bindparam("ids", expanding=True)))
     .values(answered=True)
 )
+# Each table an answer's rows are in: the statements that clear and insert them, built once.
+_REPLACING: dict[type[AnswerScore] | type[AnswerFocus], tuple[Executable, Executable]] = {
+    table: (
+        delete(table).where(col(table.answer_id).in_(bindparam("ids", expanding=True))),
+        insert(table),
+    )
+    for table in (AnswerScore, AnswerFocus)
+}
 
 
 # Built once per dialect, on first use: only the dialect in use is imported.
