@@ -37,6 +37,7 @@ from pulses.reports import TREND_RUNS, group_digests
 from pulses.windows import window_size
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, read_scope
+from storage.figures import figures_of, pack
 from storage.migrate import upgrade
 from storage.models import (
     Answer,
@@ -50,6 +51,7 @@ from storage.models import (
     Priority,
     PulseRun,
     Question,
+    RunFigures,
 )
 from storage.models import Workspace as WorkspaceRow
 
@@ -175,6 +177,7 @@ def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -
         answers: list[dict[str, Any]] = []
         scores: list[dict[str, Any]] = []
         focus: list[dict[str, Any]] = []
+        figures: list[dict[str, Any]] = []
         for week in range(weeks):
             run_id += 1
             day = LAST_DAY - timedelta(weeks=weeks - 1 - week)
@@ -216,6 +219,7 @@ def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -
             )
             # A team's mood drifts from week to week; its leaders scatter around it.
             mood = rng.randint(2, 4)
+            answer_sets: list[tuple[list[tuple[int, int]], list[tuple[int | None, int]]]] = []
             for n in range(ANSWERS):
                 answer_id += 1
                 answers.append(
@@ -253,12 +257,22 @@ def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -
                             "tenths": 10 - split,
                         }
                     )
+                shares = 1 if split == 10 else 2
+                answer_sets.append(
+                    (
+                        [(row["question_id"], row["score"]) for row in scores[-len(scored) :]],
+                        [(row["priority_id"], row["tenths"]) for row in focus[-shares:]],
+                    )
+                )
+            # As the close packs them (`pulses.pseudonyms.unlink_answers`).
+            figures.append({"run_id": run_id, "packed": pack(figures_of(answer_sets))})
         for model, rows in (
             (PulseRun, runs),
             (Invitation, invitations),
             (Answer, answers),
             (AnswerScore, scores),
             (AnswerFocus, focus),
+            (RunFigures, figures),
         ):
             connection.execute(insert(_table(model)), rows)
 

@@ -4,7 +4,8 @@ While a run is open, an answer carries HMAC-SHA256(key, workspace, run, user) so
 resubmission finds and replaces it. Without the key the pseudonym names nobody; with the key
 (the operator) it can be recomputed for each invited member, which is why the close erases
 it, together with the invitations' "answered" flags, and re-inserts the run's answers and
-scores in random order so that their ids say nothing about who answered first.
+scores in random order so that their ids say nothing about who answered first. The run's
+figures (`storage.figures`) are packed in that same order.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import secrets
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from storage.figures import figures_of, store_figures
 from storage.models import (
     Answer,
     AnswerFocus,
@@ -111,3 +113,8 @@ def unlink_answers(session: Session, run_id: int) -> None:
         update(Invitation).where(col(Invitation.run_id) == run_id).values(answered=False)
     )
     session.flush()
+    # What every report will read of the run, packed once in the same random order.
+    figures = figures_of(
+        (scores_of.get(old_id or 0, []), shares_of.get(old_id or 0, [])) for old_id, _, _ in answers
+    )
+    store_figures(session.connection(), run_id, figures)

@@ -19,6 +19,7 @@ from storage.models import (
     Priority,
     PulseRun,
     Question,
+    RunFigures,
     SkipDate,
     Workspace,
 )
@@ -69,6 +70,7 @@ def purge_workspace(*, session: Session, team_id: str) -> Purged | None:
     run_ids = list(session.exec(select(PulseRun.id).where(col(PulseRun.group_id).in_(group_ids))))
     for statement in (
         delete(AnswerScore).where(col(AnswerScore.run_id).in_(run_ids)),
+        delete(RunFigures).where(col(RunFigures.run_id).in_(run_ids)),
         delete(Answer).where(col(Answer.run_id).in_(run_ids)),
         delete(Invitation).where(col(Invitation.run_id).in_(run_ids)),
         delete(DigestDelivery).where(

@@ -7,16 +7,16 @@ when the run was claimed. A fixed number of queries per window, whatever its len
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import date
 
 from sqlmodel import Session
 
 from pulses.samples import OTHER, LeaderAnswer, RunSample
-from storage.queries import AnswerRow, RunTally, answer_rows, closed_run_window
+from storage.queries import AnswerRow, RunTally, closed_run_window
 
 
-def _attention(tenths: dict[int | None, int]) -> dict[str, float]:
+def _attention(tenths: Mapping[int | None, int]) -> dict[str, float]:
     total = sum(tenths.values())
     if total <= 0:
         return {}
@@ -40,20 +40,18 @@ def load_samples(
     caller decides what may be shown (`pulses.privacy`).
     """
     window = closed_run_window(session=session, group_id=group_id, until=until, count=count)
-    run_ids = [tally.run.id for tally in window.tallies if tally.run.id is not None]
-    answers = answer_rows(session=session, run_ids=run_ids)
-    return [run_sample(tally, answers.get(tally.run.id or 0, [])) for tally in window.tallies]
+    return [run_sample(tally) for tally in window.tallies]
 
 
-def run_sample(tally: RunTally, rows: Sequence[AnswerRow]) -> RunSample:
-    """A tallied run and its answers (`storage.queries.answer_rows`) as the engine reads it."""
+def run_sample(tally: RunTally) -> RunSample:
+    """A tallied run and its answers (`RunTally.answers`) as the engine reads it."""
     run = tally.run
     assert run.id is not None
     return RunSample(
         run_id=run.id,
         day=run.occurrence_day,
         invited=tally.invited,
-        answers=tuple(_leader(row) for row in rows),
+        answers=tuple(_leader(row) for row in tally.answers),
         declared={str(pid): share for pid, share in tally.declared.items()},
         intent_version=tally.intent_version,
     )

@@ -26,7 +26,6 @@ from storage.queries import (
     RunTally,
     RunWindow,
     WindowRun,
-    answer_rows,
     closed_run_windows,
     friction_texts,
 )
@@ -116,8 +115,7 @@ def load_windows(
     """Each group's last ``count`` closed runs up to ``until`` (None: up to now)."""
     windows = closed_run_windows(session=session, group_ids=group_ids, until=until, count=count)
     tallies = [tally for window in windows.values() for tally in window.tallies]
-    answers = answer_rows(session=session, run_ids=[t.run.id for t in tallies if t.run.id])
-    samples = {t.run.id: run_sample(t, answers.get(t.run.id, [])) for t in tallies if t.run.id}
+    samples = {t.run.id: run_sample(t) for t in tallies if t.run.id}
     known: dict[str, Dimensions] = {}
     return {group_id: _window(window, samples, known) for group_id, window in windows.items()}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Named constraints let later migrations alter them on SQLite, whose batch mode recreates tables.
@@ -229,6 +229,17 @@ class AnswerFocus(SQLModel, table=True):
     run_id: int = Field(foreign_key="pulse_runs.id", index=True)
     priority_id: int | None = Field(default=None, foreign_key="priorities.id")
     tenths: int
+
+
+class RunFigures(SQLModel, table=True):
+    """A closed run's answers packed at its close (`storage.figures`): what reports read of
+    them, one row per run instead of one per score. Nothing in it links an answer to a person:
+    the answer sets come in the close's random order, without pseudonym or friction."""
+
+    __tablename__ = "run_figures"
+
+    run_id: int = Field(foreign_key="pulse_runs.id", primary_key=True, ondelete="CASCADE")
+    packed: str = Field(sa_type=Text)
 
 
 class IntentVersion(SQLModel, table=True):

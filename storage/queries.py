@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
-from sqlalchemy import ColumnElement, String, cast, func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapped
 from sqlmodel import Session, and_, col, or_, select
 
+from storage.figures import Figures, Scores, Tenths, run_figures
 from storage.models import (
     Answer,
-    AnswerFocus,
-    AnswerScore,
     IntentShare,
     IntentVersion,
     Invitation,
@@ -106,6 +105,9 @@ class RunTally:
     declared: dict[int, float] = field(default_factory=dict)
     intent_version: int | None = None
     pressure: dict[int, int] = field(default_factory=dict)
+    # The answers one by one, for the signal engine, in the stored order: random after the
+    # close (see `pulses.pseudonyms.unlink_answers`), so no meaning may be read into it.
+    answers: tuple[AnswerRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,55 +194,33 @@ def closed_run_windows(
             found = parsed[text] = stored_ids(text)
         return found
 
-    connection = _connection(session)
-    question_ids = {qid for run in runs for qid in ids_in(run.question_ids)}
-    tallied = connection.execute(
-        select(AnswerScore.run_id, AnswerScore.question_id, AnswerScore.score, func.count())
-        .where(col(AnswerScore.run_id).in_(run_ids))
-        .group_by(col(AnswerScore.run_id), col(AnswerScore.question_id), col(AnswerScore.score))
-    ).all()
+    # A closed run's answers are read as the figures packed at its close: one row per run.
+    figures = run_figures(_connection(session), run_ids)
     # The questions asked and answered: the answers' keys, and which of them is the pressure
-    # item. The tallies name the answered ones (a second pass over the scores would cost as
-    # much as the tally).
-    question_ids |= {row[1] for row in tallied}
+    # item.
+    question_ids = {qid for run in runs for qid in ids_in(run.question_ids)}
+    question_ids |= {qid for found in figures.values() for qid in found.histograms}
     questions = {
         q.id: q
         for q in session.exec(select(Question).where(col(Question.id).in_(question_ids)))
         if q.id is not None
     }
-    # Each question's key, None for the pressure item: read once, not once per row.
+    # Each question's key, None for the pressure item: read once, not once per answer.
     keys = {qid: None if q.kind == PRESSURE_KIND else q.key for qid, q in questions.items()}
-    histograms: dict[int, dict[str, dict[int, int]]] = {}
-    pressure: dict[int, dict[int, int]] = {}
-    for run_id, question_id, score, count_ in tallied:
-        key = keys[question_id]
-        if key is None:
-            counts = pressure.setdefault(run_id, {})
-            counts[score] = counts.get(score, 0) + count_
-        else:
-            by_score = histograms.setdefault(run_id, {}).setdefault(key, {})
-            by_score[score] = by_score.get(score, 0) + count_
-    focus: dict[int, dict[int | None, float]] = {}
-    for run_id, priority_id, tenths in connection.execute(
-        select(AnswerFocus.run_id, AnswerFocus.priority_id, func.sum(AnswerFocus.tenths))
-        .where(col(AnswerFocus.run_id).in_(run_ids))
-        .group_by(col(AnswerFocus.run_id), col(AnswerFocus.priority_id))
-    ):
-        focus.setdefault(run_id, {})[priority_id] = int(tenths) / 10
+    rows = _AnswerRows(keys)
     invited = dict(
-        connection.execute(
+        _connection(session)
+        .execute(
             select(Invitation.run_id, func.count())
             .where(col(Invitation.run_id).in_(run_ids), col(Invitation.status) != "failed")
             .group_by(col(Invitation.run_id))
-        ).all()
+        )
+        .all()
     )
-    responded = dict(
-        connection.execute(
-            select(Answer.run_id, func.count())
-            .where(col(Answer.run_id).in_(run_ids))
-            .group_by(col(Answer.run_id))
-        ).all()
-    )
+    focus = {
+        run_id: {pid: tenths / 10 for pid, tenths in found.focus.items()}
+        for run_id, found in figures.items()
+    }
     priority_ids = {pid for run in runs for pid in ids_in(run.priority_ids)}
     priority_ids |= {pid for counts in focus.values() for pid in counts if pid is not None}
     # The priorities, and the declared shares of the runs' intent versions, in one query.
@@ -272,17 +252,21 @@ def closed_run_windows(
                 questions[q] for q in ids_in(run.question_ids) if q in questions
             ]
         window = windows[run.group_id]
+        histograms, pressure = _split(figures[run.id], keys)
         window.tallies.append(
             RunTally(
                 run=run,
                 asked=asked[run.question_ids],
-                histograms=histograms.get(run.id, {}),
-                focus=focus.get(run.id, {}),
+                histograms=histograms,
+                focus=focus[run.id],
                 invited=int(invited.get(run.id, 0)),
-                responded=int(responded.get(run.id, 0)),
+                responded=figures[run.id].responded,
                 declared=dict(shares) if run.intent_version_id is not None else {},
                 intent_version=run.intent_version_id,
-                pressure=pressure.get(run.id, {}),
+                pressure=pressure,
+                answers=tuple(
+                    rows.of(scores, tenths) for scores, tenths in figures[run.id].answers
+                ),
             )
         )
         # Each window names only the priorities its own runs mention.
@@ -299,94 +283,58 @@ def closed_run_windows(
 class AnswerRow:
     """One answer of a closed run, unlinked: its scores by dimension key, its shares of
     attention by priority id (None: something else), in tenths, and its pressure item score
-    (None: not asked or not answered), which is never one of the scores."""
+    (None: not asked or not answered), which is never one of the scores. Equal answer sets
+    share one row (never changed)."""
 
-    scores: dict[str, int]
-    tenths: dict[int | None, int]
+    scores: Mapping[str, int]
+    tenths: Mapping[int | None, int]
     pressure: int | None = None
 
 
-def _pairs(key: Mapped[int] | ColumnElement[str], value: Mapped[int]) -> ColumnElement[str]:
-    """The group's rows as one text, key:value pairs separated by commas (group_concat in
-    SQLite, string_agg in PostgreSQL): far fewer rows to carry than one per value."""
-    return func.aggregate_strings(cast(key, String) + ":" + cast(value, String), ",")
+def _split(
+    figures: Figures, keys: Mapping[int, str | None]
+) -> tuple[dict[str, dict[int, int]], dict[int, int]]:
+    """The run's histograms by dimension key, and the pressure item's apart (``keys``: the
+    question ids' dimension keys, None for the pressure item)."""
+    histograms: dict[str, dict[int, int]] = {}
+    pressure: dict[int, int] = {}
+    for question_id, by_score in figures.histograms.items():
+        key = keys[question_id]
+        into = pressure if key is None else histograms.setdefault(key, {})
+        for score, count in by_score.items():
+            into[score] = into.get(score, 0) + count
+    return histograms, pressure
 
 
-def _parsed(text: str, known: dict[str, list[tuple[int, int]]]) -> list[tuple[int, int]]:
-    """`_pairs`' text as (id, value) pairs in id order (-1 for an empty id, first): the
-    databases fold them in any order. Answers repeat the same texts, so each is parsed once
-    (``known``)."""
-    found = known.get(text)
-    if found is None:
-        pairs = [pair.partition(":") for pair in text.split(",")]
-        found = known[text] = sorted(
-            (int(key) if key else -1, int(value)) for key, _, value in pairs
-        )
-    return found
+class _AnswerRows:
+    """Answer sets as `AnswerRow`s. Answers repeat the same few sets of scores and the same
+    few shares of attention, so each set is mapped to dimension keys once and shared."""
 
+    def __init__(self, keys: Mapping[int, str | None]) -> None:
+        self._keys = keys
+        self._scores: dict[Scores, tuple[dict[str, int], int | None]] = {}
+        self._tenths: dict[Tenths, dict[int | None, int]] = {}
 
-def answer_rows(*, session: Session, run_ids: list[int]) -> dict[int, list[AnswerRow]]:
-    """Each run's answers one by one: one aggregate query (an answer's scores and shares
-    folded into one row each), and one for the questions' keys, whatever the number of runs.
-
-    The pressure item's score comes apart from the dimensions' (`AnswerRow.pressure`).
-
-    The answers come in id order, which after a run's close is random (see
-    `pulses.pseudonyms.unlink_answers`): callers must not read meaning into it.
-    """
-    if not run_ids:
-        return {}
-    scores = (
-        select(AnswerScore.answer_id, _pairs(col(AnswerScore.question_id), col(AnswerScore.score)))
-        .where(col(AnswerScore.run_id).in_(run_ids))
-        .group_by(col(AnswerScore.answer_id))
-        .subquery()
-    )
-    # Something else (no priority id) is folded as an empty key.
-    priority = func.coalesce(cast(AnswerFocus.priority_id, String), "")
-    focus = (
-        select(AnswerFocus.answer_id, _pairs(priority, col(AnswerFocus.tenths)))
-        .where(col(AnswerFocus.run_id).in_(run_ids))
-        .group_by(col(AnswerFocus.answer_id))
-        .subquery()
-    )
-    answers = (
-        _connection(session)
-        .execute(
-            select(Answer.run_id, scores.c[1], focus.c[1])
-            .outerjoin(scores, scores.c.answer_id == Answer.id)
-            .outerjoin(focus, focus.c.answer_id == Answer.id)
-            .where(col(Answer.run_id).in_(run_ids))
-            .order_by(col(Answer.id))
-        )
-        .all()
-    )
-    known: dict[str, list[tuple[int, int]]] = {}
-    # The questions the answers name (each distinct text parsed once, here or below).
-    answered = {qid for _, text, _ in answers if text for qid, _ in _parsed(text, known)}
-    questions = {
-        qid: (key, kind)
-        for qid, key, kind in session.exec(
-            select(Question.id, Question.key, Question.kind).where(col(Question.id).in_(answered))
-        )
-    }
-    found: dict[int, list[AnswerRow]] = {}
-    for run_id, score_text, focus_text in answers:
-        dimensions: dict[str, int] = {}
+    def _mapped(self, scores: Scores) -> tuple[dict[str, int], int | None]:
+        mapped: dict[str, int] = {}
         pressure: int | None = None
-        for qid, score in _parsed(score_text, known) if score_text else ():
-            key, kind = questions[qid]
-            if kind == PRESSURE_KIND:
+        for question_id, score in zip(scores[::2], scores[1::2], strict=True):
+            key = self._keys[question_id]
+            if key is None:
                 pressure = score
             else:
-                dimensions[key] = score
-        tenths: dict[int | None, int] = {}
-        for pid, share in _parsed(focus_text, known) if focus_text else ():
-            tenths[None if pid < 0 else pid] = share
-        found.setdefault(run_id, []).append(
-            AnswerRow(scores=dimensions, tenths=tenths, pressure=pressure)
-        )
-    return found
+                mapped[key] = score
+        found = self._scores[scores] = (mapped, pressure)
+        return found
+
+    def of(self, scores: Scores, tenths: Tenths) -> AnswerRow:
+        dimensions, pressure = self._scores.get(scores) or self._mapped(scores)
+        shares = self._tenths.get(tenths)
+        if shares is None:
+            # Every second value is a count of tenths, never None.
+            pairs = zip(tenths[::2], cast(tuple[int, ...], tenths[1::2]), strict=True)
+            shares = self._tenths[tenths] = dict(pairs)
+        return AnswerRow(dimensions, shares, pressure)
 
 
 def intent_shares(*, session: Session, intent_ids: list[int]) -> dict[int, dict[int, float]]:

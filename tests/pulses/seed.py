@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from pulses.dimensions import dimension_keys
 from pulses.focus import OTHER
 from pulses.intent import intent_in_force
+from pulses.pseudonyms import unlink_answers
 from pulses.questions import current_questions, seed_default_questions
 from storage.models import (
     Answer,
@@ -192,6 +193,9 @@ def seed_run(
                 )
             )
     session.flush()
+    if status == "closed":
+        # As a real close leaves it: the answers unlinked and the run's figures packed.
+        unlink_answers(session, run.id)
     return run
 
 
