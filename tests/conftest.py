@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -35,6 +36,24 @@ if os.environ.get("CI"):
 
 BOT_TOKEN = "xoxb-sandbox-token"
 SIGNING_SECRET = "sandbox-signing-secret"
+
+
+def _drop_dead_log_handlers() -> None:
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+            root.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_into_closed_captures() -> Iterator[None]:
+    """The CLI commands tests run in-process point the root logger at `sys.stderr`, which is
+    then the test's own capture, closed when the test ends: a record logged later (by a lazy
+    listener finishing, or a migration's "Context impl") would print a "Logging error"."""
+    _drop_dead_log_handlers()
+    yield
+    _drop_dead_log_handlers()
 
 
 @pytest.fixture(scope="session")
