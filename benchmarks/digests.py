@@ -34,6 +34,7 @@ from bot.server import exempt_start_up_objects
 from pulses.digests import BATCH, due_digests
 from pulses.questions import default_questions
 from pulses.reports import TREND_RUNS, group_digests
+from pulses.retention import FRICTION_RETENTION_WEEKS
 from pulses.windows import window_size
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import make_engine, read_scope
@@ -219,6 +220,9 @@ def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -
             )
             # A team's mood drifts from week to week; its leaders scatter around it.
             mood = rng.randint(2, 4)
+            # As a running bot leaves them: comments older than their retention are gone
+            # (`pulses.retention`), so the scheduler's first tick does not forget years of them.
+            recent = closes >= NOW - timedelta(weeks=FRICTION_RETENTION_WEEKS)
             answer_sets: list[tuple[list[tuple[int, int]], list[tuple[int | None, int]]]] = []
             for n in range(ANSWERS):
                 answer_id += 1
@@ -226,7 +230,9 @@ def _seed(connection: Connection, rng: random.Random, groups: int, weeks: int) -
                     {
                         "id": answer_id,
                         "run_id": run_id,
-                        "friction": f"Waiting on review {rng.randint(1, 40)}" if n == 0 else None,
+                        "friction": f"Waiting on review {rng.randint(1, 40)}"
+                        if n == 0 and recent
+                        else None,
                     }
                 )
                 scores += (
