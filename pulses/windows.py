@@ -1,9 +1,10 @@
 """Windows of a group's closed runs as the reports read them: metric inputs and samples.
 
-A window is one group's last runs, most recent first, with every run's aggregates
-(`storage.queries.closed_run_windows`) and its answers one by one for the engine. Windows of
-many groups load together in the same fixed number of queries as one group's, so a scheduler
-drawing hundreds of digests pays a few aggregates per batch, not a few per group.
+A window is one group's last runs, most recent first, with every run's aggregates and its
+answers one by one for the engine (`storage.queries.closed_run_windows`, from the figures each
+run's close packed). Windows of up to a hundred groups load together in the same fixed number
+of queries as one group's, so a scheduler drawing hundreds of digests pays a few queries per
+batch, not a few per group.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, union_all
 from sqlalchemy import select as select_columns
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlmodel import Session, and_, col, or_, select
 
 from storage.figures import Figures, Scores, Tenths, run_figures
@@ -127,29 +127,39 @@ def closed_run_window(
     ]
 
 
+# Groups whose windows one query reads: SQLite allows 500 terms in a compound select.
+WINDOW_GROUPS_PER_QUERY = 100
+
+
 def _window_runs(
     session: Session, group_ids: Sequence[int], until: date | None, count: int
 ) -> list[WindowRun]:
-    """Each group's last ``count`` closed runs up to ``until``, by group, most recent first."""
-    closed = [col(PulseRun.group_id).in_(group_ids), col(PulseRun.status) == "closed"]
+    """Each group's last ``count`` closed runs up to ``until``, by group, most recent first.
+
+    Each group's runs come from the (group, day) index, newest first, ``count`` of them: the
+    cost is the window's, however long the history (ranking every run of the groups, as a
+    window function would, grows with it). One query per `WINDOW_GROUPS_PER_QUERY` groups.
+    """
+    closed = [col(PulseRun.status) == "closed"]
     if until is not None:
         closed.append(col(PulseRun.occurrence_day) <= until)
     by_day = col(PulseRun.occurrence_day).desc()
-    if len(group_ids) == 1:
-        query = select_columns(*_WINDOW_RUN_COLUMNS).where(*closed).order_by(by_day).limit(count)
-    else:
-        # Many groups at once: each group's runs numbered from its latest, the first ``count``
-        # kept.
-        rank = func.row_number().over(partition_by=col(PulseRun.group_id), order_by=by_day)
-        ranked = select(col(PulseRun.id).label("id"), rank.label("rank")).where(*closed).subquery()
-        kept = select(ranked.c.id).where(ranked.c.rank <= count)
-        query = (
+    rows: list[Row[Any]] = []
+    for first in range(0, len(group_ids), WINDOW_GROUPS_PER_QUERY):
+        latest = [
             select_columns(*_WINDOW_RUN_COLUMNS)
-            .where(col(PulseRun.id).in_(kept))
-            .order_by(col(PulseRun.group_id), by_day)
-        )
+            .where(col(PulseRun.group_id) == group_id, *closed)
+            .order_by(by_day)
+            .limit(count)
+            .subquery()
+            for group_id in group_ids[first : first + WINDOW_GROUPS_PER_QUERY]
+        ]
+        query = union_all(*(select_columns(*part.c) for part in latest))
+        rows += _connection(session).execute(query).all()
+    # A union keeps no order: by group, most recent first.
+    rows.sort(key=lambda row: (row.group_id, -row.occurrence_day.toordinal()))
     runs = []
-    for row in _connection(session).execute(query):
+    for row in rows:
         assert row.id is not None  # a stored row always has its key
         runs.append(
             WindowRun(
@@ -178,7 +188,8 @@ def closed_run_windows(
     *, session: Session, group_ids: Sequence[int], until: date | None, count: int
 ) -> dict[int, RunWindow]:
     """`closed_run_window` of each group, all tallied together in the same fixed number of
-    queries, so drawing many groups' digests costs a few aggregates, not a few per group."""
+    queries (up to `WINDOW_GROUPS_PER_QUERY` groups), so drawing many groups' digests costs a
+    few queries, not a few per group."""
     windows = {group_id: RunWindow(tallies=[], priorities={}) for group_id in group_ids}
     runs = _window_runs(session, group_ids, until, count) if group_ids else []
     run_ids = [run.id for run in runs if run.id is not None]

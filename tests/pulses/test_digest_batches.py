@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from pulses.digests import BATCH, send_due_digests
 from pulses.reports import group_digest, group_digests, run_report
+from storage import queries
 from storage.db import read_scope, session_scope
+from storage.models import LeadershipGroup
 from storage.queries import closed_run_window, closed_run_windows
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
 from tests.pulses.test_digests import RecordingPoster
@@ -70,6 +73,27 @@ def test_many_groups_windows_are_each_groups_window(engine: Engine) -> None:
             alone = closed_run_window(session=session, group_id=group_id, until=None, count=5)
             assert together[group_id] == alone
             assert [t.run.occurrence_day for t in alone.tallies] == weekly(START, WEEKS)[:2:-1]
+
+
+def test_windows_of_more_groups_than_one_query_reads_come_whole_and_in_order(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "WINDOW_GROUPS_PER_QUERY", 2)
+    ids = _seed(engine, 5)
+    # A run still open and one from before ``until`` are left out of every window.
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        group = session.get(LeadershipGroup, ids[0])
+        assert group is not None
+        seed_run(session, org, group, START + timedelta(weeks=WEEKS), [], status="open")
+    until = weekly(START, WEEKS)[-2]
+    with read_scope(engine) as session:
+        together = closed_run_windows(session=session, group_ids=ids[::-1], until=until, count=4)
+    assert list(together) == ids[::-1]
+    for group_id in ids:
+        days = [t.run.occurrence_day for t in together[group_id].tallies]
+        assert days == weekly(START, WEEKS)[-2:-6:-1]
+        assert {t.run.group_id for t in together[group_id].tallies} == {group_id}
 
 
 def test_a_tick_posts_the_batches_its_budget_allows_and_the_next_tick_the_rest(

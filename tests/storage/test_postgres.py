@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect
 
 from pulses import pseudonyms
 from pulses.report_json import report_json
-from pulses.reports import group_history
+from pulses.reports import group_digests, group_history
 from sandbox import SlackSandbox
+from storage import queries
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 from tests.bot.pulse_helpers import dm_count, invitations, make_group, runs
 from tests.bot.test_exactly_once import NINE, big_sandbox, start_worker
 from tests.pulses.seed import DIMENSIONS, Seeded, seed_group, seed_org, seed_run
+
+# The six weekly runs from 5 January 2026 closed; their digests are due.
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 __all__ = ["big_sandbox"]  # the fixture, shared with the SQLite exactly-once tests
 
@@ -56,11 +60,11 @@ def test_two_bot_processes_on_one_postgres_database_send_each_pulse_once(
     assert {i.status for i in invitations(engine)} == {"sent"}
 
 
-def _seed_history(url: str) -> int:
+def _seed_history(url: str, channel: str = "C0EXEC") -> int:
     rng = random.Random(5)
     with session_scope(make_engine(url)) as session:
         org = seed_org(session)
-        group = seed_group(session, org)
+        group = seed_group(session, org, channel_id=channel, name=channel.lower())
         for week in range(6):
             answers = [
                 Seeded(
@@ -90,4 +94,21 @@ def test_reports_on_postgres_equal_reports_on_sqlite(
             )
     on_postgres, on_sqlite = results
     assert len(on_sqlite) == 6
+    assert on_postgres == on_sqlite
+
+
+def test_a_batch_of_digests_on_postgres_equals_it_on_sqlite(
+    postgres_url: str, migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many groups' windows in one query (a union of each group's latest runs) on both."""
+    monkeypatch.setattr(queries, "WINDOW_GROUPS_PER_QUERY", 2)
+    results = []
+    for url in (postgres_url, migrated_url):
+        monkeypatch.setattr(pseudonyms, "_SHUFFLE", random.Random(3))
+        ids = [_seed_history(url, f"C0TEAM{n}") for n in range(3)]
+        with session_scope(make_engine(url)) as session:
+            digests = group_digests(session=session, group_ids=ids, now=NOW)
+        results.append([[report_json(r) for r in d.history] for d in digests])
+    on_postgres, on_sqlite = results
+    assert [len(history) for history in on_sqlite] == [6, 6, 6]
     assert on_postgres == on_sqlite
