@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, bindparam, func, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Connection, Row
 from sqlmodel import Session, and_, col, or_, select
@@ -131,6 +132,25 @@ def closed_run_window(
 WINDOW_GROUPS_PER_QUERY = 100
 
 
+@functools.cache
+def _latest_runs(groups: int, bounded: bool) -> CompoundSelect[Any]:
+    """The union of ``groups`` groups' latest closed runs, parameters ``group_0`` …,
+    ``count`` and (``bounded``) ``until``: built once per shape, as a batch of digests asks
+    the same shape again and again (building it costs more than running it)."""
+    closed = [col(PulseRun.status) == "closed"]
+    if bounded:
+        closed.append(col(PulseRun.occurrence_day) <= bindparam("until"))
+    latest = [
+        select_columns(*_WINDOW_RUN_COLUMNS)
+        .where(col(PulseRun.group_id) == bindparam(f"group_{n}"), *closed)
+        .order_by(col(PulseRun.occurrence_day).desc())
+        .limit(bindparam("count"))
+        .subquery()
+        for n in range(groups)
+    ]
+    return union_all(*(select_columns(*part.c) for part in latest))
+
+
 def _window_runs(
     session: Session, group_ids: Sequence[int], until: date | None, count: int
 ) -> list[WindowRun]:
@@ -140,22 +160,15 @@ def _window_runs(
     cost is the window's, however long the history (ranking every run of the groups, as a
     window function would, grows with it). One query per `WINDOW_GROUPS_PER_QUERY` groups.
     """
-    closed = [col(PulseRun.status) == "closed"]
-    if until is not None:
-        closed.append(col(PulseRun.occurrence_day) <= until)
-    by_day = col(PulseRun.occurrence_day).desc()
     rows: list[Row[Any]] = []
     for first in range(0, len(group_ids), WINDOW_GROUPS_PER_QUERY):
-        latest = [
-            select_columns(*_WINDOW_RUN_COLUMNS)
-            .where(col(PulseRun.group_id) == group_id, *closed)
-            .order_by(by_day)
-            .limit(count)
-            .subquery()
-            for group_id in group_ids[first : first + WINDOW_GROUPS_PER_QUERY]
-        ]
-        query = union_all(*(select_columns(*part.c) for part in latest))
-        rows += _connection(session).execute(query).all()
+        chunk = group_ids[first : first + WINDOW_GROUPS_PER_QUERY]
+        values: dict[str, object] = {f"group_{n}": group_id for n, group_id in enumerate(chunk)}
+        values["count"] = count
+        if until is not None:
+            values["until"] = until
+        query = _latest_runs(len(chunk), until is not None)
+        rows += _connection(session).execute(query, values).all()
     # A union keeps no order: by group, most recent first.
     rows.sort(key=lambda row: (row.group_id, -row.occurrence_day.toordinal()))
     runs = []
