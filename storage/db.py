@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 logger = logging.getLogger(__name__)
@@ -179,43 +179,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             event.listen(engine, "checkin", turns.end)
             event.listen(engine, "invalidate", turns.end)
         return engine
-    engine = create_engine(url, echo=echo, hide_parameters=True)
-    event.listen(engine, "checkin", _note_last_use)
-    event.listen(engine, "checkout", _ping_if_idle(engine.dialect))
-    return engine
-
-
-# A server connection back in use within this many seconds of its last use is not pinged.
-PING_AFTER_IDLE_SECONDS = 5.0
-_LAST_USED = "coherence_last_used"
-
-
-def _note_last_use(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    record.info[_LAST_USED] = time.monotonic()
-
-
-def _ping_if_idle(dialect: Dialect) -> Callable[[Any, ConnectionPoolEntry, Any], None]:
-    """Pessimistic disconnect handling, as `pool_pre_ping` does, for connections that sat
-    idle: a restarted server or a proxy's timeout leaves them dead, and a dead one found here
-    is replaced (`DisconnectionError` makes the pool reconnect) before any work starts on it.
-    One used moments ago is not pinged: in a burst of answers every unit of work would pay a
-    round trip, a fifth of the answer writer's time on PostgreSQL (py-spy, `make bench`).
-    A connection just opened has no last use (`record.info` goes with it) and needs none."""
-
-    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        last_used = record.info.get(_LAST_USED)
-        if last_used is None or time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            alive = dialect.do_ping(dbapi_connection)
-        except dialect.loaded_dbapi.Error as error:
-            if dialect.is_disconnect(error, dbapi_connection, None):
-                raise DisconnectionError() from error
-            raise
-        if not alive:
-            raise DisconnectionError()
-
-    return ping
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -6,13 +6,13 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from pulses import pseudonyms
 from pulses.report_json import report_json
 from pulses.reports import group_digests, group_history
 from sandbox import SlackSandbox
-from storage import db, queries
+from storage import queries
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 from tests.bot.pulse_helpers import dm_count, invitations, make_group, runs
@@ -112,45 +112,3 @@ def test_a_batch_of_digests_on_postgres_equals_it_on_sqlite(
     on_postgres, on_sqlite = results
     assert [len(history) for history in on_sqlite] == [6, 6, 6]
     assert on_postgres == on_sqlite
-
-
-def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # every reuse counts as idle
-    engine = make_engine(postgres_url)
-    other = make_engine(postgres_url)
-    with engine.connect() as connection:
-        dropped = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with other.connect() as connection:
-        # As a server restart or a proxy's idle timeout would; waits until it is gone.
-        assert connection.execute(
-            text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": dropped}
-        ).scalar_one()
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != dropped
-    engine.dispose()
-    other.dispose()
-
-
-def test_a_connection_used_moments_ago_is_not_pinged(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = make_engine(postgres_url)
-    pings: list[object] = []
-    ping = engine.dialect.do_ping
-
-    def counted(dbapi_connection: object) -> bool:
-        pings.append(dbapi_connection)
-        return ping(dbapi_connection)
-
-    monkeypatch.setattr(engine.dialect, "do_ping", counted)
-    for _ in range(3):
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    assert pings == []
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-    assert len(pings) == 1
-    engine.dispose()
