@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -123,6 +123,11 @@ class RoutedMessenger:
 
     def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
         return self._any.render_digest(digest)
+
+    def render_digests(
+        self, digests: Sequence[GroupDigest]
+    ) -> Iterator[RenderedDigest | Exception]:
+        return self._any.render_digests(digests)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         return self._by_id[channel].post_digest(digest, channel=channel, marker=marker)

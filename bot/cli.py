@@ -269,6 +269,7 @@ def serve(settings: Settings) -> int:
     settings.require_pseudonym_key()
     _key_for_migrations(settings)
     from bot.app import build_app, build_client, build_services
+    from bot.drawer import DRAWER
     from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
@@ -334,6 +335,7 @@ def serve(settings: Settings) -> int:
     services.answers.close()
     services.refresher.close()
     services.refresher.wait_idle(10)
+    DRAWER.close()
     return 0
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from bot.drawer import CHART_TIMEOUT_SECONDS, DRAWER, Drawer, heatmap, trend_chart
 from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks
-from bot.views.heatmap import organisation_heatmap
 from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
@@ -99,6 +100,46 @@ class SlackDigest:
     title: str = "Coherence trend"
 
 
+@dataclass(frozen=True)
+class DigestDrawing:
+    """A digest laid out whose chart the drawer may still be drawing."""
+
+    laid_out: SlackDigest
+    chart: Future[bytes] | None = None
+    heatmap: Future[tuple[bytes | None, str, str]] | None = None
+
+    def finish(self) -> SlackDigest:
+        """The digest with its chart, once drawn; raises what stopped the drawing."""
+        if self.heatmap is not None:
+            png, filename, title = self.heatmap.result(timeout=CHART_TIMEOUT_SECONDS)
+            return replace(self.laid_out, chart_png=png, filename=filename, title=title)
+        if self.chart is not None:
+            png = self.chart.result(timeout=CHART_TIMEOUT_SECONDS)
+            return replace(self.laid_out, chart_png=png)
+        return self.laid_out
+
+
+def finish_each(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[SlackDigest | Exception]:
+    """Each digest once its chart is drawn, in order; an error stands for its digest. Every
+    chart was handed to the drawer before the first is waited for, so the drawer draws the
+    later ones while the earlier digests are posted."""
+    for drawing in drawings:
+        if isinstance(drawing, Exception):
+            yield drawing
+            continue
+        try:
+            yield drawing.finish()
+        except Exception as error:
+            yield error
+
+
+def _begun(messenger: SlackMessenger, digest: GroupDigest) -> DigestDrawing | Exception:
+    try:
+        return messenger.begin_digest(digest)
+    except Exception as error:
+        return error
+
+
 @dataclass
 class _CachedUser:
     member: Member
@@ -121,9 +162,12 @@ def _cached_user(user: dict[str, Any], fetched: float) -> _CachedUser:
 class SlackMessenger:
     """Delivers pulses and digests through a WebClient; Slack errors become DeliveryError."""
 
-    def __init__(self, client: WebClient, *, posts_per_minute: int = 300) -> None:
+    def __init__(
+        self, client: WebClient, *, posts_per_minute: int = 300, drawer: Drawer = DRAWER
+    ) -> None:
         self.client = client
         self._pacer = Pacer(posts_per_minute)
+        self._drawer = drawer
         self._users: dict[str, _CachedUser] = {}
         self._users_lock = threading.Lock()
         # Markers of posts whose outcome Slack never told us; see `_post_once`.
@@ -254,35 +298,37 @@ class SlackMessenger:
             self._call(self.client.chat_postMessage, channel=user_id, text=reminder_text(notice))
 
     def render_digest(self, digest: GroupDigest | OrgDigest) -> SlackDigest:
+        return self.begin_digest(digest).finish()
+
+    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
+        return finish_each([_begun(self, digest) for digest in digests])
+
+    def begin_digest(
+        self, digest: GroupDigest | OrgDigest, *, team_id: str | None = None
+    ) -> DigestDrawing:
+        """The digest laid out, its chart handed to the drawer (a process of its own)."""
         if isinstance(digest, OrgDigest):
+            heatmap_drawn = self._drawer.submit(heatmap, digest)
             text, blocks = org_digest_blocks(digest)
-            png, filename, title = organisation_heatmap(digest)
-            return SlackDigest(
-                text=text,
-                blocks=blocks_as_dicts(blocks),
-                chart_png=png,
-                filename=filename,
-                title=title,
-            )
-        text, blocks = digest_blocks(digest)
+            laid_out = SlackDigest(text=text, blocks=blocks_as_dicts(blocks), team_id=team_id)
+            return DigestDrawing(laid_out, heatmap=heatmap_drawn)
         chart = None
         if len(digest.history) > 1:
-            # matplotlib is most of a process's memory: loaded by the first digest with a
-            # chart, not at start.
-            from bot.views.chart import trend_chart_png
-
-            chart = trend_chart_png(
-                digest.history,
-                committed=digest.follow_up.committed_runs,
-                language=digest.group.language,
+            chart = self._drawer.submit(
+                trend_chart,
+                list(digest.history),
+                digest.follow_up.committed_runs,
+                digest.group.language,
             )
+        text, blocks = digest_blocks(digest)
         day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
-        return SlackDigest(
+        laid_out = SlackDigest(
             text=text,
             blocks=blocks_as_dicts(blocks),
-            chart_png=chart,
             filename=f"coherence-{digest.group.name}-{day}.png",
+            team_id=team_id,
         )
+        return DigestDrawing(laid_out, chart=chart)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"

@@ -5,14 +5,14 @@ reminder and digest with the token of the workspace it belongs to."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.messenger import SlackDigest, SlackMessenger
+from bot.messenger import DigestDrawing, SlackDigest, SlackMessenger, finish_each
 from bot.oauth import Installations
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
@@ -92,6 +92,17 @@ class WorkspaceMessenger:
             team = self._team(f"group:{digest.group.group_id}")
         drawn = self._workspaces.messenger_for(team).render_digest(digest)
         return replace(drawn, team_id=team)
+
+    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
+        drawings: list[DigestDrawing | Exception] = []
+        for digest in digests:
+            try:
+                team = self._team(f"group:{digest.group.group_id}")
+                messenger = self._workspaces.messenger_for(team)
+                drawings.append(messenger.begin_digest(digest, team_id=team))
+            except Exception as error:
+                drawings.append(error)
+        return finish_each(drawings)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"

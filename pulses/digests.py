@@ -306,14 +306,12 @@ def _drawn_batch(
             except Exception:
                 logger.exception("Failed to compute the digest of group %s", group_id)
     by_group = {digest.group.group_id: digest for digest in digests}
-    for due in batch:
-        digest = by_group.get(due.group_id)
-        if digest is None:
-            continue
-        try:
-            drawn = messenger.render_digest(digest)
-        except Exception:
-            logger.exception("Failed to render the digest of group %s", due.group_id)
+    computed = [(due, by_group[due.group_id]) for due in batch if due.group_id in by_group]
+    # Drawn as they are posted: the messenger draws the later charts meanwhile.
+    drawings = messenger.render_digests([digest for _, digest in computed])
+    for (due, _), drawn in zip(computed, drawings, strict=True):
+        if isinstance(drawn, Exception):
+            logger.error("Failed to render the digest of group %s", due.group_id, exc_info=drawn)
             continue
         yield due, drawn
 

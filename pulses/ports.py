@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -89,6 +90,16 @@ class Messenger(Protocol):
 
     def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
         """Draw a group's or the organisation's digest (text, blocks, chart) for posting."""
+        ...
+
+    def render_digests(
+        self, digests: Sequence[GroupDigest]
+    ) -> Iterator[RenderedDigest | Exception]:
+        """Draw several group digests, in order: each drawn, or the error that stopped it.
+
+        The messenger may draw them concurrently (the charts in another process), so a
+        caller posting each as it comes has the later ones drawn meanwhile.
+        """
         ...
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,6 +58,15 @@ class RecordingPoster:
             self.fail_render -= 1
             raise MemoryError("rendering failed")
         return SlackMessenger(WebClient()).render_digest(digest)
+
+    def render_digests(
+        self, digests: Sequence[GroupDigest]
+    ) -> Iterator[RenderedDigest | Exception]:
+        for digest in digests:
+            try:
+                yield self.render_digest(digest)
+            except Exception as error:
+                yield error
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest)

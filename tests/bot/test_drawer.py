@@ -1,0 +1,89 @@
+"""Charts are drawn in a process of their own, which leaves when idle and is replaced when it
+dies; the serving process never loads matplotlib to draw a digest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from bot.drawer import Drawer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def drawer() -> Iterator[Drawer]:
+    drawer = Drawer(idle_seconds=0.2)
+    yield drawer
+    drawer.close()
+
+
+def test_charts_are_drawn_in_a_process_of_their_own(drawer: Drawer) -> None:
+    first = drawer.submit(os.getpid).result(timeout=60)
+    assert first != os.getpid()
+    # The same child draws the next chart: it is started once per wave of digests.
+    assert drawer.submit(os.getpid).result(timeout=60) == first
+
+
+def test_the_drawing_process_leaves_when_no_chart_comes(drawer: Drawer) -> None:
+    first = drawer.submit(os.getpid).result(timeout=60)
+    assert drawer.wait_stopped(timeout=30)
+    assert not drawer.started()
+    # The next wave starts another.
+    second = drawer.submit(os.getpid).result(timeout=60)
+    assert second not in (first, os.getpid())
+    assert drawer.started()
+
+
+def test_a_child_that_dies_fails_its_chart_and_the_next_one_gets_a_new_child(
+    drawer: Drawer,
+) -> None:
+    first = drawer.submit(os.getpid).result(timeout=60)
+    with pytest.raises(BrokenProcessPool):
+        drawer.submit(os._exit, 3).result(timeout=60)
+    after = drawer.submit(os.getpid).result(timeout=60)
+    assert after not in (first, os.getpid())
+
+
+def test_a_digest_drawn_for_slack_leaves_matplotlib_out_of_the_serving_process(
+    migrated_url: str,
+) -> None:
+    script = """
+import sys
+from datetime import UTC, date, datetime
+from slack_sdk import WebClient
+from bot.messenger import SlackDigest, SlackMessenger
+from pulses.reports import group_digest
+from storage.db import make_engine, session_scope
+from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
+
+engine = make_engine(sys.argv[1])
+with session_scope(engine) as session:
+    org = seed_org(session)
+    group = seed_group(session, org)
+    for week, day in enumerate(weekly(date(2026, 1, 5), 3)):
+        answers = [Seeded(scores=uniform(1 + (week + k) % 5)) for k in range(6)]
+        seed_run(session, org, group, day, answers)
+    group_id = group.id
+with session_scope(engine) as session:
+    digest = group_digest(session=session, group_id=group_id, now=datetime(2026, 3, 1, tzinfo=UTC))
+[drawn] = SlackMessenger(WebClient()).render_digests([digest])
+assert isinstance(drawn, SlackDigest), drawn
+assert drawn.chart_png is not None and drawn.chart_png.startswith(b"\\x89PNG")
+print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
+"""
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, migrated_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=120,
+    ).stdout.strip()
+    assert loaded == "[]"
