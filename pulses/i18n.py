@@ -14,6 +14,7 @@ parts a message shares need no locale argument. Outside, it is English.
 
 from __future__ import annotations
 
+import functools
 import gettext as gettext_module
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -97,8 +98,7 @@ class Translator:
         """`3.50` / `3,50`: rounded as Python rounds, written with the locale's signs."""
         if value is None:
             return MISSING
-        pattern = "0." + "0" * digits if digits else "0"
-        return format_decimal(Decimal(f"{value:.{digits}f}"), format=pattern, locale=self.locale)
+        return _decimal(f"{value:.{digits}f}", digits, self.locale)
 
     def amount(self, value: float) -> str:
         """`1.5` / `1,5`: as many decimals as needed, up to six, as `{:g}` writes them."""
@@ -108,7 +108,7 @@ class Translator:
         """`46%` / `46 %` of a share 0–1, in whole percent."""
         if share is None:
             return MISSING
-        return format_percent(Decimal(f"{share * 100:.0f}") / 100, locale=self.locale)
+        return _percent(f"{share * 100:.0f}", self.locale)
 
     def moment(self, moment: datetime, timezone: str) -> str:
         """`Wed 27 Nov, 09:00 CET` / `Mi., 27. Nov., 09:00 MEZ` in the given zone."""
@@ -167,6 +167,19 @@ def _(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return current().ngettext(singular, plural, n)
+
+
+# Babel's formatting takes tens of microseconds a number, and a digest writes dozens of them,
+# most of them the same few rounded values: each is formatted once per locale.
+@functools.lru_cache(maxsize=4096)
+def _decimal(rounded: str, digits: int, locale: str) -> str:
+    pattern = "0." + "0" * digits if digits else "0"
+    return str(format_decimal(Decimal(rounded), format=pattern, locale=locale))
+
+
+@functools.lru_cache(maxsize=512)
+def _percent(whole: str, locale: str) -> str:
+    return str(format_percent(Decimal(whole) / 100, locale=locale))
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "marked, translated later"

@@ -26,8 +26,16 @@ def _attention(tenths: Mapping[int | None, int]) -> dict[str, float]:
     }
 
 
-def _leader(row: AnswerRow) -> LeaderAnswer:
-    return LeaderAnswer(scores=row.scores, attention=_attention(row.tenths), pressure=row.pressure)
+# Answers that spread their attention alike share one tenths mapping (`AnswerRow`): each is
+# turned into shares once, keyed by its identity and kept alive beside its shares.
+Attentions = dict[int, tuple[Mapping[int | None, int], dict[str, float]]]
+
+
+def _leader(row: AnswerRow, attentions: Attentions) -> LeaderAnswer:
+    found = attentions.get(id(row.tenths))
+    if found is None:
+        found = attentions[id(row.tenths)] = (row.tenths, _attention(row.tenths))
+    return LeaderAnswer(scores=row.scores, attention=found[1], pressure=row.pressure)
 
 
 def load_samples(
@@ -43,15 +51,17 @@ def load_samples(
     return [run_sample(tally) for tally in window.tallies]
 
 
-def run_sample(tally: RunTally) -> RunSample:
-    """A tallied run and its answers (`RunTally.answers`) as the engine reads it."""
+def run_sample(tally: RunTally, attentions: Attentions | None = None) -> RunSample:
+    """A tallied run and its answers (`RunTally.answers`) as the engine reads it; runs read
+    together share ``attentions``."""
     run = tally.run
     assert run.id is not None
+    attentions = {} if attentions is None else attentions
     return RunSample(
         run_id=run.id,
         day=run.occurrence_day,
         invited=tally.invited,
-        answers=tuple(_leader(row) for row in tally.answers),
+        answers=tuple(_leader(row, attentions) for row in tally.answers),
         declared={str(pid): share for pid, share in tally.declared.items()},
         intent_version=tally.intent_version,
     )

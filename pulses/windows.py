@@ -21,7 +21,7 @@ from pulses.focus import DRIFT_HISTORY_RUNS, OTHER, declared_distribution
 from pulses.metrics import RunInput
 from pulses.privacy import effective_threshold, is_reportable
 from pulses.samples import RunSample
-from pulses.sampling import run_sample
+from pulses.sampling import Attentions, run_sample
 from storage.models import LeadershipGroup
 from storage.queries import (
     RunTally,
@@ -116,7 +116,8 @@ def load_windows(
     """Each group's last ``count`` closed runs up to ``until`` (None: up to now)."""
     windows = closed_run_windows(session=session, group_ids=group_ids, until=until, count=count)
     tallies = [tally for window in windows.values() for tally in window.tallies]
-    samples = {t.run.id: run_sample(t) for t in tallies if t.run.id}
+    attentions: Attentions = {}
+    samples = {t.run.id: run_sample(t, attentions) for t in tallies if t.run.id}
     known: dict[str, Dimensions] = {}
     return {group_id: _window(window, samples, known) for group_id, window in windows.items()}
 

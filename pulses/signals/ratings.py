@@ -83,44 +83,96 @@ class _RunFigures:
 class _Scores:
     """Each run's figures on every dimension, computed once per evaluation and all dimensions
     at once: the two comparisons and the two rules read the same runs again and again, and
-    numpy's cost on a handful of answers is in the calls, not the arithmetic."""
+    numpy's cost on a handful of answers is in the calls, not the arithmetic. A list of runs
+    is gathered once into every dimension's figures and answer count."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         self._keys = keys
         self._runs: dict[int, _RunFigures] = {}
+        self._gathered: dict[tuple[int, ...], _Gathered] = {}
 
     def of(self, run: RunSample) -> _RunFigures:
         found = self._runs.get(id(run))
         if found is None:
-            found = self._runs[id(run)] = self._figures(run)
+            self.prepare([run])
+            found = self._runs[id(run)]
         return found
 
-    def _figures(self, run: RunSample) -> _RunFigures:
-        matrix = arrays.score_matrix(run, self._keys)
-        answered = ~np.isnan(matrix)
-        counts = answered.sum(axis=0)
-        scores = np.where(answered, matrix, 0.0)
-        means = scores.sum(axis=0) / np.maximum(counts, 1)
-        squares = (np.where(answered, matrix - means, 0.0) ** 2).sum(axis=0)
+    def prepare(self, runs: Sequence[RunSample]) -> None:
+        """Compute the figures of every run given, in one pass of numpy over all their
+        answers, the same to the last bit as each run's alone."""
+        todo = list({id(run): run for run in runs if id(run) not in self._runs}.values())
+        keys = self._keys
+        for run in todo:
+            if not run.answers:
+                self._runs[id(run)] = _RunFigures(dict.fromkeys(keys, 0), {}, {})
+        todo = [run for run in todo if run.answers]
+        if not todo:
+            return
+        # Runs × leaders × dimensions, each run's answers padded with unanswered rows to the
+        # longest: sums over the leaders then add one run's answers in their order and the
+        # padding's zeros after them, as numpy adds a run's answers alone.
+        width = max(len(run.answers) for run in todo)
+        padded = np.full((len(todo), width, len(keys)), np.nan)
+        for row, run in enumerate(todo):
+            padded[row, : len(run.answers)] = arrays.score_matrix(run, keys)
+        answered = ~np.isnan(padded)
+        counts = answered.sum(axis=1)
+        scores = np.where(answered, padded, 0.0)
+        means = scores.sum(axis=1) / np.maximum(counts, 1)
+        squares = (np.where(answered, padded - means[:, np.newaxis, :], 0.0) ** 2).sum(axis=1)
         # The answers' variance to the power 1/3, the power that makes its noise nearly
         # normal (Wilson & Hilferty 1931).
         spreads = (squares / np.maximum(counts - 1, 1)) ** (1 / 3)
-        two = counts >= 2
-        return _RunFigures(
-            answers=dict(zip(self._keys, counts.tolist(), strict=True)),
-            mean={k: m for k, m, ok in zip(self._keys, means.tolist(), two, strict=True) if ok},
-            spread={k: v for k, v, ok in zip(self._keys, spreads.tolist(), two, strict=True) if ok},
-        )
+        two = (counts >= 2).tolist()
+        for run, n, m, v, ok in zip(
+            todo, counts.tolist(), means.tolist(), spreads.tolist(), two, strict=True
+        ):
+            self._runs[id(run)] = _RunFigures(
+                answers=dict(zip(keys, n, strict=True)),
+                mean={k: x for k, x, enough in zip(keys, m, ok, strict=True) if enough},
+                spread={k: x for k, x, enough in zip(keys, v, ok, strict=True) if enough},
+            )
+
+    def _gather(self, runs: Sequence[RunSample]) -> _Gathered:
+        key = tuple(id(run) for run in runs)
+        found = self._gathered.get(key)
+        if found is None:
+            answers = dict.fromkeys(self._keys, 0)
+            means: dict[str, list[float]] = {k: [] for k in self._keys}
+            spreads: dict[str, list[float]] = {k: [] for k in self._keys}
+            for run in runs:
+                figures = self.of(run)
+                for k, count in figures.answers.items():
+                    answers[k] += count
+                for k, value in figures.mean.items():
+                    means[k].append(value)
+                for k, value in figures.spread.items():
+                    spreads[k].append(value)
+            found = self._gathered[key] = _Gathered(
+                answers,
+                {
+                    "mean": {k: np.asarray(v, dtype=np.float64) for k, v in means.items()},
+                    "spread": {k: np.asarray(v, dtype=np.float64) for k, v in spreads.items()},
+                },
+            )
+        return found
 
     def answers(self, runs: Sequence[RunSample], key: str) -> int:
-        return sum(self.of(run).answers.get(key, 0) for run in runs)
+        return self._gather(runs).answers[key]
 
     def figures(self, runs: Sequence[RunSample], key: str, figure: Figure) -> Vector:
         """The figure of each run with at least two answers on ``key``."""
-        values = [
-            found[key] for found in (getattr(self.of(run), figure) for run in runs) if key in found
-        ]
-        return np.asarray(values, dtype=np.float64)
+        return self._gather(runs).figures[figure][key]
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    """A list of runs' answers per dimension, and each figure per dimension: one value per
+    run with at least two answers on it, in the runs' order."""
+
+    answers: dict[str, int]
+    figures: dict[Figure, dict[str, Vector]]
 
 
 @dataclass(frozen=True)
@@ -174,6 +226,7 @@ def ratings(
     keys = arrays.dimension_keys([current])
     splits = _splits(current, history, thresholds, max(1, len(keys)))
     scores = _Scores(keys)
+    scores.prepare([run for split in splits for run in (*split.window, *split.baseline)])
     falls = _tests(splits, keys, thresholds, "mean", 1.0, scores)
     rises = _tests(splits, keys, thresholds, "spread", -1.0, scores)
     if not falls and not rises:

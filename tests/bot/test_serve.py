@@ -147,3 +147,16 @@ def test_a_stop_signal_delivered_to_another_thread_still_ends_the_wait() -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"stopped by {signal.SIGTERM.value}"
+
+
+def test_a_started_server_keeps_its_start_up_objects_and_batches_out_of_young_collections() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    probe = (
+        "import gc; from bot.server import exempt_start_up_objects, YOUNG_COLLECTION_OBJECTS; "
+        "exempt_start_up_objects(); "
+        "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0] == YOUNG_COLLECTION_OBJECTS)"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert printed == ["True", "True"]

@@ -16,8 +16,8 @@ def test_complete_answers_take_the_plain_reductions_to_the_same_floats(
     rng = np.random.default_rng(leaders * 100 + items)
     for _ in range(25):
         scores = rng.integers(1, 6, size=(leaders, items)).astype(np.float64)
-        resampled = scores[rng.integers(0, leaders, size=(400, leaders))]
+        picks = rng.integers(0, leaders, size=(400, leaders))
         # Bit for bit, not approximately: a report must not change by one ulp.
         assert np.array_equal(
-            _index_of(resampled, complete=True), _index_of(resampled, complete=False)
+            _index_of(scores, picks, complete=True), _index_of(scores, picks, complete=False)
         )
