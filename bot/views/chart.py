@@ -26,6 +26,8 @@ PRESSURE_COLOUR = "#b22222"
 # dates and the two-row legend below them, as tight_layout placed them.
 MARGINS = {"left": 0.075, "right": 0.985, "top": 0.9, "bottom": 0.3}
 COMMITMENT_COLOUR = "#6a3d9a"
+HIDDEN_COLOUR = "#bbbbbb"  # drawn at a quarter's opacity
+WORDING_COLOUR = "#888888"
 
 
 def _pressure(history: Sequence[RunReport]) -> list[float]:
@@ -105,6 +107,7 @@ class _Template:
         self.figure.subplots_adjust(**MARGINS)
         self.canvas.draw()  # type: ignore[no-untyped-call]
         self.background = _copy(self.canvas, self.figure.bbox)
+        self.palette = self._palette(runs)
         # Where tick labels go: below the axis by the ticks' length and padding.
         below = float(rcParams["xtick.major.size"]) + float(rcParams["xtick.major.pad"])
         self.date_place = offset_copy(
@@ -112,6 +115,33 @@ class _Template:
         )
         # The row of dates as drawn, by its labels: most groups' runs fall on the same days.
         self.date_rows: dict[tuple[str, ...], BufferRegion] = {}
+
+    def _palette(self, runs: int) -> Image.Image:
+        """The chart's colours: the template with every kind of mark drawn on it once (each
+        line, a grey span, a wording line, a commitment), reduced to `PALETTE_COLOURS`. Each
+        chart is mapped onto it, which takes a seventh of finding its own palette."""
+        axes = self.axes
+        last = max(runs - 1, 1)
+        marks: list[Artist] = [
+            axes.axvspan(-0.4, 0.4, color=HIDDEN_COLOUR, alpha=0.25, linewidth=0),
+            axes.axvline(last / 2, color=WORDING_COLOUR, linewidth=0.8, ls="-."),
+            *axes.plot([last], [97], marker="v", color=COMMITMENT_COLOUR, ms=8),
+        ]
+        for number, line in enumerate(self.lines):
+            line.set_data([0, last / 2, last], [20 + 20 * number, 80 - 15 * number, 50])
+        try:
+            for artist in [*marks, *self.lines]:
+                self.figure.draw_artist(artist)
+            palette = _image(self.canvas).quantize(
+                PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE
+            )
+        finally:
+            for artist in marks:
+                artist.remove()
+            for line in self.lines:
+                line.set_data([], [])
+            _restore(self.canvas, self.background)
+        return palette
 
     def draw(self, history: Sequence[RunReport], committed: Set[int]) -> bytes:
         _restore(self.canvas, self.background)
@@ -122,11 +152,11 @@ class _Template:
             if report.shown is None:
                 marks.append(
                     axes.axvspan(
-                        position - 0.4, position + 0.4, color="#bbbbbb", alpha=0.25, linewidth=0
+                        position - 0.4, position + 0.4, color=HIDDEN_COLOUR, alpha=0.25, linewidth=0
                     )
                 )
             if report.wording_changed:
-                marks.append(axes.axvline(position, color="#888888", linewidth=0.8, ls="-."))
+                marks.append(axes.axvline(position, color=WORDING_COLOUR, linewidth=0.8, ls="-."))
         index, level, agreement = _series(history)
         positions = list(range(len(history)))
         for line, values in zip(
@@ -144,7 +174,7 @@ class _Template:
         finally:
             for artist in marks:
                 artist.remove()
-        return _png(self.canvas)
+        return _png(self.canvas, self.palette)
 
     def _dates(self, labels: Sequence[str]) -> None:
         """The dates under the ticks: drawn once per row of labels, then copied."""
@@ -190,16 +220,20 @@ def _restore(canvas: FigureCanvasAgg, region: BufferRegion) -> None:
 PALETTE_COLOURS = 64
 
 
-def _png(canvas: FigureCanvasAgg) -> bytes:
+def _image(canvas: FigureCanvasAgg) -> Image.Image:
     width, height = canvas.get_width_height()
     pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
-    image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
+    return Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1).convert("RGB")
+
+
+def _png(canvas: FigureCanvasAgg, palette: Image.Image) -> bytes:
     # A chart is a few flat colours and their anti-aliased edges on an opaque background: 64
     # palette colours look the same, and a byte a pixel instead of four halves the time the
-    # PNG takes to encode (most of a chart's) and cuts the upload to a third.
-    palette = image.convert("RGB").quantize(PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE)
+    # PNG takes to encode and cuts the upload to a third. Each pixel takes the nearest of the
+    # template's colours, without dithering: flat colours stay flat.
+    mapped = _image(canvas).quantize(palette=palette, dither=Image.Dither.NONE)
     buffer = io.BytesIO()
-    palette.save(buffer, format="png", compress_level=1)  # zlib's fastest level
+    mapped.save(buffer, format="png", compress_level=1)  # zlib's fastest level
     return buffer.getvalue()
 
 
