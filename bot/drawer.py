@@ -1,12 +1,13 @@
-"""Digest charts drawn in a process of their own.
+"""Digests laid out and charted in a process of their own.
 
-matplotlib's drawing and the PNG's encoding hold the interpreter lock for the ~10 ms a chart
-takes, so drawn by the scheduler's thread they came on top of the digests' compute and posts.
-Drawn in a child process, the charts of a batch are drawn on the other core while the batch's
-digests are laid out and posted; and matplotlib, most of a process's memory, is never loaded
-by `coherence serve` itself. The child starts with the first chart of a wave of digests (about
-a second, on the other core) and leaves once no chart was asked for `IDLE_SECONDS`, so the
-memory is only held while digests are being drawn.
+Laying out a digest's blocks (slack_sdk's block models), drawing its chart (matplotlib) and
+encoding the PNG hold the interpreter lock for the ~8 ms a digest takes, so done by the
+scheduler's thread they came on top of the digests' compute and posts. Done in a child
+process, a batch's digests are drawn on the other core while the serving process computes the
+next batch and posts; and matplotlib, most of a process's memory, is never loaded by
+`coherence serve` itself. The child starts with the first digest of a wave (about a second,
+on the other core) and leaves once nothing was asked of it for `IDLE_SECONDS`, so the memory
+is only held while digests are being drawn.
 """
 
 from __future__ import annotations
@@ -14,48 +15,31 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Set
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from pulses.organisation import OrgDigest
-    from pulses.reports import RunReport
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 IDLE_SECONDS = 120.0
-# A chart takes ~10 ms; one still not drawn after this is given up, and its digest is left
-# for the next tick like any digest that failed to draw.
-CHART_TIMEOUT_SECONDS = 60.0
+# A digest takes ~10 ms to draw; one still not drawn after this is given up, and left for the
+# next tick like any digest that failed to draw.
+DRAWING_TIMEOUT_SECONDS = 60.0
 
 
-def trend_chart(history: list[RunReport], committed: Set[int], language: str | None) -> bytes:
-    """The group digest's trend chart, drawn in the child (imported there, not here)."""
-    from bot.views.chart import trend_chart_png
-
-    return trend_chart_png(history, committed, language)
-
-
-def heatmap(digest: OrgDigest) -> tuple[bytes | None, str, str]:
-    """The organisation digest's heatmap, drawn in the child."""
-    from bot.views.heatmap import organisation_heatmap
-
-    return organisation_heatmap(digest)
-
-
-def _load_matplotlib() -> None:
+def _load_views() -> None:
     # Loaded as the child starts, while the parent is still computing the batch.
-    import bot.views.chart  # noqa: F401
+    import bot.views.chart
+    import bot.views.message  # noqa: F401
 
 
 class Drawer:
-    """One child process drawing charts, started on demand, stopped when idle.
+    """One child process drawing digests, started on demand, stopped when idle.
 
-    ``submit`` returns at once; the caller takes the PNG from the future when it posts. A
-    child that dies fails the charts it held, and the next chart starts a new one. Safe to
+    ``submit`` returns at once; the caller takes the drawing from the future when it posts. A
+    child that dies fails the drawings it held, and the next one starts a new child. Safe to
     use from several threads.
     """
 
@@ -78,8 +62,8 @@ class Drawer:
             try:
                 future = pool.submit(function, *arguments)
             except BrokenProcessPool:
-                # The child died (killed, out of memory) and failed what it held; this chart
-                # goes to a new one.
+                # The child died (killed, out of memory) and failed what it held; this one
+                # goes to a new child.
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = pool = _child()
                 future = pool.submit(function, *arguments)
@@ -111,7 +95,7 @@ class Drawer:
                 return
             self._pool = None
             self._idle_timer = None
-        logger.info("No chart to draw for %.0f s: the drawing process stops", self._idle_seconds)
+        logger.info("Nothing to draw for %.0f s: the drawing process stops", self._idle_seconds)
         pool.shutdown(wait=True)
         self._stopped.set()
 
@@ -130,7 +114,7 @@ def _child() -> ProcessPoolExecutor:
     # spawn, not fork: the serving process has threads (waitress, the scheduler, the writer)
     # whose locks a forked child would inherit held.
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_load_matplotlib
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_load_views
     )
 
 

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.drawer import CHART_TIMEOUT_SECONDS, DRAWER, Drawer, heatmap, trend_chart
-from bot.views.digest import blocks_as_dicts, digest_blocks, org_digest_blocks
+from bot.drawer import DRAWER, DRAWING_TIMEOUT_SECONDS, Drawer
+from bot.views.message import SlackDigest, group_digest_message, org_digest_message
 from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
@@ -88,41 +88,22 @@ class UnknownOutcome(DeliveryError):
 
 
 @dataclass(frozen=True)
-class SlackDigest:
-    """A digest drawn for Slack: fallback text, Block Kit dicts and the optional trend chart."""
-
-    text: str
-    blocks: list[dict[str, object]]
-    chart_png: bytes | None = None
-    filename: str = "coherence-trend.png"
-    # The workspace it is posted in, when one process serves several (bot/workspaces.py).
-    team_id: str | None = None
-    title: str = "Coherence trend"
-
-
-@dataclass(frozen=True)
 class DigestDrawing:
-    """A digest laid out whose chart the drawer may still be drawing."""
+    """A digest being laid out and charted by the drawer."""
 
-    laid_out: SlackDigest
-    chart: Future[bytes] | None = None
-    heatmap: Future[tuple[bytes | None, str, str]] | None = None
+    message: Future[SlackDigest]
+    team_id: str | None = None
 
     def finish(self) -> SlackDigest:
-        """The digest with its chart, once drawn; raises what stopped the drawing."""
-        if self.heatmap is not None:
-            png, filename, title = self.heatmap.result(timeout=CHART_TIMEOUT_SECONDS)
-            return replace(self.laid_out, chart_png=png, filename=filename, title=title)
-        if self.chart is not None:
-            png = self.chart.result(timeout=CHART_TIMEOUT_SECONDS)
-            return replace(self.laid_out, chart_png=png)
-        return self.laid_out
+        """The digest's message, once drawn; raises what stopped the drawing."""
+        drawn = self.message.result(timeout=DRAWING_TIMEOUT_SECONDS)
+        return drawn if self.team_id is None else replace(drawn, team_id=self.team_id)
 
 
 def finish_each(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[SlackDigest | Exception]:
-    """Each digest once its chart is drawn, in order; an error stands for its digest. Every
-    chart was handed to the drawer before the first is waited for, so the drawer draws the
-    later ones while the earlier digests are posted."""
+    """Each digest once drawn, in order; an error stands for its digest. Every digest was
+    handed to the drawer before the first is waited for, so the drawer draws the later ones
+    while the earlier ones are posted."""
     for drawing in drawings:
         if isinstance(drawing, Exception):
             yield drawing
@@ -306,29 +287,10 @@ class SlackMessenger:
     def begin_digest(
         self, digest: GroupDigest | OrgDigest, *, team_id: str | None = None
     ) -> DigestDrawing:
-        """The digest laid out, its chart handed to the drawer (a process of its own)."""
+        """The digest handed to the drawer (a process of its own) to lay out and chart."""
         if isinstance(digest, OrgDigest):
-            heatmap_drawn = self._drawer.submit(heatmap, digest)
-            text, blocks = org_digest_blocks(digest)
-            laid_out = SlackDigest(text=text, blocks=blocks_as_dicts(blocks), team_id=team_id)
-            return DigestDrawing(laid_out, heatmap=heatmap_drawn)
-        chart = None
-        if len(digest.history) > 1:
-            chart = self._drawer.submit(
-                trend_chart,
-                list(digest.history),
-                digest.follow_up.committed_runs,
-                digest.group.language,
-            )
-        text, blocks = digest_blocks(digest)
-        day = digest.latest.occurrence_day.isoformat() if digest.latest else "none"
-        laid_out = SlackDigest(
-            text=text,
-            blocks=blocks_as_dicts(blocks),
-            filename=f"coherence-{digest.group.name}-{day}.png",
-            team_id=team_id,
-        )
-        return DigestDrawing(laid_out, chart=chart)
+            return DigestDrawing(self._drawer.submit(org_digest_message, digest), team_id)
+        return DigestDrawing(self._drawer.submit(group_digest_message, digest), team_id)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"

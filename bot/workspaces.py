@@ -12,8 +12,9 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.messenger import DigestDrawing, SlackDigest, SlackMessenger, finish_each
+from bot.messenger import DigestDrawing, SlackMessenger, finish_each
 from bot.oauth import Installations
+from bot.views.message import SlackDigest
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
 from pulses.reports import GroupDigest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
@@ -278,14 +279,15 @@ def _org_digest_due(engine: Engine, workspace_id: int, period: str, *, group_pos
         return _retryable(delivery, wall_clock())
 
 
-def _drawn_batch(
+def _draw_batch(
     engine: Engine,
     messenger: Messenger,
     batch: Sequence[_Due],
     now: datetime,
     thresholds: FlagThresholds,
 ) -> Iterator[tuple[_Due, RenderedDigest]]:
-    """The batch's digests computed together, then drawn one by one as they are posted.
+    """The batch's digests computed together and handed to the messenger to draw, now; each
+    comes out of the returned iterator once drawn, for posting.
 
     Read without the write lock, so answers being stored meanwhile never queue behind it. A
     batch that fails is computed group by group, so one group's failure costs only its own.
@@ -306,14 +308,40 @@ def _drawn_batch(
             except Exception:
                 logger.exception("Failed to compute the digest of group %s", group_id)
     by_group = {digest.group.group_id: digest for digest in digests}
-    computed = [(due, by_group[due.group_id]) for due in batch if due.group_id in by_group]
-    # Drawn as they are posted: the messenger draws the later charts meanwhile.
-    drawings = messenger.render_digests([digest for _, digest in computed])
-    for (due, _), drawn in zip(computed, drawings, strict=True):
+    computed = [due for due in batch if due.group_id in by_group]
+    drawings = messenger.render_digests([by_group[due.group_id] for due in computed])
+    return _drawn(computed, drawings)
+
+
+def _drawn(
+    computed: Sequence[_Due], drawings: Iterator[RenderedDigest | Exception]
+) -> Iterator[tuple[_Due, RenderedDigest]]:
+    for due, drawn in zip(computed, drawings, strict=True):
         if isinstance(drawn, Exception):
             logger.error("Failed to render the digest of group %s", due.group_id, exc_info=drawn)
             continue
         yield due, drawn
+
+
+def _post_batch(
+    engine: Engine,
+    messenger: Messenger,
+    drawing: Iterator[tuple[_Due, RenderedDigest]],
+    now: datetime,
+) -> list[int]:
+    """Claim and post each digest of a batch as it is drawn; the workspaces of those posted."""
+    delivered = []
+    # Drawn before the claim, so that a failure there leaves nothing claimed.
+    for one, drawn in drawing:
+        row = _group_claim(
+            workspace_id=one.workspace_id,
+            group_id=one.group_id,
+            run_id=one.run_id,
+            channel=one.channel,
+        )
+        if _deliver(engine, messenger, drawn, row, now):
+            delivered.append(one.workspace_id)
+    return delivered
 
 
 def send_due_digests(
@@ -327,35 +355,36 @@ def send_due_digests(
 ) -> int:
     """Post every group digest now due, each exactly once; returns how many were posted.
 
-    Digests are computed `BATCH` groups at a time and posted as drawn; once ``budget`` (of
-    the wall clock) is spent no further batch starts (the first always does), and the next
-    tick posts the rest, so hundreds of digests due together never hold up its pulses long.
+    Digests are computed `BATCH` groups at a time and posted as drawn, each batch computed
+    while the one before is drawn and posted; once ``budget`` (of the wall clock) is spent no
+    further batch starts (the first always does), and the next tick posts the rest, so
+    hundreds of digests due together never hold up its pulses long.
     ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
     workspace goes out, the organisation digest is posted there, at most once per ISO week,
     and a failed or stale one of the current week is retried on every tick.
     Safe to run concurrently: the delivery row is claimed before anything is posted.
     """
-    posted = 0
-    workspaces: set[int] = set()
     started = monotonic()
     due = due_digests(engine=engine, now=now)
-    for first in range(0, len(due), BATCH):
-        if first and monotonic() - started >= budget.total_seconds():
-            logger.info("%d digests left for the next tick", len(due) - first)
-            break
-        # Drawn before the claim, so that a failure there leaves nothing claimed.
-        for one, drawn in _drawn_batch(
-            engine, messenger, due[first : first + BATCH], now, thresholds
-        ):
-            row = _group_claim(
-                workspace_id=one.workspace_id,
-                group_id=one.group_id,
-                run_id=one.run_id,
-                channel=one.channel,
-            )
-            if _deliver(engine, messenger, drawn, row, now):
-                posted += 1
-                workspaces.add(one.workspace_id)
+    batches = [due[first : first + BATCH] for first in range(0, len(due), BATCH)]
+    delivered: list[int] = []  # the workspace of each digest posted
+    # One batch is posted by the poster thread while the next is computed here: a post
+    # mostly waits on Slack, and its charts were handed to the messenger with its compute.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-poster") as poster:
+        posting: Future[list[int]] | None = None
+        for number, batch in enumerate(batches):
+            if number and monotonic() - started >= budget.total_seconds():
+                left = sum(len(rest) for rest in batches[number:])
+                logger.info("%d digests left for the next tick", left)
+                break
+            drawing = _draw_batch(engine, messenger, batch, now, thresholds)
+            if posting is not None:
+                delivered += posting.result()
+            posting = poster.submit(_post_batch, engine, messenger, drawing, now)
+        if posting is not None:
+            delivered += posting.result()
+    posted = len(delivered)
+    workspaces = set(delivered)
     period = org_period(now)
     for workspace_id, channel in sorted((org_channels or {}).items()):
         group_posted = workspace_id in workspaces

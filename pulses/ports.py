@@ -97,8 +97,9 @@ class Messenger(Protocol):
     ) -> Iterator[RenderedDigest | Exception]:
         """Draw several group digests, in order: each drawn, or the error that stopped it.
 
-        The messenger may draw them concurrently (the charts in another process), so a
-        caller posting each as it comes has the later ones drawn meanwhile.
+        The messenger may start drawing them all when called (the charts in another
+        process), so a caller that does other work before it takes them, and posts each as
+        it comes, has them drawn meanwhile.
         """
         ...
 

@@ -12,7 +12,8 @@ from slack_sdk.http_retry.state import RetryState
 from sqlalchemy.engine import Engine
 
 from bot.app import IdempotentConnectionErrorRetryHandler, IdempotentServerErrorRetryHandler
-from bot.messenger import SlackDigest, UnknownOutcome
+from bot.messenger import UnknownOutcome
+from bot.views.message import SlackDigest
 from pulses.digests import send_due_digests
 from sandbox import RateLimits, SlackSandbox, Workspace
 from storage.db import session_scope

@@ -13,7 +13,7 @@ from PIL import Image
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.messenger import SlackDigest, SlackMessenger
+from bot.messenger import SlackMessenger
 from bot.views.chart import trend_chart_png
 from bot.views.digest import (
     MAX_BLOCKS,
@@ -25,6 +25,7 @@ from bot.views.digest import (
     status_blocks,
     trend_blocks,
 )
+from bot.views.message import SlackDigest
 from pulses.organisation import LayerSummary, OrgDigest, org_digest
 from pulses.privacy import Suppressed
 from pulses.reports import GroupDigest, group_digest, group_status

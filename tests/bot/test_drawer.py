@@ -58,7 +58,8 @@ def test_a_digest_drawn_for_slack_leaves_matplotlib_out_of_the_serving_process(
 import sys
 from datetime import UTC, date, datetime
 from slack_sdk import WebClient
-from bot.messenger import SlackDigest, SlackMessenger
+from bot.messenger import SlackMessenger
+from bot.views.message import SlackDigest
 from pulses.reports import group_digest
 from storage.db import make_engine, session_scope
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly

@@ -14,7 +14,8 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.messenger import SlackDigest, SlackMessenger
+from bot.messenger import SlackMessenger
+from bot.views.message import SlackDigest
 from pulses.digests import digest_due_at, send_due_digests
 from pulses.organisation import OrgDigest
 from pulses.ports import RenderedDigest

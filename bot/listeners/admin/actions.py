@@ -15,12 +15,13 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot.drawer import CHART_TIMEOUT_SECONDS, DRAWER, heatmap
+from bot.drawer import DRAWER, DRAWING_TIMEOUT_SECONDS
 from bot.i18n import _, speaking, workspace_language
 from bot.listeners.admin.access import caller_of, workspace_id_of
 from bot.listeners.commands import channel_group_id, group_id_of
 from bot.scheduler import run_tick
 from bot.services import services_of
+from bot.views.heatmap import organisation_heatmap
 from pulses.audit import record_change
 from pulses.digests import post_digest_now
 from pulses.dispatch import claim_run_now
@@ -192,7 +193,9 @@ def upload_export(command: dict[str, Any], client: WebClient, context: BoltConte
         ).format(scope=scope)
         # Drawn after the session is closed, by the drawing process: it needs no database.
         png, filename, title = (
-            DRAWER.submit(heatmap, organisation).result(timeout=CHART_TIMEOUT_SECONDS)
+            DRAWER.submit(organisation_heatmap, organisation).result(
+                timeout=DRAWING_TIMEOUT_SECONDS
+            )
             if organisation
             else (None, "", "")
         )
