@@ -80,10 +80,6 @@ def fresh_postgres_database(server_url: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def settings_for(slack: SlackSandbox, url: str) -> Settings:
-    return settings_for_url(slack.api_url, url)
-
-
 def settings_for_url(api_url: str, url: str) -> Settings:
     return Settings(
         _env_file=None,
@@ -158,13 +154,19 @@ class Bot:
 
 def start_bot(slack: SlackSandbox, url: str) -> Bot:
     """Coherence, migrated and serving on waitress, with Slack sending it its requests."""
+    bot = start_bot_at(slack.api_url, url)
+    slack.bot_url = bot.server.events_url
+    return bot
+
+
+def start_bot_at(api_url: str, url: str) -> Bot:
+    """Coherence, migrated and serving on waitress, calling the Slack at ``api_url``."""
     upgrade(url)
     engine = make_engine(url)
-    services = build_services(settings_for(slack, url), engine=engine)
+    services = build_services(settings_for_url(api_url, url), engine=engine)
     app = build_app(services)
     exempt_start_up_objects()  # as `coherence serve` does once it has started
     server = start_in_background(app)
-    slack.bot_url = server.events_url
     return Bot(services, server)
 
 
