@@ -96,7 +96,7 @@ def unpack(text: str) -> Figures:
     return Figures(
         histograms=histograms,
         focus={priority_id: tenths for priority_id, tenths in found["f"]},
-        answers=tuple((tuple(scores), tuple(tenths)) for scores, tenths in found["a"]),
+        answers=tuple([(tuple(scores), tuple(tenths)) for scores, tenths in found["a"]]),
     )
 
 

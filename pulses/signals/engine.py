@@ -109,13 +109,20 @@ def _index_interval(run: RunSample) -> tuple[Interval | None, float | None]:
     if spread is None:
         return None, None
     se, low, high = spread
-    with np.errstate(invalid="ignore"):
-        means = np.nanmean(matrix, axis=0)
-    variances = [
-        float(np.var(column[~np.isnan(column)], ddof=1))
-        for column in matrix.T
-        if np.count_nonzero(~np.isnan(column)) >= 2
-    ]
+    if not np.isnan(matrix).any():
+        # Every leader answered every dimension (three leaders or more, or there would be no
+        # spread): each dimension's variance from one row of the transposed matrix, which
+        # numpy reduces as it does the column alone, to the same floats.
+        means = matrix.mean(axis=0)
+        variances = np.var(np.ascontiguousarray(matrix.T), axis=1, ddof=1).tolist()
+    else:
+        with np.errstate(invalid="ignore"):
+            means = np.nanmean(matrix, axis=0)
+        variances = [
+            float(np.var(column[~np.isnan(column)], ddof=1))
+            for column in matrix.T
+            if np.count_nonzero(~np.isnan(column)) >= 2
+        ]
     if not variances:
         return None, None
     agreement = float(np.mean([1 - min(v, 2.0) / 2.0 for v in variances]))

@@ -109,30 +109,51 @@ def run_means_fell(pairs: Sequence[tuple[Vector, Vector]]) -> list[float]:
     """
     from scipy import special
 
+    used = [i for i, (before, after) in enumerate(pairs) if len(before) and len(after)]
+    means, deviations = _means_and_squares([v for i in used for v in pairs[i]])
     squares = 0.0
-    df = 0
-    # Each mean once: a digest's rules make a few dozen such pairs of a handful of runs.
-    means = [
-        (before.mean(), after.mean()) if len(before) and len(after) else None
-        for before, after in pairs
-    ]
-    for (before, after), both in zip(pairs, means, strict=True):
-        if both is not None:
-            squares += float(np.sum((before - both[0]) ** 2))
-            squares += float(np.sum((after - both[1]) ** 2))
-            df += len(before) + len(after) - 2
-    found = []
-    for (before, after), both in zip(pairs, means, strict=True):
-        if both is None or df < 1:
-            found.append(1.0)
-            continue
-        difference = float(both[1] - both[0])
+    for deviation in deviations:  # in order, as the runs' figures came (not sum()'s compensation)
+        squares += deviation
+    df = sum(len(pairs[i][0]) + len(pairs[i][1]) - 2 for i in used)
+    found = [1.0] * len(pairs)
+    if df < 1:
+        return found
+    tested: list[int] = []
+    ratios: list[float] = []
+    for slot, i in enumerate(used):
+        before, after = pairs[i]
+        difference = float(means[2 * slot + 1] - means[2 * slot])
         scale = math.sqrt(squares / df * (1 / len(before) + 1 / len(after)))
         if scale == 0:
-            found.append(1.0 if difference >= 0 else 0.0)
+            found[i] = 1.0 if difference >= 0 else 0.0
             continue
-        found.append(float(special.stdtr(df, difference / scale)))
+        tested.append(i)
+        ratios.append(difference / scale)
+    if tested:
+        for i, p in zip(tested, special.stdtr(df, np.asarray(ratios)).tolist(), strict=True):
+            found[i] = float(p)
     return found
+
+
+def _means_and_squares(vectors: Sequence[Vector]) -> tuple[list[np.float64], list[float]]:
+    """Each vector's mean and sum of squared deviations from it.
+
+    Vectors of one length are stacked and reduced row by row, which numpy does as it reduces
+    each vector alone (same floats), in one call instead of one per vector.
+    """
+    means: list[np.float64] = [np.float64(0.0)] * len(vectors)
+    squares: list[float] = [0.0] * len(vectors)
+    by_length: dict[int, list[int]] = {}
+    for index, vector in enumerate(vectors):
+        by_length.setdefault(len(vector), []).append(index)
+    for indexes in by_length.values():
+        stacked = np.stack([vectors[i] for i in indexes])
+        row_means = stacked.mean(axis=1)
+        row_squares = ((stacked - row_means[:, np.newaxis]) ** 2).sum(axis=1)
+        for row, i in enumerate(indexes):
+            means[i] = row_means[row]
+            squares[i] = float(row_squares[row])
+    return means, squares
 
 
 def mean_margin(scores: Vector, confidence: float = 0.95) -> float | None:

@@ -1,7 +1,9 @@
-"""The rating rules' figures of many runs computed together are each run's own, bit for bit."""
+"""The rating rules' figures and tests computed for many runs or pairs at once are each one's
+own, bit for bit."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import date, timedelta
 
@@ -11,6 +13,7 @@ import pytest
 from pulses.samples import LeaderAnswer, RunSample
 from pulses.signals.arrays import score_matrix
 from pulses.signals.ratings import _RunFigures, _Scores
+from pulses.signals.stats import Vector, run_means_fell
 
 KEYS = ["clarity", "alignment", "execution", "trust", "focus"]
 
@@ -57,3 +60,43 @@ def test_figures_of_runs_prepared_together_equal_each_run_alone(seed: int) -> No
         expected = [together.of(r).mean[key] for r in runs if together.of(r).answers[key] >= 2]
         assert together.figures(runs, key, "mean").tolist() == expected
         assert together.answers(runs, key) == sum(together.of(r).answers[key] for r in runs)
+
+
+def _fell_one_pair_at_a_time(pairs: list[tuple[Vector, Vector]]) -> list[float]:
+    """`run_means_fell` with numpy's reductions on each vector alone."""
+    from scipy import special
+
+    squares, df = 0.0, 0
+    for before, after in pairs:
+        if len(before) and len(after):
+            squares += float(np.sum((before - before.mean()) ** 2))
+            squares += float(np.sum((after - after.mean()) ** 2))
+            df += len(before) + len(after) - 2
+    found = []
+    for before, after in pairs:
+        if not len(before) or not len(after) or df < 1:
+            found.append(1.0)
+            continue
+        difference = float(after.mean() - before.mean())
+        scale = math.sqrt(squares / df * (1 / len(before) + 1 / len(after)))
+        if scale == 0:
+            found.append(1.0 if difference >= 0 else 0.0)
+            continue
+        found.append(float(special.stdtr(df, difference / scale)))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_run_means_fell_stacks_pairs_to_the_same_p_values(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        pairs = [
+            (
+                rng.random(int(rng.choice([0, 1, 2, 5, 12]))) * 3,
+                rng.random(int(rng.choice([0, 1, 3]))) * 3,
+            )
+            for _ in range(int(rng.integers(0, 11)))
+        ]
+        if pairs and rng.random() < 0.2:
+            pairs[0] = (np.full(4, 2.0), np.full(2, 2.0))  # no spread at all
+        assert run_means_fell(pairs) == _fell_one_pair_at_a_time(pairs)
