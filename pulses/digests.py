@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
@@ -356,7 +355,7 @@ def send_due_digests(
     """Post every group digest now due, each exactly once; returns how many were posted.
 
     Digests are computed `BATCH` groups at a time and posted as drawn, each batch computed
-    while the one before is drawn and posted; once ``budget`` (of the wall clock) is spent no
+    while the one before is being drawn; once ``budget`` (of the wall clock) is spent no
     further batch starts (the first always does), and the next tick posts the rest, so
     hundreds of digests due together never hold up its pulses long.
     ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
@@ -368,21 +367,22 @@ def send_due_digests(
     due = due_digests(engine=engine, now=now)
     batches = [due[first : first + BATCH] for first in range(0, len(due), BATCH)]
     delivered: list[int] = []  # the workspace of each digest posted
-    # One batch is posted by the poster thread while the next is computed here: a post
-    # mostly waits on Slack, and its charts were handed to the messenger with its compute.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-poster") as poster:
-        posting: Future[list[int]] | None = None
-        for number, batch in enumerate(batches):
-            if number and monotonic() - started >= budget.total_seconds():
-                left = sum(len(rest) for rest in batches[number:])
+    drawing = _draw_batch(engine, messenger, batches[0], now, thresholds) if batches else None
+    for number in range(len(batches)):
+        assert drawing is not None
+        # The next batch is computed, and handed to the messenger to draw, before this one
+        # is posted: the messenger draws it meanwhile, in a process of its own.
+        upcoming = None
+        if number + 1 < len(batches):
+            if monotonic() - started < budget.total_seconds():
+                upcoming = _draw_batch(engine, messenger, batches[number + 1], now, thresholds)
+            else:
+                left = sum(len(rest) for rest in batches[number + 1 :])
                 logger.info("%d digests left for the next tick", left)
-                break
-            drawing = _draw_batch(engine, messenger, batch, now, thresholds)
-            if posting is not None:
-                delivered += posting.result()
-            posting = poster.submit(_post_batch, engine, messenger, drawing, now)
-        if posting is not None:
-            delivered += posting.result()
+        delivered += _post_batch(engine, messenger, drawing, now)
+        if upcoming is None:
+            break
+        drawing = upcoming
     posted = len(delivered)
     workspaces = set(delivered)
     period = org_period(now)
