@@ -6,6 +6,7 @@ with ``GROUP BY`` results; integer arithmetic keeps results independent of answe
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,7 +100,28 @@ def item_stats(counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS) -> I
 def item_stats_and_variance(
     counts: Mapping[int, int], *, options: int = LIKERT_OPTIONS
 ) -> tuple[ItemStats, float | None]:
-    """`item_stats` and `item_variance` of one histogram, from one pass over it."""
+    """`item_stats` and `item_variance` of one histogram, from one pass over it.
+
+    A team's histograms repeat (six leaders spread over five scores make a few hundred), so
+    each is computed once and the result, immutable, shared: a digest computes sixty.
+    """
+    pairs = tuple(counts.items())
+    # Only plain ints are looked up: True hashes as 1, and must still be refused.
+    if all(type(score) is int and type(count) is int for score, count in pairs):
+        return _cached_item_stats(pairs, options)
+    return _item_stats_and_variance(counts, options)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_item_stats(
+    pairs: tuple[tuple[int, int], ...], options: int
+) -> tuple[ItemStats, float | None]:
+    return _item_stats_and_variance(dict(pairs), options)
+
+
+def _item_stats_and_variance(
+    counts: Mapping[int, int], options: int
+) -> tuple[ItemStats, float | None]:
     moments = _moments(counts, options)
     n = moments.n
     if n == 0:

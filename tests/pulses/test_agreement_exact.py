@@ -6,6 +6,8 @@ import itertools
 import math
 from fractions import Fraction
 
+import pytest
+
 from pulses.agreement import ItemStats, item_stats, item_stats_and_variance, item_variance
 
 
@@ -48,3 +50,11 @@ def test_a_wider_scale_matches_exact_arithmetic_too() -> None:
     expected, variance = _reference(counts, options=7)
     assert item_stats(counts, options=7) == expected
     assert item_variance(counts, options=7) == variance
+
+
+def test_a_histogram_seen_before_is_the_same_figures_and_a_bool_score_is_still_refused() -> None:
+    first = item_stats_and_variance({1: 2, 3: 4})
+    assert item_stats_and_variance({1: 2, 3: 4}) == first
+    # True hashes as 1: the figures kept for {1: 2, 3: 4} must not answer for it.
+    with pytest.raises(ValueError, match="score must be an integer"):
+        item_stats_and_variance({True: 2, 3: 4})
