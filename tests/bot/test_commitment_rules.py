@@ -15,9 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 import bot.views.digest as digest_views
-from bot.messenger import blocks_as_dicts
 from bot.views.commitments import MAX_IN_DIGEST
-from bot.views.digest import MAX_BLOCKS, digest_blocks
+from bot.views.digest import MAX_BLOCKS, blocks_as_dicts, digest_blocks
 from pulses.commitments import record_commitment
 from pulses.reports import group_digest
 from sandbox import SlackSandbox
