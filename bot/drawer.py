@@ -72,6 +72,20 @@ class Drawer:
         future.add_done_callback(lambda _: self._done(pool))
         return future
 
+    def result(self, future: Future[T], timeout: float = DRAWING_TIMEOUT_SECONDS) -> T:
+        """The drawing, once done. A child that has not finished it within ``timeout`` is
+        taken for stuck and stopped, failing what else it held, so that the next drawing gets
+        a new child rather than queueing behind it for ever."""
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            logger.error("A drawing took over %.0f s: the drawing process is restarted", timeout)
+            with self._lock:
+                pool, self._pool = self._pool, None
+            if pool is not None:
+                _stop_now(pool)
+            raise
+
     def started(self) -> bool:
         with self._lock:
             return self._pool is not None
@@ -108,6 +122,18 @@ class Drawer:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self._stopped.set()
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's child even in the middle of a drawing (shutdown alone waits for it)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    # Before 3.14 the executor's processes are only reachable through its own attribute.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _child() -> ProcessPoolExecutor:

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.drawer import DRAWER, DRAWING_TIMEOUT_SECONDS, Drawer
+from bot.drawer import DRAWER, Drawer
 from bot.views.message import SlackDigest, group_digest_message, org_digest_message
 from bot.views.pulse import answered_message, pulse_message, reminder_text
 from pulses.organisation import OrgDigest
@@ -92,11 +92,12 @@ class DigestDrawing:
     """A digest being laid out and charted by the drawer."""
 
     message: Future[SlackDigest]
+    drawer: Drawer
     team_id: str | None = None
 
     def finish(self) -> SlackDigest:
         """The digest's message, once drawn; raises what stopped the drawing."""
-        drawn = self.message.result(timeout=DRAWING_TIMEOUT_SECONDS)
+        drawn = self.drawer.result(self.message)
         return drawn if self.team_id is None else replace(drawn, team_id=self.team_id)
 
 
@@ -288,9 +289,10 @@ class SlackMessenger:
         self, digest: GroupDigest | OrgDigest, *, team_id: str | None = None
     ) -> DigestDrawing:
         """The digest handed to the drawer (a process of its own) to lay out and chart."""
+        drawer = self._drawer
         if isinstance(digest, OrgDigest):
-            return DigestDrawing(self._drawer.submit(org_digest_message, digest), team_id)
-        return DigestDrawing(self._drawer.submit(group_digest_message, digest), team_id)
+            return DigestDrawing(drawer.submit(org_digest_message, digest), drawer, team_id)
+        return DigestDrawing(drawer.submit(group_digest_message, digest), drawer, team_id)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -56,6 +57,7 @@ def test_a_digest_drawn_for_slack_leaves_matplotlib_out_of_the_serving_process(
 ) -> None:
     script = """
 import sys
+import time
 from datetime import UTC, date, datetime
 from slack_sdk import WebClient
 from bot.messenger import SlackMessenger
@@ -88,3 +90,16 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
         timeout=120,
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_drawing_that_never_ends_stops_its_child_and_the_next_one_gets_a_new_child(
+    drawer: Drawer,
+) -> None:
+    stuck_in = drawer.submit(os.getpid).result(timeout=60)
+    stuck = drawer.submit(time.sleep, 600)
+    with pytest.raises(TimeoutError):
+        drawer.result(stuck, timeout=0.5)
+    # Not queued behind the stuck drawing: a new child draws it at once.
+    assert drawer.submit(os.getpid).result(timeout=30) not in (stuck_in, os.getpid())
+    with pytest.raises(BrokenProcessPool):
+        stuck.result(timeout=30)

@@ -15,7 +15,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot.drawer import DRAWER, DRAWING_TIMEOUT_SECONDS
+from bot.drawer import DRAWER
 from bot.i18n import _, speaking, workspace_language
 from bot.listeners.admin.access import caller_of, workspace_id_of
 from bot.listeners.commands import channel_group_id, group_id_of
@@ -193,9 +193,7 @@ def upload_export(command: dict[str, Any], client: WebClient, context: BoltConte
         ).format(scope=scope)
         # Drawn after the session is closed, by the drawing process: it needs no database.
         png, filename, title = (
-            DRAWER.submit(organisation_heatmap, organisation).result(
-                timeout=DRAWING_TIMEOUT_SECONDS
-            )
+            DRAWER.result(DRAWER.submit(organisation_heatmap, organisation))
             if organisation
             else (None, "", "")
         )
