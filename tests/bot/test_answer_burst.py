@@ -64,9 +64,10 @@ def test_a_burst_of_answers_is_acked_at_once_while_chat_update_waits(
     assert len(answers(bot.engine)) == len(EXEC_LEADERS)
     sandbox.wait_for(lambda s: "7 of 7 answered" in str(s.messages(EXEC)[0].blocks))
     assert bot.services.refresher.wait_idle(10)
-    # Coalesced: the first update, then the latest count (its 429 answered once more).
+    # Coalesced: the first update, then the latest count (its 429 answered once more); or the
+    # first alone, when all seven were stored in one batch before it went out.
     updates = [c for c in sandbox.calls_to("chat.update") if c.response.get("ok")]
-    assert 2 <= len(updates) <= 3
+    assert 1 <= len(updates) <= 3
     assert "7 of 7 answered" in str(updates[-1].args.get("blocks"))
 
 
