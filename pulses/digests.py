@@ -367,22 +367,20 @@ def send_due_digests(
     due = due_digests(engine=engine, now=now)
     batches = [due[first : first + BATCH] for first in range(0, len(due), BATCH)]
     delivered: list[int] = []  # the workspace of each digest posted
-    drawing = _draw_batch(engine, messenger, batches[0], now, thresholds) if batches else None
-    for number in range(len(batches)):
-        assert drawing is not None
-        # The next batch is computed, and handed to the messenger to draw, before this one
-        # is posted: the messenger draws it meanwhile, in a process of its own.
-        upcoming = None
-        if number + 1 < len(batches):
-            if monotonic() - started < budget.total_seconds():
-                upcoming = _draw_batch(engine, messenger, batches[number + 1], now, thresholds)
-            else:
-                left = sum(len(rest) for rest in batches[number + 1 :])
-                logger.info("%d digests left for the next tick", left)
-        delivered += _post_batch(engine, messenger, drawing, now)
-        if upcoming is None:
+    drawing = None  # the batch computed and being drawn, not yet posted
+    for number, batch in enumerate(batches):
+        if number and monotonic() - started >= budget.total_seconds():
+            left = sum(len(rest) for rest in batches[number:])
+            logger.info("%d digests left for the next tick", left)
             break
+        # Computed and handed to the messenger before the batch before it is posted: the
+        # messenger draws it meanwhile, in a process of its own.
+        upcoming = _draw_batch(engine, messenger, batch, now, thresholds)
+        if drawing is not None:
+            delivered += _post_batch(engine, messenger, drawing, now)
         drawing = upcoming
+    if drawing is not None:
+        delivered += _post_batch(engine, messenger, drawing, now)
     posted = len(delivered)
     workspaces = set(delivered)
     period = org_period(now)
