@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from collections.abc import Sequence
+from datetime import date, time, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -45,7 +46,24 @@ def group_for_channel(
 
 def cadence_of(*, session: Session, group: LeadershipGroup) -> Cadence:
     """The group's cadence as the calendar understands it, skip dates included."""
-    skips = session.exec(select(SkipDate).where(SkipDate.group_id == group.id)).all()
+    return cadences_of(session=session, groups=[group])[0]
+
+
+def cadences_of(*, session: Session, groups: Sequence[LeadershipGroup]) -> list[Cadence]:
+    """`cadence_of` each group, their skip dates read together: every tick asks for every
+    active group's."""
+    skips: dict[int, set[date]] = {group.id: set() for group in groups if group.id is not None}
+    if skips:
+        for group_id, day in session.exec(
+            select(col(SkipDate.group_id), col(SkipDate.day)).where(
+                col(SkipDate.group_id).in_(skips)
+            )
+        ):
+            skips[group_id].add(day)
+    return [_cadence(group, skips.get(group.id or 0, set())) for group in groups]
+
+
+def _cadence(group: LeadershipGroup, skip_dates: set[date]) -> Cadence:
     hour, minute = (int(part) for part in group.local_time.split(":"))
     frequency: Frequency = group.frequency  # type: ignore[assignment]
     return Cadence(
@@ -62,7 +80,7 @@ def cadence_of(*, session: Session, group: LeadershipGroup) -> Cadence:
             if group.reminder_after_minutes is not None
             else None
         ),
-        skip_dates=frozenset(skip.day for skip in skips),
+        skip_dates=frozenset(skip_dates),
         paused=group.paused,
     )
 

@@ -32,7 +32,7 @@ from pulses.claims import (
     release_run_start,
     rows_changed,
 )
-from pulses.groups import active_priorities, cadence_of, grace_period
+from pulses.groups import active_priorities, cadence_of, cadences_of, grace_period
 from pulses.i18n import _, day, weekday
 from pulses.intent import intent_in_force
 from pulses.notices import notice_for
@@ -74,7 +74,7 @@ def schedule_due_runs(tick: Tick) -> None:
                 col(LeadershipGroup.active).is_(True), col(LeadershipGroup.paused).is_(False)
             )
         ).all()
-        plans = [(group, cadence_of(session=session, group=group)) for group in groups]
+        plans = list(zip(groups, cadences_of(session=session, groups=groups), strict=True))
         # What is claimed already is not claimed again: the unique key would refuse it, but
         # only after three reads and an insert, per group, on every tick of LOOKBACK's days.
         claimed = claimed_occurrences(

@@ -6,15 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
-from pulses.digests import BATCH, send_due_digests
+from pulses.digests import BATCH, due_digests, send_due_digests
 from pulses.reports import group_digest, group_digests, run_report
 from storage import queries
 from storage.db import read_scope, session_scope
-from storage.models import LeadershipGroup
+from storage.models import LeadershipGroup, PulseRun
 from storage.queries import closed_run_window, closed_run_windows
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
 from tests.pulses.test_digests import RecordingPoster
+from tests.pulses.test_reports import counting_queries
 
 START = date(2026, 1, 5)
 WEEKS = 8
@@ -108,3 +110,47 @@ def test_a_tick_posts_the_batches_its_budget_allows_and_the_next_tick_the_rest(
     assert send_due_digests(engine=engine, messenger=poster, now=later, budget=timedelta(0)) == 3
     assert send_due_digests(engine=engine, messenger=poster, now=later) == 0
     assert sorted(channel for channel, _ in poster.posts) == [f"C{g:05d}" for g in range(BATCH + 3)]
+
+
+def test_due_digests_are_found_in_the_same_queries_for_six_groups_as_for_two(
+    engine: Engine,
+) -> None:
+    ids = _seed(engine, 6, weeks=2)
+    now = datetime(2026, 1, 15, 10, tzinfo=UTC)  # the second week's digest is due
+
+    def active(group_ids: list[int]) -> None:
+        with session_scope(engine) as session:
+            for group in session.exec(select(LeadershipGroup)):
+                group.active = group.id in group_ids
+                session.add(group)
+
+    active(ids[:2])
+    with counting_queries(engine) as two:
+        due_two = due_digests(engine=engine, now=now)
+    active(ids)
+    with session_scope(engine) as session:
+        org = seed_org(session)
+        first = session.get(LeadershipGroup, ids[0])
+        assert first is not None
+        # A later run still open is not the run the digest is of.
+        seed_run(session, org, first, START + timedelta(weeks=2), [], status="open")
+    with counting_queries(engine) as six:
+        due_six = due_digests(engine=engine, now=now)
+    assert len(six) == len(two)
+    assert [due.group_id for due in due_two] == ids[:2]
+    assert [due.group_id for due in due_six] == ids
+    with read_scope(engine) as session:
+        latest_closed = {
+            run.group_id: run.id
+            for run in session.exec(
+                select(PulseRun).where(
+                    col(PulseRun.status) == "closed",
+                    col(PulseRun.occurrence_day) == START + timedelta(weeks=1),
+                )
+            )
+        }
+    assert {due.group_id: due.run_id for due in due_six} == latest_closed
+    # Posted once, a group's digest is no longer due.
+    poster = RecordingPoster()
+    send_due_digests(engine=engine, messenger=poster, now=now, org_channels={})
+    assert due_digests(engine=engine, now=now) == []

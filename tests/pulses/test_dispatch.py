@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import event, update
@@ -19,12 +19,13 @@ from sqlmodel import col, select
 from pulses import schedule
 from pulses.claims import STALE_CLAIM
 from pulses.dispatch import claim_run_now, tick
-from pulses.groups import create_group, ensure_workspace
+from pulses.groups import cadence_of, cadences_of, create_group, ensure_workspace
 from pulses.ports import DeliveryError, Member, PulseNotice
 from pulses.schedule import CadenceChange
 from pulses.ticks import Worker
 from storage.db import session_scope
-from storage.models import Invitation, LeadershipGroup, PulseRun
+from storage.models import Invitation, LeadershipGroup, PulseRun, SkipDate
+from tests.pulses.test_reports import counting_queries
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
@@ -300,3 +301,34 @@ def test_a_tick_does_not_claim_again_what_an_earlier_tick_claimed(engine: Engine
         event.remove(engine, "before_cursor_execute", count_run_inserts)
     assert inserts == []
     assert [run.occurrence_day for run in runs(engine)] == claimed
+
+
+def test_each_groups_cadence_has_its_own_skip_dates_read_in_one_query(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        workspace = ensure_workspace(session=session, team_id="T1")
+        assert workspace.id is not None
+        groups = [
+            create_group(
+                session=session,
+                workspace_id=workspace.id,
+                channel_id=f"C{n}",
+                created_at=T0,
+                local_time=f"0{n}:30",
+            )
+            for n in range(3)
+        ]
+        session.add(SkipDate(group_id=groups[0].id, day=date(2026, 12, 28)))
+        session.add(SkipDate(group_id=groups[2].id, day=date(2027, 1, 4)))
+        session.add(SkipDate(group_id=groups[2].id, day=date(2027, 1, 11)))
+        session.flush()
+        with counting_queries(engine) as statements:
+            together = cadences_of(session=session, groups=groups)
+        alone = [cadence_of(session=session, group=group) for group in groups]
+    assert len(statements) == 1
+    assert together == alone
+    assert [c.skip_dates for c in together] == [
+        {date(2026, 12, 28)},
+        set(),
+        {date(2027, 1, 4), date(2027, 1, 11)},
+    ]
+    assert [c.local_time for c in together] == [time(n, 30) for n in range(3)]
