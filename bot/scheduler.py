@@ -20,13 +20,18 @@ from storage.models import PulseRun, Workspace
 
 logger = logging.getLogger(__name__)
 
+# How often old friction comments are looked for: their retention is counted in weeks.
+RETENTION_SECONDS = 3600
 
-def run_tick(services: Services, *, digests: bool = True) -> None:
+
+def run_tick(services: Services, *, digests: bool = True, retention: bool = True) -> None:
     """One pass over everything due now; a failure is logged and retried next tick.
 
-    The scheduler runs digests as their own job (`digests=False` here, `run_digests` there),
-    so drawing and posting hundreds of digests never holds back a pulse; a direct call (a
-    command's "now", the sandbox story) does both in order.
+    The scheduler runs digests and retention as jobs of their own (`digests=False,
+    retention=False` here; `run_digests`, and `run_retention` hourly), so drawing and posting
+    hundreds of digests never holds back a pulse, and forgetting comments weeks old does not
+    take the write lock twice a minute; a direct call (a command's "now", the sandbox story)
+    does all three in order.
 
     Logs one INFO line when the tick did something and nothing when it did not: an idle
     process ticks thousands of times a day.
@@ -44,15 +49,8 @@ def run_tick(services: Services, *, digests: bool = True) -> None:
         logger.exception("Scheduler tick failed; the next tick will retry")
         return
     posted = _send_digests(services, now) if digests else 0
-    try:
-        with session_scope(services.engine) as session:
-            forget_old_friction(
-                session=session,
-                now=now,
-                weeks=services.settings.coherence_friction_retention_weeks,
-            )
-    except Exception:
-        logger.exception("Forgetting old friction comments failed; the next tick will retry")
+    if retention:
+        run_retention(services)
     metrics.record_tick(
         report,
         digests=posted,
@@ -71,6 +69,20 @@ def run_tick(services: Services, *, digests: bool = True) -> None:
         )
     for error in report.errors:
         logger.warning("will retry: %s", error)
+
+
+def run_retention(services: Services) -> None:
+    """The scheduler's hourly job: friction comments past their retention are blanked. A
+    retention counted in weeks needs no more than the hour; a failure is retried next time."""
+    try:
+        with session_scope(services.engine) as session:
+            forget_old_friction(
+                session=session,
+                now=services.clock(),
+                weeks=services.settings.coherence_friction_retention_weeks,
+            )
+    except Exception:
+        logger.exception("Forgetting old friction comments failed; the next run will retry")
 
 
 def run_digests(services: Services) -> None:
@@ -123,14 +135,16 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    for job, kwargs, job_id in (
-        (run_tick, {"digests": False}, "coherence-tick"),
-        (run_digests, {}, "coherence-digests"),
+    tick_seconds = services.settings.scheduler_tick_seconds
+    for job, kwargs, job_id, seconds in (
+        (run_tick, {"digests": False, "retention": False}, "coherence-tick", tick_seconds),
+        (run_digests, {}, "coherence-digests", tick_seconds),
+        (run_retention, {}, "coherence-retention", RETENTION_SECONDS),
     ):
         scheduler.add_job(
             job,
             "interval",
-            seconds=services.settings.scheduler_tick_seconds,
+            seconds=seconds,
             args=[services],
             kwargs=kwargs,
             id=job_id,

@@ -24,9 +24,13 @@ def test_the_scheduler_sends_a_due_pulse_without_being_told(
     bot.clock.now = nine
     scheduler = start_scheduler(bot.services)
     try:
-        # Pulses and digests as two jobs (digests never hold back a pulse), private to this
-        # process, never sharing a job store with another scheduler.
-        assert [job.id for job in scheduler.get_jobs()] == ["coherence-tick", "coherence-digests"]
+        # Pulses, digests and retention as jobs of their own (digests never hold back a
+        # pulse), private to this process, never sharing a job store with another scheduler.
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert list(jobs) == ["coherence-tick", "coherence-digests", "coherence-retention"]
+        assert jobs["coherence-tick"].kwargs == {"digests": False, "retention": False}
+        # Comments are kept for weeks: looking for those past it hourly is soon enough.
+        assert jobs["coherence-retention"].trigger.interval == timedelta(hours=1)
         sandbox.wait_for(lambda s: len(s.messages(EXEC)) == 1, timeout=10)
     finally:
         scheduler.shutdown(wait=True)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from bot.scheduler import run_tick
+from bot.scheduler import run_retention, run_tick
 from pulses.retention import FRICTION_RETENTION_WEEKS, forget_old_friction, purge_workspace
 from storage.db import session_scope
 from storage.models import Answer, AnswerScore, ConfigChange, Workspace
@@ -117,3 +117,21 @@ def test_the_scheduler_tick_forgets_old_friction_at_the_configured_age(bot: Runn
     run_tick(bot.services)
     with session_scope(bot.engine) as session:
         assert _frictions(session) == {old.id: [None] * 3, recent.id: ["too many meetings"] * 3}
+
+
+def test_the_scheduler_ticks_leave_forgetting_to_the_hourly_retention_job(
+    bot: RunningBot,
+) -> None:
+    bot.clock.now = NOW
+    with session_scope(bot.engine) as session:
+        org = seed_org(session)
+        group = seed_group(session, org)
+        answers = [Seeded(uniform(4), focus="Hiring", friction="too many meetings")] * 2
+        day = (NOW - timedelta(weeks=FRICTION_RETENTION_WEEKS + 1)).date()
+        old = seed_run(session, org, group, day, answers)
+    run_tick(bot.services, digests=False, retention=False)
+    with session_scope(bot.engine) as session:
+        assert _frictions(session) == {old.id: ["too many meetings"] * 2}
+    run_retention(bot.services)
+    with session_scope(bot.engine) as session:
+        assert _frictions(session) == {old.id: [None] * 2}
