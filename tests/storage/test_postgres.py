@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect
 
 from pulses import pseudonyms
+from pulses.digests import due_digests
 from pulses.report_json import report_json
 from pulses.reports import group_digests, group_history
 from sandbox import SlackSandbox
@@ -106,8 +107,15 @@ def test_a_batch_of_digests_on_postgres_equals_it_on_sqlite(
     for url in (postgres_url, migrated_url):
         monkeypatch.setattr(pseudonyms, "_SHUFFLE", random.Random(3))
         ids = [_seed_history(url, f"C0TEAM{n}") for n in range(3)]
-        with session_scope(make_engine(url)) as session:
+        engine = make_engine(url)
+        # Each group's latest closed run, found for all groups in one correlated query (its
+        # digest fell due weeks ago: looked back far enough, it is still due).
+        found = due_digests(engine=engine, now=NOW, lookback=timedelta(weeks=8))
+        due = [(d.group_id, d.run_id) for d in found]
+        with session_scope(engine) as session:
             digests = group_digests(session=session, group_ids=ids, now=NOW)
+        latest = [(d.group.group_id, d.history[-1].run_id) for d in digests]
+        assert due == latest, url
         results.append([[report_json(r) for r in d.history] for d in digests])
     on_postgres, on_sqlite = results
     assert [len(history) for history in on_sqlite] == [6, 6, 6]
