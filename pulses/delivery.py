@@ -127,7 +127,15 @@ def due_invitations(tick: Tick, *conditions: ColumnElement[bool]) -> list[Due]:
             select(Invitation, PulseRun, LeadershipGroup)
             .join(PulseRun, col(PulseRun.id) == Invitation.run_id)
             .join(LeadershipGroup, col(LeadershipGroup.id) == PulseRun.group_id)
-            .where(PulseRun.status == "open", *conditions)
+            .where(
+                PulseRun.status == "open",
+                # Spelled out so the database looks up the open runs' invitations by
+                # (status, run_id), never every invitation in that state since the first run.
+                col(Invitation.run_id).in_(
+                    select(PulseRun.id).where(col(PulseRun.status) == "open")
+                ),
+                *conditions,
+            )
             .order_by(col(Invitation.send_at), col(Invitation.id))
         ).all()
         members = [(group.workspace_id, invitation.user_id) for invitation, _, group in rows]

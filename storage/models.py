@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Named constraints let later migrations alter them on SQLite, whose batch mode recreates tables.
@@ -151,7 +151,12 @@ class Invitation(SQLModel, table=True):
     """Who a run asked, and whether the pulse reached them (and why not)."""
 
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("run_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "user_id"),
+        # A state with the open runs' ids: the tick's "pending / sent in an open run" reads
+        # look up those runs' rows, not every invitation ever sent in that state.
+        Index("ix_invitations_status_run_id", "status", "run_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="pulse_runs.id", index=True)
@@ -159,7 +164,7 @@ class Invitation(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     send_at: datetime
     # pending | sending (claimed) | sent | failed
-    status: str = Field(default="pending", max_length=16, index=True)
+    status: str = Field(default="pending", max_length=16)
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_at: datetime | None = None
     attempts: int = 0

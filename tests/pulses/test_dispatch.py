@@ -332,3 +332,27 @@ def test_each_groups_cadence_has_its_own_skip_dates_read_in_one_query(engine: En
         {date(2027, 1, 4), date(2027, 1, 11)},
     ]
     assert [c.local_time for c in together] == [time(n, 30) for n in range(3)]
+
+
+def test_the_ticks_reads_of_invitations_look_up_the_open_runs_rows_only(engine: Engine) -> None:
+    """SQLite without statistics (as a deployment runs it) would otherwise walk every
+    invitation ever sent in the state asked for: all of them, for reminders."""
+    make_group(engine, delivery_mode="dm")
+    reads: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM invitations JOIN pulse_runs" in statement:
+            reads.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        tick(engine=engine, messenger=FakeMessenger(members=[]), now=T0, worker=Worker("a:1:a"))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(reads) == 2  # the DMs due, the reminders due
+    with engine.connect() as connection:
+        for statement, parameters in reads:
+            explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " / ".join(row[3] for row in explained)
+            assert "ix_invitations_status_run_id (status=? AND run_id=?)" in plan, plan
+            assert "SCAN invitations" not in plan, plan
