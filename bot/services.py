@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from pulses.ports import Messenger
-from pulses.recording import REFUSALS, store_answers
+from pulses.recording import REFUSALS, read_ahead, store_answers
 from pulses.refresh import Refresher
 from pulses.ticks import Worker
 from storage.group_commit import GroupCommit
@@ -44,11 +44,14 @@ class Services:
     refresher: Refresher = field(default_factory=Refresher)
     # Installs through "Add to Slack": each workspace's token. None with one SLACK_BOT_TOKEN.
     workspaces: Workspaces | None = None
-    # Answers are stored by one writer thread, those that arrive together in one transaction.
+    # Answers are stored by one writer thread, those that arrive together in one transaction
+    # (each batch's runs and invitations read in one statement).
     answers: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.answers = GroupCommit(self.engine, refusals=REFUSALS, flush=store_answers)
+        self.answers = GroupCommit(
+            self.engine, refusals=REFUSALS, flush=store_answers, read_ahead=read_ahead
+        )
 
     def client_for(self, team_id: str) -> WebClient:
         """The Web API client holding `team_id`'s bot token.

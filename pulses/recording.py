@@ -4,11 +4,12 @@ written together.
 An answer is found again by its keyed pseudonym (`pulses.pseudonyms`), never stored with the
 user ID, and the member's invitation is marked answered in the same transaction. This is the
 ack path of a burst of answers, so it runs Core statements and no ORM flush. `plan_answer`
-reads the run, its workspace and the invitation in one statement, takes the form from
-memory and refuses what cannot be stored before it writes anything; `store_answers` then
-writes a batch of plans in a handful of statements, whatever their number (the answers'
-upsert, the invitations, the old scores and shares cleared, the new ones inserted).
-`storage.group_commit` runs the one per answer and the other per batch.
+checks an answer against its run, workspace and invitation (read in one statement: by
+`read_ahead` for a whole batch, or alone), takes the form from memory and refuses what
+cannot be stored before it writes anything; `store_answers` then writes a batch of plans in
+a handful of statements, whatever their number (the answers' upsert, the invitations, the
+old scores and shares cleared, the new ones inserted). `storage.group_commit` runs
+`read_ahead` and `store_answers` once per batch and an `AnswerUnit` per answer.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, insert, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import ColumnElement, Executable
 from sqlmodel import Session, col
 
 from pulses.answers import (
@@ -99,14 +100,81 @@ def record_answer(*, session: Session | Connection, submission: Submission) -> P
     return plan
 
 
+class RunAndInvitation(NamedTuple):
+    """What an answer is checked against: its run, the run's group and workspace, and the
+    member's invitation to it (its three fields None when the member was not invited)."""
+
+    status: str
+    delivery_mode: str
+    closes_at: datetime
+    question_ids: str
+    priority_ids: str
+    timezone: str
+    team_id: str
+    invitation_id: int | None
+    answered: bool | None
+    member_timezone: str | None
+
+
+@dataclass
+class AnswerUnit:
+    """One submission as the writer's unit of work (`storage.group_commit`): `plan_answer`,
+    checked against what `read_ahead` read for its whole batch, or read on its own when
+    nothing was read ahead."""
+
+    submission: Submission
+    checked: RunAndInvitation | None = None
+    read: bool = False
+
+    def __call__(self, connection: Connection) -> PlannedAnswer:
+        if not self.read:
+            return plan_answer(connection=connection, submission=self.submission)
+        return _plan(connection, self.submission, self.checked)
+
+
+def read_ahead(connection: Connection, works: Sequence[object]) -> None:
+    """What each answer of a batch is checked against, read for them all in one statement
+    (and its runs share-locked, as each answer's own read would)."""
+    units = [work for work in works if isinstance(work, AnswerUnit)]
+    if not units:
+        return
+    rows = connection.execute(
+        _RUNS_AND_INVITATIONS,
+        {
+            "run_ids": sorted({unit.submission.run_id for unit in units}),
+            "user_ids": sorted({unit.submission.user_id for unit in units}),
+        },
+    ).all()
+    runs: dict[int, RunAndInvitation] = {}
+    invited: dict[tuple[int, str], RunAndInvitation] = {}
+    for *fields, run_id, user_id in rows:
+        found = RunAndInvitation(*fields)
+        # The run alone, for a member of the batch it did not invite.
+        runs.setdefault(
+            run_id, found._replace(invitation_id=None, answered=None, member_timezone=None)
+        )
+        if user_id is not None:
+            invited[(run_id, user_id)] = found
+    for unit in units:
+        run_id, user_id = unit.submission.run_id, unit.submission.user_id
+        unit.checked = invited.get((run_id, user_id), runs.get(run_id))
+        unit.read = True
+
+
 def plan_answer(*, connection: Connection, submission: Submission) -> PlannedAnswer:
     """The answer checked against the run and its form; one of REFUSALS when it cannot be
     stored. A resubmission's row is updated here (or AnswerLocked raised when it cannot be
     found: a second row would count the member twice); nothing else is written."""
-    run_id, submitted = submission.run_id, submission.answer
     row = connection.execute(
-        _RUN_AND_INVITATION, {"run_id": run_id, "user_id": submission.user_id}
+        _RUN_AND_INVITATION, {"run_id": submission.run_id, "user_id": submission.user_id}
     ).first()
+    return _plan(connection, submission, None if row is None else RunAndInvitation(*row))
+
+
+def _plan(
+    connection: Connection, submission: Submission, row: RunAndInvitation | None
+) -> PlannedAnswer:
+    run_id, submitted = submission.run_id, submission.answer
     if row is None:
         raise NotInvited
     if row.status not in ("open", "pending") or submission.now >= row.closes_at:
@@ -200,30 +268,40 @@ def _replace_rows(
 # answers in flight and erases their pseudonyms too, or an answer waits for the close and
 # finds the run closed. A share lock, not an exclusive one, so answers never wait on each
 # other. SQLite serialises writers anyway.
-_RUN_AND_INVITATION: Executable = (
-    sql_select(
-        col(PulseRun.status),
-        col(PulseRun.delivery_mode),
-        col(PulseRun.closes_at),
-        col(PulseRun.question_ids),
-        col(PulseRun.priority_ids),
-        col(LeadershipGroup.timezone),
-        col(Workspace.team_id),
-        col(Invitation.id).label("invitation_id"),
-        col(Invitation.answered),
-        col(Invitation.timezone).label("member_timezone"),
+def _checked_against(
+    invited: ColumnElement[bool], runs: ColumnElement[bool], *also: ColumnElement[Any]
+) -> Executable:
+    return (
+        sql_select(
+            col(PulseRun.status),
+            col(PulseRun.delivery_mode),
+            col(PulseRun.closes_at),
+            col(PulseRun.question_ids),
+            col(PulseRun.priority_ids),
+            col(LeadershipGroup.timezone),
+            col(Workspace.team_id),
+            col(Invitation.id).label("invitation_id"),
+            col(Invitation.answered),
+            col(Invitation.timezone).label("member_timezone"),
+            *also,
+        )
+        .join(LeadershipGroup, col(LeadershipGroup.id) == col(PulseRun.group_id))
+        .join(Workspace, col(Workspace.id) == col(LeadershipGroup.workspace_id))
+        .outerjoin(Invitation, and_(col(Invitation.run_id) == col(PulseRun.id), invited))
+        .where(runs)
+        .with_for_update(read=True, of=col(PulseRun.id))
     )
-    .join(LeadershipGroup, col(LeadershipGroup.id) == col(PulseRun.group_id))
-    .join(Workspace, col(Workspace.id) == col(LeadershipGroup.workspace_id))
-    .outerjoin(
-        Invitation,
-        and_(
-            col(Invitation.run_id) == col(PulseRun.id),
-            col(Invitation.user_id) == bindparam("user_id"),
-        ),
-    )
-    .where(col(PulseRun.id) == bindparam("run_id"))
-    .with_for_update(read=True, of=col(PulseRun.id))
+
+
+_RUN_AND_INVITATION = _checked_against(
+    col(Invitation.user_id) == bindparam("user_id"), col(PulseRun.id) == bindparam("run_id")
+)
+# A batch's: each run with the invitations of the batch's members (`read_ahead`).
+_RUNS_AND_INVITATIONS = _checked_against(
+    col(Invitation.user_id).in_(bindparam("user_ids", expanding=True)),
+    col(PulseRun.id).in_(bindparam("run_ids", expanding=True)),
+    col(PulseRun.id).label("run_id"),
+    col(Invitation.user_id).label("user_id"),
 )
 # Neither names its SET columns: they are the parameters' other keys (focus_other, friction).
 _REPLACE_ANSWER = (

@@ -51,9 +51,12 @@ class GroupCommit:
     """Units of work on `engine`, each run inside the caller's context (its language, its log
     lines' request) on one writer thread, started with the first unit.
 
+    `read_ahead`, if given, is called once per batch, in its transaction and before its units,
+    with the units' works: what each would read alone can be read for all of them in one
+    statement (a round trip per unit is most of a batch's time on a database server).
     `flush`, if given, is called once per batch, after its units and before the commit, with
     the results of those that were not refused: units can plan their writes, and `flush` make
-    them for the whole batch in a few statements. Its error is every unit's.
+    them for the whole batch in a few statements. The error of either is every unit's.
     """
 
     def __init__(
@@ -62,10 +65,12 @@ class GroupCommit:
         *,
         refusals: tuple[type[Exception], ...],
         flush: Callable[[Connection, list[Any]], None] | None = None,
+        read_ahead: Callable[[Connection, list[Callable[[Connection], Any]]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._refusals = refusals
         self._flush = flush
+        self._read_ahead = read_ahead
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._arrivals = threading.Condition()
         self._lock = threading.Lock()
@@ -148,6 +153,8 @@ class GroupCommit:
             failed: _Unit | None = None
             try:
                 with write_scope(self._engine, wait_seconds=wait) as connection:
+                    if self._read_ahead is not None:
+                        self._read_ahead(connection, [unit.work for unit in batch])
                     for unit in batch:
                         try:
                             result = unit.context.run(unit.work, connection)

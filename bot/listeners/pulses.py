@@ -41,7 +41,7 @@ from pulses.answers import (
 )
 from pulses.pseudonyms import pseudonym_key
 from pulses.questions import FOCUS, FRICTION
-from pulses.recording import Submission, plan_answer
+from pulses.recording import AnswerUnit, Submission
 from pulses.refresh import after_answer
 from storage.db import session_scope
 
@@ -134,10 +134,7 @@ def submit_pulse(
             key=_pseudonym_key(services),
         )
         with speaking(language):
-            recorded = services.answers.run(
-                lambda connection: plan_answer(connection=connection, submission=submission),
-                wait_seconds=STORE_WAIT_SECONDS,
-            )
+            recorded = services.answers.run(AnswerUnit(submission), wait_seconds=STORE_WAIT_SECONDS)
     except InvalidAnswer as invalid:
         ack(response_action="errors", errors=invalid.problems)
         return

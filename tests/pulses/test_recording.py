@@ -10,9 +10,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from pulses.answers import OTHER, AnswerInput, NotInvited, pulse_form
-from pulses.recording import PlannedAnswer, Submission, plan_answer, store_answers
+from pulses.recording import (
+    REFUSALS,
+    AnswerUnit,
+    PlannedAnswer,
+    Submission,
+    plan_answer,
+    read_ahead,
+    store_answers,
+)
 from storage.db import session_scope
 from storage.models import Answer, AnswerFocus, AnswerScore, Invitation, PulseRun
+from tests.pulses.test_reports import counting_queries
 from tests.pulses.test_unlinkable import KEY, MEMBERS, MONDAY, _open_dm_run, database
 
 __all__ = ["database"]  # the fixture, SQLite and PostgreSQL
@@ -129,3 +138,48 @@ def test_an_answer_refused_while_planned_writes_nothing(database: Engine) -> Non
             submission=Submission(run_id, "U0STRANGER", submitted, NOW, KEY),
         )
     assert _stored(database, run_id) == (0, {}, 0, 0)
+
+
+def test_a_batch_read_ahead_checks_each_answer_as_it_is_checked_alone(database: Engine) -> None:
+    _, run_id = _open_dm_run(database)
+    submitted = _submitted(database, run_id, 3, 70)
+    _batch(database, run_id, [(MEMBERS[2], submitted)])  # answered: the next is a resubmission
+    late = NOW + timedelta(days=30)
+    submissions = [
+        Submission(run_id, MEMBERS[0], submitted, NOW, KEY),
+        Submission(run_id, "U0STRANGER", submitted, NOW, KEY),
+        Submission(run_id, MEMBERS[2], submitted, NOW, KEY),
+        Submission(run_id, MEMBERS[3], submitted, late, KEY),
+        Submission(run_id + 99, MEMBERS[1], submitted, NOW, KEY),
+        Submission(run_id, MEMBERS[1], submitted, NOW, KEY),
+    ]
+
+    def outcomes(ahead: bool) -> list[tuple[object, ...]]:
+        units = [AnswerUnit(submission) for submission in submissions]
+        found: list[tuple[object, ...]] = []
+        with database.connect() as connection, connection.begin():
+            if ahead:
+                read_ahead(connection, units)
+            for unit in units:
+                try:
+                    plan = unit(connection)
+                except REFUSALS as refusal:
+                    found.append((type(refusal).__name__,))
+                else:
+                    found.append((plan.invitation_id, plan.answer_id, plan.tag, plan.scores))
+        return found
+
+    alone = outcomes(ahead=False)
+    with counting_queries(database) as statements:
+        together = outcomes(ahead=True)
+    assert together == alone
+    assert [len(found) for found in together] == [4, 1, 4, 1, 1, 4]
+    assert [found[0] for found in together if len(found) == 1] == [
+        "NotInvited",
+        "PulseClosed",
+        "NotInvited",
+    ]
+    assert together[2][1] is not None  # the resubmission found its answer
+    # One read checks all six (the form and the resubmission's row are read as alone).
+    checks = [s for s in statements if "FROM pulse_runs JOIN leadership_groups" in s]
+    assert len(checks) == 1

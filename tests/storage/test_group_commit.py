@@ -152,3 +152,28 @@ def test_close_stores_what_was_queued_first(writer: GroupCommit, engine: Engine)
     assert [f.result(timeout=30) for f in futures] == [0, 1, 2]
     with pytest.raises(WriterBusy):
         writer.run(write(3), wait_seconds=1)
+
+
+def test_read_ahead_gets_each_transactions_works_before_they_run(engine: Engine) -> None:
+    """Once per transaction, inside it: a batch run again without a failed unit is read
+    again, without that unit."""
+    seen: list[tuple[list[object], int]] = []
+
+    def read_ahead(connection: Connection, works: list[Callable[[Connection], Any]]) -> None:
+        done = connection.execute(text("SELECT count(*) FROM written")).scalar_one()
+        seen.append((list(works), done))
+
+    writer = GroupCommit(engine, refusals=(Refused,), read_ahead=read_ahead)
+    try:
+        works = [write(1), write(2), write(1), write(3)]
+        release, futures = run_queued(writer, works)
+        release.set()
+        assert [outcome(f) for f in futures] == [0, 1, 2, IntegrityError, 3]
+    finally:
+        writer.close()
+    [held, batch, again] = seen
+    # The unit that held the writer, alone, before anything was written.
+    assert (len(held[0]), held[1]) == (1, 0)
+    # Before any of the batch's units wrote: the first written row is the held unit's.
+    assert batch == (works, 1)
+    assert again == ([works[0], works[1], works[3]], 1)
