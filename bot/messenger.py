@@ -101,10 +101,22 @@ class DigestDrawing:
         return drawn if self.team_id is None else replace(drawn, team_id=self.team_id)
 
 
-def finish_each(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[SlackDigest | Exception]:
-    """Each digest once drawn, in order; an error stands for its digest. Every digest was
-    handed to the drawer before the first is waited for, so the drawer draws the later ones
-    while the earlier ones are posted."""
+def draw_each(
+    begin: Callable[[GroupDigest], DigestDrawing], digests: Sequence[GroupDigest]
+) -> Iterator[SlackDigest | Exception]:
+    """Each digest handed to the drawer by ``begin``, all of them before the first is waited
+    for, then each once drawn, in order; an error stands for its digest. The drawer draws the
+    later ones while the earlier ones are posted."""
+    drawings: list[DigestDrawing | Exception] = []
+    for digest in digests:
+        try:
+            drawings.append(begin(digest))
+        except Exception as error:
+            drawings.append(error)
+    return _finished(drawings)
+
+
+def _finished(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[SlackDigest | Exception]:
     for drawing in drawings:
         if isinstance(drawing, Exception):
             yield drawing
@@ -113,13 +125,6 @@ def finish_each(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[Slack
             yield drawing.finish()
         except Exception as error:
             yield error
-
-
-def _begun(messenger: SlackMessenger, digest: GroupDigest) -> DigestDrawing | Exception:
-    try:
-        return messenger.begin_digest(digest)
-    except Exception as error:
-        return error
 
 
 @dataclass
@@ -283,7 +288,7 @@ class SlackMessenger:
         return self.begin_digest(digest).finish()
 
     def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
-        return finish_each([_begun(self, digest) for digest in digests])
+        return draw_each(self.begin_digest, digests)
 
     def begin_digest(
         self, digest: GroupDigest | OrgDigest, *, team_id: str | None = None

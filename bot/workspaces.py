@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.messenger import DigestDrawing, SlackMessenger, finish_each
+from bot.messenger import DigestDrawing, SlackMessenger, draw_each
 from bot.oauth import Installations
 from bot.views.message import SlackDigest
 from pulses.organisation import OrgDigest
@@ -87,23 +86,19 @@ class WorkspaceMessenger:
         self._run(notice.run_id).remind(user_id, notice, in_channel=in_channel)
 
     def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
+        return self._begin(digest).finish()
+
+    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
+        return draw_each(self._begin, digests)
+
+    def _begin(self, digest: GroupDigest | OrgDigest) -> DigestDrawing:
+        """The digest handed to the drawer by its workspace's messenger, marked with the
+        workspace it is to be posted in."""
         if isinstance(digest, OrgDigest):
             team = self._team(f"workspace:{digest.workspace_id}")
         else:
             team = self._team(f"group:{digest.group.group_id}")
-        drawn = self._workspaces.messenger_for(team).render_digest(digest)
-        return replace(drawn, team_id=team)
-
-    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
-        drawings: list[DigestDrawing | Exception] = []
-        for digest in digests:
-            try:
-                team = self._team(f"group:{digest.group.group_id}")
-                messenger = self._workspaces.messenger_for(team)
-                drawings.append(messenger.begin_digest(digest, team_id=team))
-            except Exception as error:
-                drawings.append(error)
-        return finish_each(drawings)
+        return self._workspaces.messenger_for(team).begin_digest(digest, team_id=team)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest), "a digest is posted as this messenger drew it"
