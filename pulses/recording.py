@@ -15,7 +15,7 @@ old scores and shares cleared, the new ones inserted). `storage.group_commit` ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -124,17 +124,19 @@ class AnswerUnit:
 
     submission: Submission
     checked: RunAndInvitation | None = None
+    earlier: int | None = None  # a resubmission's answer row, as read ahead
     read: bool = False
 
     def __call__(self, connection: Connection) -> PlannedAnswer:
         if not self.read:
             return plan_answer(connection=connection, submission=self.submission)
-        return _plan(connection, self.submission, self.checked)
+        return _plan(connection, self.submission, self.checked, lambda _tag: self.earlier)
 
 
 def read_ahead(connection: Connection, works: Sequence[object]) -> None:
     """What each answer of a batch is checked against, read for them all in one statement
-    (and its runs share-locked, as each answer's own read would)."""
+    (and its runs share-locked, as each answer's own read would), and the rows of those that
+    replace an earlier answer in one more."""
     units = [work for work in works if isinstance(work, AnswerUnit)]
     if not units:
         return
@@ -155,25 +157,54 @@ def read_ahead(connection: Connection, works: Sequence[object]) -> None:
         )
         if user_id is not None:
             invited[(run_id, user_id)] = found
+    replacing: dict[tuple[int, str], list[AnswerUnit]] = {}
     for unit in units:
         run_id, user_id = unit.submission.run_id, unit.submission.user_id
         unit.checked = invited.get((run_id, user_id), runs.get(run_id))
         unit.read = True
+        if unit.checked is not None and unit.checked.answered:
+            replacing.setdefault((run_id, _tag(unit.submission, unit.checked)), []).append(unit)
+    if replacing:
+        for run_id, tag, answer_id in connection.execute(
+            _EARLIER_ANSWERS,
+            {
+                "run_ids": sorted({run_id for run_id, _ in replacing}),
+                "tags": sorted({tag for _, tag in replacing}),
+            },
+        ):
+            for replaced in replacing.get((run_id, tag or ""), []):
+                replaced.earlier = answer_id
+
+
+def _tag(submission: Submission, row: RunAndInvitation) -> str:
+    return pseudonym(
+        submission.key, team_id=row.team_id, run_id=submission.run_id, user_id=submission.user_id
+    )
 
 
 def plan_answer(*, connection: Connection, submission: Submission) -> PlannedAnswer:
     """The answer checked against the run and its form; one of REFUSALS when it cannot be
-    stored. A resubmission's row is updated here (or AnswerLocked raised when it cannot be
-    found: a second row would count the member twice); nothing else is written."""
+    stored. A resubmission's row is found here (or AnswerLocked raised when it cannot be
+    found: a second row would count the member twice); nothing is written."""
     row = connection.execute(
         _RUN_AND_INVITATION, {"run_id": submission.run_id, "user_id": submission.user_id}
     ).first()
-    return _plan(connection, submission, None if row is None else RunAndInvitation(*row))
+
+    def earlier(tag: str) -> int | None:
+        return connection.execute(
+            _EARLIER_ANSWER, {"run_id": submission.run_id, "tag": tag}
+        ).scalar()
+
+    return _plan(connection, submission, None if row is None else RunAndInvitation(*row), earlier)
 
 
 def _plan(
-    connection: Connection, submission: Submission, row: RunAndInvitation | None
+    connection: Connection,
+    submission: Submission,
+    row: RunAndInvitation | None,
+    earlier: Callable[[str], int | None],
 ) -> PlannedAnswer:
+    """``earlier``: the row of the member's answer this one replaces, by its pseudonym."""
     run_id, submitted = submission.run_id, submission.answer
     if row is None:
         raise NotInvited
@@ -187,9 +218,7 @@ def _plan(
     tenths = focus_tenths(form, submitted)
     plan = PlannedAnswer(
         run_id=run_id,
-        tag=pseudonym(
-            submission.key, team_id=row.team_id, run_id=run_id, user_id=submission.user_id
-        ),
+        tag=_tag(submission, row),
         invitation_id=row.invitation_id,
         values={
             "focus_other": (submitted.focus_other or "").strip() or None
@@ -202,11 +231,9 @@ def _plan(
         delivery_mode=row.delivery_mode,
     )
     if row.answered:
-        # Replaced in place; when no answer carries this pseudonym the earlier one is beyond
-        # reach.
-        plan.answer_id = connection.execute(
-            _REPLACE_ANSWER, {"b_run_id": run_id, "b_tag": plan.tag, **plan.values}
-        ).scalar()
+        # Replaced in place (by `store_answers`); when no answer carries this pseudonym the
+        # earlier one is beyond reach.
+        plan.answer_id = earlier(plan.tag)
         if plan.answer_id is None:
             raise AnswerLocked
     return plan
@@ -227,27 +254,25 @@ def store_answers(connection: Connection, plans: Sequence[PlannedAnswer]) -> Non
     and set each one's `answer_id`."""
     if not plans:
         return
-    new = {(p.run_id, p.tag): p for p in plans if p.answer_id is None}
-    if new:
-        # An upsert: the same submission arriving twice at once (here, or on another
-        # replica) finds the other copy's row.
-        rows = connection.execute(
-            _upsert_answer(connection.dialect.name),
-            [{"run_id": p.run_id, "pseudonym": p.tag, **p.values} for p in new.values()],
-        ).all()
-        ids = {(row.run_id, row.pseudonym): row.id for row in rows}
-        for plan in plans:
-            if plan.answer_id is None:
-                plan.answer_id = ids[(plan.run_id, plan.tag)]
-        connection.execute(_MARK_ANSWERED, {"ids": [p.invitation_id for p in new.values()]})
-    latest: dict[int, PlannedAnswer] = {}
+    new = [p.invitation_id for p in plans if p.answer_id is None]
+    latest = {(p.run_id, p.tag): p for p in plans}
+    # An upsert, for new and replaced answers alike: a replaced answer keeps its row, and the
+    # same submission arriving twice at once (here, or on another replica) finds the other
+    # copy's row.
+    rows = connection.execute(
+        _upsert_answer(connection.dialect.name),
+        [{"run_id": p.run_id, "pseudonym": p.tag, **p.values} for p in latest.values()],
+    ).all()
+    ids = {(row.run_id, row.pseudonym): row.id for row in rows}
     for plan in plans:
-        assert plan.answer_id is not None
-        latest[plan.answer_id] = plan
-    scores = [row for answer_id, p in latest.items() for row in p.score_rows(answer_id)]
-    _replace_rows(connection, AnswerScore, latest, scores)
-    shares = [row for answer_id, p in latest.items() for row in p.share_rows(answer_id)]
-    _replace_rows(connection, AnswerFocus, latest, shares)
+        plan.answer_id = ids[(plan.run_id, plan.tag)]
+    if new:
+        connection.execute(_MARK_ANSWERED, {"ids": new})
+    written = {p.answer_id: p for p in latest.values() if p.answer_id is not None}
+    scores = [row for answer_id, p in written.items() for row in p.score_rows(answer_id)]
+    _replace_rows(connection, AnswerScore, written, scores)
+    shares = [row for answer_id, p in written.items() for row in p.share_rows(answer_id)]
+    _replace_rows(connection, AnswerFocus, written, shares)
 
 
 def _replace_rows(
@@ -303,11 +328,13 @@ _RUNS_AND_INVITATIONS = _checked_against(
     col(PulseRun.id).label("run_id"),
     col(Invitation.user_id).label("user_id"),
 )
-# Neither names its SET columns: they are the parameters' other keys (focus_other, friction).
-_REPLACE_ANSWER = (
-    update(Answer)
-    .where(col(Answer.run_id) == bindparam("b_run_id"), col(Answer.pseudonym) == bindparam("b_tag"))
-    .returning(col(Answer.id))
+# The answer a resubmission replaces, by its pseudonym: one's, or a batch's.
+_EARLIER_ANSWER = sql_select(col(Answer.id)).where(
+    col(Answer.run_id) == bindparam("run_id"), col(Answer.pseudonym) == bindparam("tag")
+)
+_EARLIER_ANSWERS = sql_select(col(Answer.run_id), col(Answer.pseudonym), col(Answer.id)).where(
+    col(Answer.run_id).in_(bindparam("run_ids", expanding=True)),
+    col(Answer.pseudonym).in_(bindparam("tags", expanding=True)),
 )
 _MARK_ANSWERED = (
     update(Invitation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -183,3 +184,54 @@ def test_a_batch_read_ahead_checks_each_answer_as_it_is_checked_alone(database: 
     # One read checks all six (the form and the resubmission's row are read as alone).
     checks = [s for s in statements if "FROM pulse_runs JOIN leadership_groups" in s]
     assert len(checks) == 1
+
+
+def test_resubmissions_read_ahead_are_found_in_one_read_and_replaced_in_the_batchs_write(
+    database: Engine,
+) -> None:
+    _, run_id = _open_dm_run(database)
+    _batch(database, run_id, [(user, _submitted(database, run_id, 1, 70)) for user in MEMBERS[:3]])
+    first, second = _submitted(database, run_id, 4, 70), _submitted(database, run_id, 5, 100)
+    second = replace(second, friction="second thoughts")
+    submissions = [
+        Submission(run_id, MEMBERS[0], first, NOW, KEY),
+        Submission(run_id, MEMBERS[1], first, NOW, KEY),
+        Submission(run_id, MEMBERS[0], second, NOW, KEY),  # the same member again: this wins
+        Submission(run_id, MEMBERS[2], first, NOW, b"another key"),  # its answer is beyond reach
+        Submission(run_id, MEMBERS[3], first, NOW, KEY),  # a first answer
+    ]
+    units = [AnswerUnit(submission) for submission in submissions]
+    outcomes: list[object] = []
+    plans: list[PlannedAnswer] = []
+    with (
+        counting_queries(database) as statements,
+        database.connect() as connection,
+        connection.begin(),
+    ):
+        read_ahead(connection, units)
+        for unit in units:
+            try:
+                plans.append(unit(connection))
+            except REFUSALS as refusal:
+                outcomes.append(type(refusal).__name__)
+            else:
+                outcomes.append(plans[-1].answer_id is not None)
+        store_answers(connection, plans)
+    # The three resubmissions knew their rows before anything was written; the new one did
+    # not; the one under another key was refused alone.
+    assert outcomes == [True, True, True, "AnswerLocked", False]
+    assert plans[0].answer_id == plans[2].answer_id != plans[1].answer_id
+    lookups = [s for s in statements if "answers.pseudonym IN" in s]
+    assert len(lookups) == 1
+    assert not [s for s in statements if s.startswith("UPDATE answers")]
+    answers, scores, _, answered = _stored(database, run_id)
+    assert (answers, answered) == (4, 4)
+    assert plans[2].answer_id is not None
+    assert plans[1].answer_id is not None
+    assert set(scores[plans[2].answer_id]) == {5}
+    assert set(scores[plans[1].answer_id]) == {4}
+    with session_scope(database) as session:
+        friction = session.exec(
+            select(Answer.friction).where(Answer.id == plans[2].answer_id)
+        ).one()
+    assert friction == second.friction
