@@ -15,12 +15,12 @@ old scores and shares cleared, the new ones inserted). `storage.group_commit` ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, insert, update
+from sqlalchemy import and_, bindparam, delete, insert, literal, literal_column, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, Executable
@@ -269,22 +269,27 @@ def store_answers(connection: Connection, plans: Sequence[PlannedAnswer]) -> Non
     if new:
         connection.execute(_MARK_ANSWERED, {"ids": new})
     written = {p.answer_id: p for p in latest.values() if p.answer_id is not None}
+    # Rows the upsert found (a replaced answer, or a copy another replica wrote meanwhile)
+    # may hold scores and shares already; rows it inserted hold none.
+    found = [row.id for row in rows if not row.inserted]
     scores = [row for answer_id, p in written.items() for row in p.score_rows(answer_id)]
-    _replace_rows(connection, AnswerScore, written, scores)
+    _replace_rows(connection, AnswerScore, found, scores)
     shares = [row for answer_id, p in written.items() for row in p.share_rows(answer_id)]
-    _replace_rows(connection, AnswerFocus, written, shares)
+    _replace_rows(connection, AnswerFocus, found, shares)
 
 
 def _replace_rows(
     connection: Connection,
     table: type[AnswerScore] | type[AnswerFocus],
-    answer_ids: Iterable[int],
+    answer_ids: Sequence[int],
     rows: list[dict[str, Any]],
 ) -> None:
-    """The answers' rows of `table` cleared, then `rows` inserted. Cleared even for a new
-    answer: a copy submitted at the same moment (on another replica) may have written."""
+    """The rows of `table` of the answers `answer_ids` cleared, then `rows` inserted.
+    `answer_ids` are the rows the upsert found, not only the answers known to be replaced: a
+    copy submitted at the same moment (on another replica) may have written its rows."""
     clear, add = _REPLACING[table]
-    connection.execute(clear, {"ids": list(answer_ids)})
+    if answer_ids:
+        connection.execute(clear, {"ids": list(answer_ids)})
     if rows:
         connection.execute(add, rows)
 
@@ -351,6 +356,15 @@ _REPLACING: dict[type[AnswerScore] | type[AnswerFocus], tuple[Executable, Execut
 }
 
 
+# Whether the upsert inserted the row rather than updated it. PostgreSQL tells by the row's
+# xmax (0 for a row this transaction inserted, its id for one it updated), SQLite cannot: there
+# every row counts as found, and clearing it is a statement in the same process, not a round
+# trip to a server.
+_INSERTED = {
+    "postgresql": literal_column("xmax = 0").label("inserted"),
+    "sqlite": literal(False).label("inserted"),
+}
+
 # Built once per dialect, on first use: only the dialect in use is imported.
 _UPSERT_ANSWER: dict[str, Executable] = {}
 
@@ -362,7 +376,7 @@ def _upsert_answer(dialect: str) -> Executable:
         statement = upsert.on_conflict_do_update(
             index_elements=[col(Answer.run_id), col(Answer.pseudonym)],
             set_={column: upsert.excluded[column] for column in ("focus_other", "friction")},
-        ).returning(col(Answer.id), col(Answer.run_id), col(Answer.pseudonym))
+        ).returning(col(Answer.id), col(Answer.run_id), col(Answer.pseudonym), _INSERTED[dialect])
         _UPSERT_ANSWER[dialect] = statement
     return statement
 
