@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
@@ -179,7 +179,41 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             event.listen(engine, "checkin", turns.end)
             event.listen(engine, "invalidate", turns.end)
         return engine
-    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, hide_parameters=True)
+    pinging = _PingWhenIdle(engine)
+    event.listen(engine, "connect", pinging.used)
+    event.listen(engine, "checkin", pinging.used)
+    event.listen(engine, "checkout", pinging.checkout)
+    return engine
+
+
+# A server connection back in the pool this recently is not pinged before it is handed out
+# again: a burst of answers takes a connection per batch, and a ping is one more round trip on
+# the acknowledgements' critical path. One idle longer is pinged first, so one the server or
+# a firewall dropped meanwhile is replaced before it can fail a request. The rare restart
+# within the window fails the statements in flight, and SQLAlchemy then replaces every pooled
+# connection.
+PING_AFTER_IDLE_SECONDS = 5.0
+_USED_AT = "coherence_used_at"
+
+
+class _PingWhenIdle:
+    def __init__(self, engine: Engine) -> None:
+        self._dialect = engine.dialect
+
+    def used(self, _dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED_AT] = time.monotonic()
+
+    def checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_USED_AT, 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = self._dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces the connection and checks out another (three tries).
+            raise DisconnectionError("the database connection is gone") from error
+        if not alive:
+            raise DisconnectionError("the database connection is gone")
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
 
 from pulses import pseudonyms
 from pulses.digests import due_digests
 from pulses.report_json import report_json
 from pulses.reports import group_digests, group_history
 from sandbox import SlackSandbox
-from storage import queries
+from storage import db, queries
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 from tests.bot.pulse_helpers import dm_count, invitations, make_group, runs
@@ -120,3 +122,55 @@ def test_a_batch_of_digests_on_postgres_equals_it_on_sqlite(
     on_postgres, on_sqlite = results
     assert [len(history) for history in on_sqlite] == [6, 6, 6]
     assert on_postgres == on_sqlite
+
+
+def _backend_of(connection: Connection) -> int:
+    pid: int = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return pid
+
+
+def _terminate(url: str, pid: int) -> None:
+    """End server process `pid` from a connection of another engine."""
+    other = make_engine(url)
+    with other.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+
+
+def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_a_connection_back_in_the_pool_moments_ago_is_not_pinged_again(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(postgres_url)
+    pings = _counting_pings(engine, monkeypatch)
+    for _ in range(5):  # as a burst's batches take it, one after another
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    assert pings == []
+    engine.dispose()
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_it_fails_a_request(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        dropped = _backend_of(connection)
+    _terminate(postgres_url, dropped)  # the server restarted, or a firewall forgot the connection
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has been idle long enough
+    pings = _counting_pings(engine, monkeypatch)
+    with engine.connect() as connection:
+        assert _backend_of(connection) != dropped
+    assert pings
+    engine.dispose()
