@@ -7,9 +7,11 @@ ack path of a burst of answers, so it runs Core statements and no ORM flush. `pl
 checks an answer against its run, workspace and invitation (read in one statement: by
 `read_ahead` for a whole batch, or alone), takes the form from memory and refuses what
 cannot be stored before it writes anything; `store_answers` then writes a batch of plans in
-a handful of statements, whatever their number (the answers' upsert, the invitations, the
-old scores and shares cleared, the new ones inserted). `storage.group_commit` runs
-`read_ahead` and `store_answers` once per batch and an `AnswerUnit` per answer.
+a few statements, whatever their number: the answers' upsert, the old scores and shares of
+the rows it found cleared, then the invitations marked and the new scores and shares
+inserted (on PostgreSQL in one statement: every statement is a round trip to the server
+while the batch's members wait for their ack). `storage.group_commit` runs `read_ahead` and
+`store_answers` once per batch and an `AnswerUnit` per answer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, insert, literal, literal_column, update
+from sqlalchemy import and_, bindparam, delete, insert, literal, literal_column, text, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement, Executable
@@ -266,32 +268,37 @@ def store_answers(connection: Connection, plans: Sequence[PlannedAnswer]) -> Non
     ids = {(row.run_id, row.pseudonym): row.id for row in rows}
     for plan in plans:
         plan.answer_id = ids[(plan.run_id, plan.tag)]
-    if new:
-        connection.execute(_MARK_ANSWERED, {"ids": new})
     written = {p.answer_id: p for p in latest.values() if p.answer_id is not None}
+    scores = [row for answer_id, p in written.items() for row in p.score_rows(answer_id)]
+    shares = [row for answer_id, p in written.items() for row in p.share_rows(answer_id)]
     # Rows the upsert found (a replaced answer, or a copy another replica wrote meanwhile)
     # may hold scores and shares already; rows it inserted hold none.
     found = [row.id for row in rows if not row.inserted]
-    scores = [row for answer_id, p in written.items() for row in p.score_rows(answer_id)]
-    _replace_rows(connection, AnswerScore, found, scores)
-    shares = [row for answer_id, p in written.items() for row in p.share_rows(answer_id)]
-    _replace_rows(connection, AnswerFocus, found, shares)
+    if found:
+        for clear in _CLEAR.values():
+            connection.execute(clear, {"ids": found})
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_MARK_AND_INSERT, _columns(new, scores, shares))
+        return
+    if new:
+        connection.execute(_MARK_ANSWERED, {"ids": new})
+    for table, inserted in ((AnswerScore, scores), (AnswerFocus, shares)):
+        if inserted:
+            connection.execute(insert(table), inserted)
 
 
-def _replace_rows(
-    connection: Connection,
-    table: type[AnswerScore] | type[AnswerFocus],
-    answer_ids: Sequence[int],
-    rows: list[dict[str, Any]],
-) -> None:
-    """The rows of `table` of the answers `answer_ids` cleared, then `rows` inserted.
-    `answer_ids` are the rows the upsert found, not only the answers known to be replaced: a
-    copy submitted at the same moment (on another replica) may have written its rows."""
-    clear, add = _REPLACING[table]
-    if answer_ids:
-        connection.execute(clear, {"ids": list(answer_ids)})
-    if rows:
-        connection.execute(add, rows)
+def _columns(
+    invitation_ids: list[int], scores: list[dict[str, Any]], shares: list[dict[str, Any]]
+) -> dict[str, list[Any]]:
+    """`_PG_MARK_AND_INSERT`'s parameters: one array per column."""
+    found: dict[str, list[Any]] = {"invitation_ids": invitation_ids}
+    for prefix, rows, columns in (
+        ("score", scores, ("answer_id", "run_id", "question_id", "score")),
+        ("share", shares, ("answer_id", "run_id", "priority_id", "tenths")),
+    ):
+        for column in columns:
+            found[f"{prefix}_{column}"] = [row[column] for row in rows]
+    return found
 
 
 # Share-locked until commit (PostgreSQL): a close updates the run first, so it waits for the
@@ -346,14 +353,33 @@ _MARK_ANSWERED = (
     .where(col(Invitation.id).in_(bindparam("ids", expanding=True)))
     .values(answered=True)
 )
-# Each table an answer's rows are in: the statements that clear and insert them, built once.
-_REPLACING: dict[type[AnswerScore] | type[AnswerFocus], tuple[Executable, Executable]] = {
-    table: (
-        delete(table).where(col(table.answer_id).in_(bindparam("ids", expanding=True))),
-        insert(table),
-    )
+# The statements that clear an answer's rows of a table, built once.
+_CLEAR = {
+    table: delete(table).where(col(table.answer_id).in_(bindparam("ids", expanding=True)))
     for table in (AnswerScore, AnswerFocus)
 }
+# PostgreSQL: a batch's invitations marked answered and its scores and shares inserted in one
+# statement, one round trip to the server instead of three. Columns go as arrays, so the text
+# is the same whatever the batch's size and the server plans it once per connection.
+_PG_MARK_AND_INSERT = text(
+    """
+    WITH marked AS (
+        UPDATE invitations SET answered = TRUE
+        WHERE id = ANY(CAST(:invitation_ids AS INTEGER[]))
+    ), scored AS (
+        INSERT INTO answer_scores (answer_id, run_id, question_id, score)
+        SELECT * FROM unnest(
+            CAST(:score_answer_id AS INTEGER[]), CAST(:score_run_id AS INTEGER[]),
+            CAST(:score_question_id AS INTEGER[]), CAST(:score_score AS INTEGER[])
+        )
+    )
+    INSERT INTO answer_focus (answer_id, run_id, priority_id, tenths)
+    SELECT * FROM unnest(
+        CAST(:share_answer_id AS INTEGER[]), CAST(:share_run_id AS INTEGER[]),
+        CAST(:share_priority_id AS INTEGER[]), CAST(:share_tenths AS INTEGER[])
+    )
+    """
+)
 
 
 # Whether the upsert inserted the row rather than updated it. PostgreSQL tells by the row's
