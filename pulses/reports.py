@@ -212,6 +212,8 @@ def _build_reports(
     ids = [run.id for run in runs if run.id is not None]
     shown = shown_runs(group, window)
     detailed = limit if detailed is None else detailed
+    if counts is None:
+        counts = read_extras(session, [reported_runs(group, window, limit, detailed)])
     reports: list[RunReport] = []
     # The runs beyond ``limit`` are only the baseline of those reported: their inputs are
     # read, their metrics never computed.
@@ -229,21 +231,16 @@ def _build_reports(
                 window.samples[i] for i in earlier if shown[i] and i in window.samples
             ]
         before = runs[index + 1 : index + 2]
-        report = _report(run, metrics, previous_shown, window, before, thresholds)
-        if report.shown is not None:
-            sample = window.samples[run_id]
-            report = replace(report, pressure=run_pressure(sample, run_threshold(group, run)))
-        reports.append(report)
-    if counts is None:
-        counts = read_extras(session, [reported_runs(group, window, limit, detailed)])
-    return [
-        replace(
-            r,
-            away=counts.away.get(r.run_id, 0),
-            friction=counts.friction.get(r.run_id, ()) if r.shown else (),
-        )
-        for r in reports
-    ]
+        # Everything a report holds at once: copying a frozen report to add to it costs more
+        # than the rest of a trend run's report.
+        friction: tuple[str, ...] = ()
+        pressure = None
+        if isinstance(metrics, RunMetrics):
+            friction = counts.friction.get(run_id, ())
+            pressure = run_pressure(window.samples[run_id], run_threshold(group, run))
+        extras = (counts.away.get(run_id, 0), friction, pressure)
+        reports.append(_report(run, metrics, previous_shown, window, before, thresholds, extras))
+    return reports
 
 
 def _report(
@@ -253,8 +250,11 @@ def _report(
     window: Window,
     before: Sequence[WindowRun],
     thresholds: FlagThresholds,
+    extras: tuple[int, tuple[str, ...], RunPressure | None],
 ) -> RunReport:
+    """``extras``: the run's away count, its friction and its pressure figures."""
     assert run.id is not None
+    away, friction, pressure = extras
     changed: tuple[str, ...] = ()
     if before and before[0].id is not None:
         now_ids, then_ids = window.likert_ids[run.id], window.likert_ids[before[0].id]
@@ -275,6 +275,9 @@ def _report(
             priority_names=names,
             declared=window.declared[run.id],
             wording_changed=changed,
+            away=away,
+            friction=friction,
+            pressure=pressure,
         )
     # The engine (numpy) is loaded by the first report, not when the bot starts.
     from pulses.signals.engine import evaluate
@@ -297,6 +300,9 @@ def _report(
         falling=frozenset(f.subject for f in found if f.kind == "level_drop"),
         fragmented=frozenset(f.subject for f in found if f.kind == "fragmented"),
         signals=signals,
+        away=away,
+        friction=friction,
+        pressure=pressure,
     )
 
 

