@@ -134,7 +134,8 @@ class _Scores:
                 spread={k: x for k, x, enough in zip(keys, v, ok, strict=True) if enough},
             )
 
-    def _gather(self, runs: Sequence[RunSample]) -> _Gathered:
+    def gather(self, runs: Sequence[RunSample]) -> _Gathered:
+        """The runs' answers and figures per dimension (computed once per list of runs)."""
         key = tuple(id(run) for run in runs)
         found = self._gathered.get(key)
         if found is None:
@@ -157,13 +158,6 @@ class _Scores:
                 },
             )
         return found
-
-    def answers(self, runs: Sequence[RunSample], key: str) -> int:
-        return self._gather(runs).answers[key]
-
-    def figures(self, runs: Sequence[RunSample], key: str, figure: Figure) -> Vector:
-        """The figure of each run with at least two answers on ``key``."""
-        return self._gather(runs).figures[figure][key]
 
 
 @dataclass(frozen=True)
@@ -205,10 +199,12 @@ def _tests(
     found = []
     for split in splits:
         pairs, used = [], []
+        # Each list of runs gathered once, not once per dimension and figure.
+        window, baseline = scores.gather(split.window), scores.gather(split.baseline)
         for key in keys:
-            then = scores.figures(split.baseline, key, figure)
-            now = scores.figures(split.window, key, figure)
-            answers = (scores.answers(split.window, key), scores.answers(split.baseline, key))
+            then = baseline.figures[figure][key]
+            now = window.figures[figure][key]
+            answers = (window.answers[key], baseline.answers[key])
             enough = answers[0] >= thresholds.min_answers
             enough &= answers[1] >= 2 * thresholds.min_answers
             if enough and len(then) >= thresholds.min_baseline_runs and len(now):

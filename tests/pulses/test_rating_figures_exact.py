@@ -56,10 +56,11 @@ def test_figures_of_runs_prepared_together_equal_each_run_alone(seed: int) -> No
         assert together.of(run) == _alone(run)
     # The figures of a list of runs, gathered, keep the runs' order and skip the runs with
     # fewer than two answers on the dimension.
+    gathered = together.gather(runs)
     for key in KEYS:
         expected = [together.of(r).mean[key] for r in runs if together.of(r).answers[key] >= 2]
-        assert together.figures(runs, key, "mean").tolist() == expected
-        assert together.answers(runs, key) == sum(together.of(r).answers[key] for r in runs)
+        assert gathered.figures["mean"][key].tolist() == expected
+        assert gathered.answers[key] == sum(together.of(r).answers[key] for r in runs)
 
 
 def _fell_one_pair_at_a_time(pairs: list[tuple[Vector, Vector]]) -> list[float]:
