@@ -223,17 +223,17 @@ def intent(
     shares = arrays.attention([current], keys)
     if len(shares) < min(3, thresholds.min_answers):
         return Verdict(undecided=_("intent: too few answers to tell"))
+    means = shares.mean(axis=0)
+    gap = js_divergence(_distribution(keys, means) or {"": 1.0}, declared)
+    if gap < thresholds.intent_gap:
+        return Verdict()  # too close to the intent to flag, whatever the tests would say
     variances, df = arrays.pooled_variances([current, *same], keys)
     tested = [i for i, key in enumerate(keys) if key in declared]
     alpha = thresholds.false_alarm / len(tested)
-    means = shares.mean(axis=0)
     ps = {
         i: share_differs_from(shares[:, i], declared[keys[i]], float(variances[i]), df)
         for i in tested
     }
-    gap = js_divergence(_distribution(keys, means) or {"": 1.0}, declared)
-    if gap < thresholds.intent_gap:
-        return Verdict()
     worst = min(ps, key=lambda i: (ps[i], keys[i]))
     if not ps[worst] < alpha:
         return Verdict()
