@@ -159,6 +159,20 @@ def test_a_resubmission_in_a_batch_replaces_the_answer_in_place(database: Engine
     assert set(scores[earlier.answer_id]) == {4}
 
 
+def test_a_batch_of_resubmissions_alone_marks_no_invitation_and_replaces_the_rows(
+    database: Engine,
+) -> None:
+    # No new answer: the batch's write has no invitation to mark (an empty array on
+    # PostgreSQL) and only rows the upsert found.
+    _, run_id = _open_dm_run(database)
+    _batch(database, run_id, [(MEMBERS[0], _submitted(database, run_id, 1, 70))])
+    plans = _batch(database, run_id, [(MEMBERS[0], _submitted(database, run_id, 4, 100))])
+    answers, scores, shares, answered = _stored(database, run_id)
+    assert (answers, answered, shares) == (1, 1, 1)
+    assert plans[0].answer_id is not None
+    assert set(scores[plans[0].answer_id]) == {4}
+
+
 def test_an_answer_refused_while_planned_writes_nothing(database: Engine) -> None:
     _, run_id = _open_dm_run(database)
     submitted = _submitted(database, run_id, 3, 70)
