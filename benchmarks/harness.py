@@ -112,14 +112,20 @@ class ServedApp:
             raise RuntimeError(f"the served app exited with {self.process.returncode}")
 
 
-def serve_apart(kind: str, slack: SlackSandbox, url: str = "") -> ServedApp:
-    """`coherence` (on database `url`, its clock at DUE) or the `bare` Bolt app, served in a
-    process of its own; returned once it answers."""
+def serve_apart(
+    kind: str, slack: SlackSandbox, url: str = "", threads: int | None = None
+) -> ServedApp:
+    """`coherence` (on database `url`, its clock at DUE) or the `bare` Bolt app (on
+    ``threads`` waitress threads; None: Coherence's), served in a process of its own;
+    returned once it answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     command = [sys.executable, "-m", "benchmarks.served", kind, url, slack.api_url, str(port)]
-    process = subprocess.Popen([*command, DUE.isoformat()], cwd=Path(__file__).parents[1])
+    command.append(DUE.isoformat())
+    if threads is not None:
+        command.append(str(threads))
+    process = subprocess.Popen(command, cwd=Path(__file__).parents[1])
     served = ServedApp(process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while True:

@@ -1,5 +1,5 @@
 """An app under measurement in a process of its own, as Slack meets it: `python -m
-benchmarks.served coherence|bare DATABASE_URL SLACK_API_URL PORT DUE`.
+benchmarks.served coherence|bare DATABASE_URL SLACK_API_URL PORT DUE [THREADS]`.
 
 The requests of a burst come from hundreds of client threads. In the benchmark's own process
 those threads would compete with the server for the interpreter's lock, and an app that waits
@@ -11,7 +11,8 @@ is served here, on the same waitress settings, and stops cleanly on SIGTERM.
 The bare app is Bolt as it comes: its own WSGI adapter (`SlackRequestHandler`) behind the
 same waitress. Coherence's WSGI layer (the hostile-request guard, the body parsed once and
 decoded in C, each request's log context) is the project's code, so what it costs or saves
-is counted as Coherence's, not the baseline's.
+is counted as Coherence's, not the baseline's. THREADS (waitress's, default `THREADS`)
+serves the bare app at another thread count than Coherence's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from storage.db import make_engine
 
 
 def main(argv: list[str]) -> int:
-    kind, url, api_url, port, due = argv
+    kind, url, api_url, port, due, *rest = argv
+    threads = int(rest[0]) if rest else THREADS
     services = None
     if kind == "coherence":
         services = build_services(settings_for_url(api_url, url), engine=make_engine(url))
@@ -50,7 +52,7 @@ def main(argv: list[str]) -> int:
         services.clock = lambda: at
         server = listen(build_app(services), host="127.0.0.1", port=int(port))
     else:
-        server = _bare_bolt(api_url, int(port))
+        server = _bare_bolt(api_url, int(port), threads)
     # 200 simultaneous requests are what is measured, not something to warn about.
     logging.getLogger("waitress").setLevel(logging.ERROR)
     exempt_start_up_objects()  # as `coherence serve` does once it has started
@@ -67,9 +69,9 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _bare_bolt(api_url: str, port: int) -> Any:
+def _bare_bolt(api_url: str, port: int, threads: int) -> Any:
     """A Bolt app that only acknowledges, on Bolt's own WSGI adapter and Coherence's waitress
-    settings; any other path answers 200, for the harness to see it is up."""
+    settings but ``threads``; any other path answers 200, for the harness to see it is up."""
     app = App(client=WebClient(token=TOKEN, base_url=api_url), signing_secret=SECRET)
     app.view(SUBMIT_CALLBACK)(lambda ack: ack())
     bolt = SlackRequestHandler(app)
@@ -81,7 +83,7 @@ def _bare_bolt(api_url: str, port: int) -> Any:
         return [b"ok\n"]
 
     return create_server(
-        wsgi, host="127.0.0.1", port=port, threads=THREADS, connection_limit=CONNECTION_LIMIT
+        wsgi, host="127.0.0.1", port=port, threads=threads, connection_limit=CONNECTION_LIMIT
     )
 
 

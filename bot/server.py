@@ -39,7 +39,7 @@ OAUTH_PATHS = frozenset({"/slack/install", "/slack/oauth_redirect"})
 HEALTH_PATH = "/healthz"  # liveness
 READY_PATH = "/readyz"  # readiness: bot/health.py
 METRICS_PATH = "/metrics"
-THREADS = 8
+THREADS = 16
 CONNECTION_LIMIT = 1000
 
 WsgiApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
