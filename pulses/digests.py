@@ -197,11 +197,17 @@ def _claim(engine: Engine, messenger: Messenger, row: DigestDelivery, now: datet
         return delivery_id if rows_changed(result) == 1 else None
 
 
-def _settle(engine: Engine, delivery_id: int, **values: object) -> None:
+# A delivery's outcome, to be written: its id and the columns to set.
+Settlement = tuple[int, dict[str, object]]
+
+
+def _settle(engine: Engine, settlements: Sequence[Settlement]) -> None:
+    """Write the outcomes in one transaction."""
     with session_scope(engine) as session:
-        session.execute(
-            update(DigestDelivery).where(col(DigestDelivery.id) == delivery_id).values(**values)
-        )
+        for delivery_id, values in settlements:
+            session.execute(
+                update(DigestDelivery).where(col(DigestDelivery.id) == delivery_id).values(**values)
+            )
 
 
 def _deliver(
@@ -210,9 +216,14 @@ def _deliver(
     digest: RenderedDigest,
     row: DigestDelivery,
     now: datetime,
+    settlements: list[Settlement] | None = None,
 ) -> bool | None:
     """Claim the delivery `row` and post the drawn digest: True if posted, False if the post
-    failed (a later tick retries it), None if the claim went to someone else."""
+    failed (a later tick retries it), None if the claim went to someone else.
+
+    The outcome is written at once, or added to ``settlements`` for the caller to write with
+    others'. Until it is written the claim reads as still posting, and is settled from Slack
+    (by its marker) if this process dies first."""
     delivery_id = _claim(engine, messenger, row, now)
     if delivery_id is None:
         return None
@@ -222,10 +233,17 @@ def _deliver(
         )
     except Exception as error:
         logger.exception("Failed to post a digest to %s", row.channel)
-        _settle(engine, delivery_id, status="failed", failure_reason=str(error)[:255])
-        return False
-    _settle(engine, delivery_id, status="posted", ts=ts, posted_at=now)
-    return True
+        outcome: Settlement = (
+            delivery_id,
+            {"status": "failed", "failure_reason": str(error)[:255]},
+        )
+    else:
+        outcome = (delivery_id, {"status": "posted", "ts": ts, "posted_at": now})
+    if settlements is None:
+        _settle(engine, [outcome])
+    else:
+        settlements.append(outcome)
+    return outcome[1]["status"] == "posted"
 
 
 def _group_claim(*, workspace_id: int, group_id: int, run_id: int, channel: str) -> DigestDelivery:
@@ -341,18 +359,25 @@ def _post_batch(
     drawing: Iterator[tuple[_Due, RenderedDigest]],
     now: datetime,
 ) -> list[int]:
-    """Claim and post each digest of a batch as it is drawn; the workspaces of those posted."""
+    """Claim and post each digest of a batch as it is drawn; the workspaces of those posted.
+    Their outcomes are written together once the batch is over: one transaction, not one per
+    digest."""
     delivered = []
-    # Drawn before the claim, so that a failure there leaves nothing claimed.
-    for one, drawn in drawing:
-        row = _group_claim(
-            workspace_id=one.workspace_id,
-            group_id=one.group_id,
-            run_id=one.run_id,
-            channel=one.channel,
-        )
-        if _deliver(engine, messenger, drawn, row, now):
-            delivered.append(one.workspace_id)
+    settlements: list[Settlement] = []
+    try:
+        # Drawn before the claim, so that a failure there leaves nothing claimed.
+        for one, drawn in drawing:
+            row = _group_claim(
+                workspace_id=one.workspace_id,
+                group_id=one.group_id,
+                run_id=one.run_id,
+                channel=one.channel,
+            )
+            if _deliver(engine, messenger, drawn, row, now, settlements):
+                delivered.append(one.workspace_id)
+    finally:
+        if settlements:
+            _settle(engine, settlements)
     return delivered
 
 

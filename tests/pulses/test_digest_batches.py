@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -12,7 +14,7 @@ from pulses.digests import BATCH, due_digests, send_due_digests
 from pulses.reports import group_digest, group_digests, run_report
 from storage import queries
 from storage.db import read_scope, session_scope
-from storage.models import LeadershipGroup, PulseRun
+from storage.models import DigestDelivery, LeadershipGroup, PulseRun
 from storage.queries import closed_run_window, closed_run_windows
 from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
 from tests.pulses.test_digests import RecordingPoster
@@ -154,3 +156,44 @@ def test_due_digests_are_found_in_the_same_queries_for_six_groups_as_for_two(
     poster = RecordingPoster()
     send_due_digests(engine=engine, messenger=poster, now=now, org_channels={})
     assert due_digests(engine=engine, now=now) == []
+
+
+def test_a_batchs_outcomes_are_written_in_one_transaction_failures_included(
+    engine: Engine,
+) -> None:
+    ids = _seed(engine, 5, weeks=1)
+    poster = RecordingPoster(failures={"C00002": 1})
+    # The statements of each committed transaction, in order.
+    transactions: list[list[str]] = [[]]
+
+    def statement(*args: Any) -> None:
+        transactions[-1].append(args[2])
+
+    def commit(_connection: object) -> None:
+        transactions.append([])
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        now = datetime(2026, 1, 8, 10, tzinfo=UTC)
+        assert send_due_digests(engine=engine, messenger=poster, now=now, org_channels={}) == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    outcomes = [
+        statements
+        for statements in transactions
+        if any(s.startswith("UPDATE digest_deliveries") for s in statements)
+    ]
+    assert len(outcomes) == 1
+    assert sum(s.startswith("UPDATE digest_deliveries") for s in outcomes[0]) == 5
+    with read_scope(engine) as session:
+        rows = [
+            (row.group_id, row.status, bool(row.ts), bool(row.failure_reason))
+            for row in session.exec(select(DigestDelivery).order_by(col(DigestDelivery.group_id)))
+        ]
+    posted, failed = (True, False), (False, True)
+    assert rows == [
+        (group_id, "failed", *failed) if n == 2 else (group_id, "posted", *posted)
+        for n, group_id in enumerate(ids)
+    ]
