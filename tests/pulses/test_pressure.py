@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
+from statistics import variance
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from benchmarks.pressure_validity import indices
 from pulses.metrics import RunInput, compute_run_metrics
 from pulses.pressure import run_pressure
 from pulses.samples import LeaderAnswer, RunSample
-from pulses.signals.pressure import PressurePoint, pressure_gap, split, welch_gap
+from pulses.signals.pressure import CONFIDENCE, PressurePoint, pressure_gap, split, welch_gap
 
 MONDAY = date(2026, 1, 5)
 
@@ -76,6 +77,22 @@ def test_welch_degrees_of_freedom_and_margin_by_hand() -> None:
     se = math.sqrt(16 / 3)
     assert gap.high is not None
     assert gap.high - gap.estimate == pytest.approx(1.943180 * se, rel=1e-5)
+
+
+def test_welch_gap_is_scipys_student_t_distribution_to_the_last_bit() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        high = [float(v) for v in rng.normal(40, rng.uniform(0.5, 15), rng.integers(2, 9))]
+        low = [float(v) for v in rng.normal(50, rng.uniform(0.5, 15), rng.integers(2, 9))]
+        gap = welch_gap(high, low)
+        a, b = variance(high) / len(high), variance(low) / len(low)
+        se = math.sqrt(a + b)
+        df = (a + b) ** 2 / (a**2 / (len(high) - 1) + b**2 / (len(low) - 1))
+        margin = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * se
+        assert (gap.low, gap.high) == (gap.estimate - margin, gap.estimate + margin)
+        assert gap.p_fall == float(stats.t.cdf(gap.estimate / se, df))
 
 
 def test_too_few_runs_say_how_many_are_needed() -> None:
