@@ -233,17 +233,16 @@ def _deliver(
         )
     except Exception as error:
         logger.exception("Failed to post a digest to %s", row.channel)
-        outcome: Settlement = (
-            delivery_id,
-            {"status": "failed", "failure_reason": str(error)[:255]},
-        )
+        posted = False
+        values: dict[str, object] = {"status": "failed", "failure_reason": str(error)[:255]}
     else:
-        outcome = (delivery_id, {"status": "posted", "ts": ts, "posted_at": now})
+        posted = True
+        values = {"status": "posted", "ts": ts, "posted_at": now}
     if settlements is None:
-        _settle(engine, [outcome])
+        _settle(engine, [(delivery_id, values)])
     else:
-        settlements.append(outcome)
-    return outcome[1]["status"] == "posted"
+        settlements.append((delivery_id, values))
+    return posted
 
 
 def _group_claim(*, workspace_id: int, group_id: int, run_id: int, channel: str) -> DigestDelivery:
