@@ -112,7 +112,11 @@ class Command(Protocol):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    plugins = installed_commands()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only help and a plugin's own command need the plugins' parsers. Loading them anyway
+    # would keep the sandbox (its HTTP server, state and renderer) in every `coherence serve`
+    # for the life of the process.
+    plugins = {} if _named_command(argv) in SUBCOMMANDS else installed_commands()
     parser = build_parser(plugins)
     args = parser.parse_args(argv)
     if args.command is None:
@@ -125,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.logs import configure_logging
 
         configure_logging(settings.log_level, settings.log_format)
-        return run_command(args, settings, plugins)
+        return run_command(args, settings)
     except SettingsError as error:
         print(f"coherence: {error}", file=sys.stderr)
         return 2
@@ -166,6 +170,11 @@ def build_parser(plugins: dict[str, Command]) -> argparse.ArgumentParser:
     return parser
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, if any: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def installed_commands() -> dict[str, Command]:
     """Subcommands registered by installed packages, by name."""
     return {
@@ -175,10 +184,11 @@ def installed_commands() -> dict[str, Command]:
     }
 
 
-def run_command(args: argparse.Namespace, settings: Settings, plugins: dict[str, Command]) -> int:
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         if settings.has_slack_credentials:
             return serve(settings)
+        plugins = installed_commands()
         if SANDBOX_COMMAND not in plugins:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set and the sandbox is not installed; set "

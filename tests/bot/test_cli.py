@@ -109,6 +109,26 @@ def test_bot_discovers_the_sandbox_instead_of_importing_it() -> None:
     assert "from sandbox" not in source
 
 
+def test_a_built_in_command_leaves_the_plugins_unloaded(tmp_path: Path) -> None:
+    """`coherence serve` lives for weeks: the sandbox it never uses must not live with it."""
+    show_loaded = (
+        "import sys\n"
+        "from bot import cli\n"
+        "status = cli.main(['migrate'])\n"
+        "print(status, sorted(m for m in sys.modules if m.split('.')[0] == 'sandbox'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", show_loaded],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path}/c.db"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+    assert (tmp_path / "c.db").exists()
+
+
 def test_purge_deletes_one_workspace_and_says_what_it_deleted(
     engine: Engine,
     migrated_url: str,
