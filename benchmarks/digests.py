@@ -335,8 +335,11 @@ def compute(engine: Engine, groups: int) -> float:
 @dataclass(frozen=True)
 class History:
     weeks: int
-    floor: float
-    compute: float
+    floor: float  # the rounds' median
+    compute: float  # the rounds' median
+    # Each round's compute over the floor measured just before it: how far the ratio moves
+    # with the machine alone, the code unchanged.
+    round_ratios: tuple[float, ...] = ()
 
 
 def history_url(folder: str, weeks: int) -> str:
@@ -372,7 +375,12 @@ def measure_histories(folder: str, groups: int, rounds: int) -> tuple[History, H
         for engine in engines.values():
             engine.dispose()
     long, short = (
-        History(count, statistics.median(floors[count]), statistics.median(computes[count]))
+        History(
+            count,
+            statistics.median(floors[count]),
+            statistics.median(computes[count]),
+            tuple(c / f for c, f in zip(computes[count], floors[count], strict=True)),
+        )
         for count in weeks
     )
     return long, short
@@ -543,7 +551,10 @@ def report(long: History, short: History, scheduled: Scheduled, groups: int) -> 
     floor_s = upload_floor(scheduled.charts)
     print(
         f"{groups} digests, {long.weeks} weeks of history, compute: {per_floor:.1f}x the "
-        f"one-query floor ({long.compute:.2f} s vs {long.floor * 1000:.0f} ms)"
+        f"one-query floor ({long.compute:.2f} s vs {long.floor * 1000:.0f} ms, medians of "
+        f"{len(long.round_ratios)} rounds; round by round "
+        + ", ".join(f"{ratio:.1f}x" for ratio in long.round_ratios)
+        + ")"
     )
     print(
         f"the same on {long.weeks} vs {short.weeks} weeks: {growth:.2f}x "
@@ -575,6 +586,7 @@ def report(long: History, short: History, scheduled: Scheduled, groups: int) -> 
         "floor_s": round(long.floor, 3),
         "compute_s": round(long.compute, 2),
         "ratio_floor": round(per_floor, 2),
+        "ratio_floor_rounds": [round(ratio, 2) for ratio in long.round_ratios],
         "compute_short_s": round(short.compute, 2),
         "ratio_history": round(growth, 3),
         "scheduled_groups": scheduled.groups,
