@@ -10,12 +10,21 @@ from statistics import variance
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.pressure_validity import indices
 from pulses.metrics import RunInput, compute_run_metrics
 from pulses.pressure import run_pressure
 from pulses.samples import LeaderAnswer, RunSample
-from pulses.signals.pressure import CONFIDENCE, PressurePoint, pressure_gap, split, welch_gap
+from pulses.signals.pressure import (
+    CONFIDENCE,
+    PressurePoint,
+    pressure_gap,
+    split,
+    welch_gap,
+)
+from pulses.signals.pressure import variance as exact_variance
 
 MONDAY = date(2026, 1, 5)
 
@@ -77,6 +86,26 @@ def test_welch_degrees_of_freedom_and_margin_by_hand() -> None:
     se = math.sqrt(16 / 3)
     assert gap.high is not None
     assert gap.high - gap.estimate == pytest.approx(1.943180 * se, rel=1e-5)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, min_value=-1e150, max_value=1e150),
+        min_size=2,
+        max_size=40,
+    )
+)
+def test_the_gaps_variance_is_the_statistics_modules_to_the_last_bit(values: list[float]) -> None:
+    assert exact_variance(values) == variance(values)
+
+
+def test_the_gaps_variance_of_a_leaders_indices_by_hand() -> None:
+    # mean 50.25; squared deviations 0.0625 + 5.0625 + 10.5625 + 1.5625 = 17.25; / 3
+    assert exact_variance([50.0, 52.5, 47.0, 51.5]) == 5.75
+    assert math.isnan(exact_variance([1.0, math.nan]))
+    with pytest.raises(ValueError, match="at least two"):
+        exact_variance([1.0])
 
 
 def test_welch_gap_is_scipys_student_t_distribution_to_the_last_bit() -> None:
