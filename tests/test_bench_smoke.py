@@ -1,5 +1,5 @@
-"""`make bench` at a tenth of its sizes: every row it prints is measured and lands in its JSON
-line (the figures themselves are for a quiet machine, not for a test)."""
+"""`make bench` at a tenth of its sizes and less: every row it prints is measured and lands in
+its JSON line (the figures themselves are for a quiet machine, not for a test)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,25 @@ def test_bench_burst_and_memory_rows_run_end_to_end_at_a_small_scale() -> None:
     memory = figures["idle_rss"]
     assert memory["bare_mib"] < memory["stack_mib"] < memory["serve_mib"]
     assert "p99 ack of 20 concurrent answers, SQLite" in result.stdout
+
+
+def test_bench_fanout_and_digest_rows_run_end_to_end_at_a_small_scale() -> None:
+    command = ["-m", "benchmarks", "--scale", "0.02", "--only", "fanout,digests"]
+    result = subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    fanout = figures["fanout"]
+    assert (fanout["members"], fanout["lost"], fanout["twice"]) == (20, 0, 0)
+    digests = figures["digests"]
+    # Every due digest drawn, charted and posted through the scheduler.
+    assert digests["posted"] == digests["charts"] == digests["scheduled_groups"] == 2
+    assert digests["groups"] == 10
+    assert len(digests["ratio_floor_rounds"]) == 3
+    assert all(ratio > 0 for ratio in digests["ratio_floor_rounds"])
+    assert "10 digests, 104 weeks of history, compute: " in result.stdout
