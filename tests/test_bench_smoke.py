@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.digests import ROUNDS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,6 +52,6 @@ def test_bench_fanout_and_digest_rows_run_end_to_end_at_a_small_scale() -> None:
     # Every due digest drawn, charted and posted through the scheduler.
     assert digests["posted"] == digests["charts"] == digests["scheduled_groups"] == 2
     assert digests["groups"] == 10
-    assert len(digests["ratio_floor_rounds"]) == 3
+    assert len(digests["ratio_floor_rounds"]) == ROUNDS
     assert all(ratio > 0 for ratio in digests["ratio_floor_rounds"])
     assert "10 digests, 104 weeks of history, compute: " in result.stdout
