@@ -17,13 +17,7 @@ from benchmarks.pressure_validity import indices
 from pulses.metrics import RunInput, compute_run_metrics
 from pulses.pressure import run_pressure
 from pulses.samples import LeaderAnswer, RunSample
-from pulses.signals.pressure import (
-    CONFIDENCE,
-    PressurePoint,
-    pressure_gap,
-    split,
-    welch_gap,
-)
+from pulses.signals.pressure import CONFIDENCE, PressurePoint, pressure_gap, split, welch_gap
 from pulses.signals.pressure import variance as exact_variance
 
 MONDAY = date(2026, 1, 5)
