@@ -155,10 +155,11 @@ def drift(
         # Only the movement the declared change did not ask for is tested as drift.
         now = now - min(1.0, max(0.0, progress)) * change
         found.append(_adoption(current, keys, earlier, after, declared_now, progress, names))
-    ps = [share_moved(then[:, i], now[:, i]) if i in tested else 1.0 for i in range(len(keys))]
     residual_after = now.mean(axis=0)
+    # Below the divergence gate no priority is tested: its p-values would never be read.
     if _divergence(keys, residual_after, earlier) < thresholds.drift_divergence:
         return Verdict(flags=tuple(found))
+    ps = [share_moved(then[:, i], now[:, i]) if i in tested else 1.0 for i in range(len(keys))]
     tail = _(", {now} answers against {then} over {pulses}, corrected for {n} priorities").format(
         now=len(now), then=len(then), pulses=pulses_phrase(len(baseline)), n=len(tested)
     )
