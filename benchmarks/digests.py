@@ -34,10 +34,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
 from benchmarks.harness import SECRET, TOKEN, sqlite_url, start_bot_at
+from bot.collector import exempt_start_up_objects
 from bot.drawer import DRAWER
+from bot.messenger import draw_batch
 from bot.scheduler import run_tick
-from bot.server import exempt_start_up_objects
 from bot.views.message import group_digest_message
+from pulses.digest_batches import DigestBatch
 from pulses.digests import BATCH, due_digests
 from pulses.questions import default_questions
 from pulses.reports import TREND_RUNS, group_digests
@@ -511,7 +513,8 @@ def warm_chart(engine: Engine, rounds: int = 5) -> tuple[float, float]:
     idle), then of one digest laid out and charted there and handed back, after a first one
     that drew the chart's template, as the scheduler's are since the first digest of the wave
     (compute only is measured warm too). The first digest's dates are a year earlier, so the
-    measured digests still draw their own row of dates once."""
+    measured digests still draw their own row of dates once. Then a first batch computed there,
+    since the drawing process computes the scheduler's digests too."""
     with read_scope(engine) as session:
         digest = group_digests(session=session, group_ids=[1], now=NOW)[0]
     started = time.monotonic()
@@ -524,7 +527,12 @@ def warm_chart(engine: Engine, rounds: int = 5) -> tuple[float, float]:
     started = time.monotonic()
     for _ in range(rounds):
         DRAWER.submit(group_digest_message, digest).result()
-    return start_up, (time.monotonic() - started) / rounds
+    chart = (time.monotonic() - started) / rounds
+    # The drawing process computes the scheduler's digests too: its first batch, which opens
+    # the database and reads it cold, is taken before the row, as compute only's is.
+    [(_, drawn)] = draw_batch(DRAWER, DigestBatch(engine, (1,), NOW))
+    assert not isinstance(drawn, Exception), drawn
+    return start_up, chart
 
 
 def upload_floor(charts: int) -> float:

@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine, make_url
 
 from bot.app import build_app, build_services
-from bot.server import RunningServer, exempt_start_up_objects, start_in_background
+from bot.collector import exempt_start_up_objects
+from bot.server import RunningServer, start_in_background
 from bot.services import Services
 from bot.settings import Settings
 from pulses.groups import create_group, ensure_workspace

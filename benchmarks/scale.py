@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -62,6 +62,7 @@ from bot.messenger import SlackMessenger
 from bot.oauth import Installations
 from bot.settings import Settings
 from bot.workspaces import WorkspaceMessenger, Workspaces
+from pulses.digest_batches import DigestBatch
 from pulses.dispatch import tick
 from pulses.groups import create_group, ensure_workspace
 from pulses.organisation import OrgDigest
@@ -125,9 +126,9 @@ class RoutedMessenger:
         return self._any.render_digest(digest)
 
     def render_digests(
-        self, digests: Sequence[GroupDigest]
-    ) -> Iterator[RenderedDigest | Exception]:
-        return self._any.render_digests(digests)
+        self, batch: DigestBatch
+    ) -> Iterator[tuple[int, RenderedDigest | Exception]]:
+        return self._any.render_digests(batch)
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         return self._by_id[channel].post_digest(digest, channel=channel, marker=marker)

@@ -29,12 +29,12 @@ from waitress.server import create_server
 
 from benchmarks.harness import SECRET, TOKEN, settings_for_url
 from bot.app import build_app, build_services
+from bot.collector import exempt_start_up_objects
 from bot.server import (
     CONNECTION_LIMIT,
     EVENTS_PATH,
     THREADS,
     StopSignals,
-    exempt_start_up_objects,
     listen,
     serve_in_background,
 )

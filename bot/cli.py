@@ -279,16 +279,12 @@ def serve(settings: Settings) -> int:
     settings.require_pseudonym_key()
     _key_for_migrations(settings)
     from bot.app import build_app, build_client, build_services
+    from bot.collector import exempt_start_up_objects
     from bot.drawer import DRAWER
     from bot.health import Readiness
     from bot.metrics import count_slack_retries
     from bot.scheduler import start_scheduler
-    from bot.server import (
-        StopSignals,
-        exempt_start_up_objects,
-        listen,
-        serve_in_background,
-    )
+    from bot.server import StopSignals, listen, serve_in_background
     from storage.migrate import MigrationFailed, upgrade_in_child
 
     engine = open_database(settings)

@@ -1,13 +1,13 @@
-"""Digests laid out and charted in a process of their own.
+"""Digests computed, laid out and charted in a process of their own.
 
-Laying out a digest's blocks (slack_sdk's block models), drawing its chart (matplotlib) and
-encoding the PNG hold the interpreter lock for the ~8 ms a digest takes, so done by the
-scheduler's thread they came on top of the digests' compute and posts. Done in a child
-process, a batch's digests are drawn on the other core while the serving process computes the
-next batch and posts; and matplotlib, most of a process's memory, is never loaded by
-`coherence serve` itself. The child starts with the first digest of a wave (about a second,
-on the other core) and leaves once nothing was asked of it for `IDLE_SECONDS`, so the memory
-is only held while digests are being drawn.
+A batch of digests is computed (`bot.digest_batch`: the process opens the same database),
+laid out (slack_sdk's block models) and charted (matplotlib, encoded as PNG) in a child
+process, on the other core, while the serving process claims and posts the batch before: the
+serving process's interpreter lock is left to the posts, the pulses and the answers' acks, and
+matplotlib, most of a process's memory, is never loaded by `coherence serve` itself. The child
+starts with the first digest of a wave (about a second, on the other core) and leaves once
+nothing was asked of it for `IDLE_SECONDS`, so the memory is only held while digests are
+being drawn.
 """
 
 from __future__ import annotations
@@ -24,15 +24,19 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 IDLE_SECONDS = 120.0
-# A digest takes ~10 ms to draw; one still not drawn after this is given up, and left for the
-# next tick like any digest that failed to draw.
+# A batch takes well under a second to compute and draw; one still not drawn after this is given
+# up, and left for the next tick like any digest that failed to draw.
 DRAWING_TIMEOUT_SECONDS = 60.0
 
 
-def _load_views() -> None:
-    # Loaded as the child starts, while the parent is still computing the batch.
-    import bot.views.chart
-    import bot.views.message  # noqa: F401
+def _load() -> None:
+    """What computing and drawing a batch needs, loaded as the child starts, then kept out of
+    the collector's reach as `coherence serve` keeps its own: the compute builds as many
+    short-lived objects here as it did there."""
+    import pulses.signals.engine  # noqa: F401
+    from bot.collector import exempt_start_up_objects
+
+    exempt_start_up_objects()
 
 
 class Drawer:
@@ -140,7 +144,7 @@ def _child() -> ProcessPoolExecutor:
     # spawn, not fork: the serving process has threads (waitress, the scheduler, the writer)
     # whose locks a forked child would inherit held.
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_load_views
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_load
     )
 
 

@@ -14,9 +14,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
+from bot.digest_batch import DrawingFailed, compute_and_draw
 from bot.drawer import DRAWER, Drawer
 from bot.views.message import SlackDigest, group_digest_message, org_digest_message
 from bot.views.pulse import answered_message, pulse_message, reminder_text
+from pulses.digest_batches import DigestBatch
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
 from pulses.reports import GroupDigest
@@ -101,30 +103,31 @@ class DigestDrawing:
         return drawn if self.team_id is None else replace(drawn, team_id=self.team_id)
 
 
-def draw_each(
-    begin: Callable[[GroupDigest], DigestDrawing], digests: Sequence[GroupDigest]
-) -> Iterator[SlackDigest | Exception]:
-    """Each digest handed to the drawer by ``begin``, all of them before the first is waited
-    for, then each once drawn, in order; an error stands for its digest. The drawer draws the
-    later ones while the earlier ones are posted."""
-    drawings: list[DigestDrawing | Exception] = []
-    for digest in digests:
-        try:
-            drawings.append(begin(digest))
-        except Exception as error:
-            drawings.append(error)
-    return _finished(drawings)
+def draw_batch(drawer: Drawer, batch: DigestBatch) -> Iterator[tuple[int, SlackDigest | Exception]]:
+    """The batch handed to the drawer now, to compute and draw (`bot.digest_batch`); each
+    group with its message, or with what stopped it, once the batch is done."""
+    try:
+        future = drawer.submit(
+            compute_and_draw, batch.database_url, batch.group_ids, batch.now, batch.thresholds
+        )
+    except Exception as error:
+        return iter([(group_id, error) for group_id in batch.group_ids])
+    return _taken(drawer, future, batch.group_ids)
 
 
-def _finished(drawings: Sequence[DigestDrawing | Exception]) -> Iterator[SlackDigest | Exception]:
-    for drawing in drawings:
-        if isinstance(drawing, Exception):
-            yield drawing
-            continue
-        try:
-            yield drawing.finish()
-        except Exception as error:
-            yield error
+def _taken(
+    drawer: Drawer,
+    future: Future[list[tuple[int, SlackDigest | DrawingFailed]]],
+    group_ids: Sequence[int],
+) -> Iterator[tuple[int, SlackDigest | Exception]]:
+    try:
+        drawn = drawer.result(future)
+    except Exception as error:
+        # The drawing process died or was stopped: the whole batch is left for the next tick.
+        for group_id in group_ids:
+            yield group_id, error
+        return
+    yield from drawn
 
 
 @dataclass
@@ -287,8 +290,8 @@ class SlackMessenger:
     def render_digest(self, digest: GroupDigest | OrgDigest) -> SlackDigest:
         return self.begin_digest(digest).finish()
 
-    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
-        return draw_each(self.begin_digest, digests)
+    def render_digests(self, batch: DigestBatch) -> Iterator[tuple[int, SlackDigest | Exception]]:
+        return draw_batch(self._drawer, batch)
 
     def begin_digest(
         self, digest: GroupDigest | OrgDigest, *, team_id: str | None = None

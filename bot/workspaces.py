@@ -5,15 +5,18 @@ reminder and digest with the token of the workspace it belongs to."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.messenger import DigestDrawing, SlackMessenger, draw_each
+from bot.drawer import DRAWER, Drawer
+from bot.messenger import DigestDrawing, SlackMessenger, draw_batch
 from bot.oauth import Installations
 from bot.views.message import SlackDigest
+from pulses.digest_batches import DigestBatch
 from pulses.organisation import OrgDigest
 from pulses.ports import DeliveryError, Member, PulseNotice, RenderedDigest
 from pulses.reports import GroupDigest
@@ -61,9 +64,10 @@ class WorkspaceMessenger:
     """The domain's Messenger for many workspaces: each call goes to the messenger of the
     workspace whose group, run or digest it is about."""
 
-    def __init__(self, engine: Engine, workspaces: Workspaces) -> None:
+    def __init__(self, engine: Engine, workspaces: Workspaces, drawer: Drawer = DRAWER) -> None:
         self._engine = engine
         self._workspaces = workspaces
+        self._drawer = drawer
         # A run, invitation or group never moves to another workspace: found once, kept.
         self._teams: dict[str, str] = {}
 
@@ -88,8 +92,23 @@ class WorkspaceMessenger:
     def render_digest(self, digest: GroupDigest | OrgDigest) -> RenderedDigest:
         return self._begin(digest).finish()
 
-    def render_digests(self, digests: Sequence[GroupDigest]) -> Iterator[SlackDigest | Exception]:
-        return draw_each(self._begin, digests)
+    def render_digests(self, batch: DigestBatch) -> Iterator[tuple[int, SlackDigest | Exception]]:
+        return self._marked(draw_batch(self._drawer, batch))
+
+    def _marked(
+        self, drawings: Iterator[tuple[int, SlackDigest | Exception]]
+    ) -> Iterator[tuple[int, SlackDigest | Exception]]:
+        """Each drawn digest marked with the workspace its group is in."""
+        for group_id, drawn in drawings:
+            if isinstance(drawn, Exception):
+                yield group_id, drawn
+                continue
+            try:
+                team = self._team(f"group:{group_id}")
+            except Exception as error:
+                yield group_id, error
+                continue
+            yield group_id, replace(drawn, team_id=team)
 
     def _begin(self, digest: GroupDigest | OrgDigest) -> DigestDrawing:
         """The digest handed to the drawer by its workspace's messenger, marked with the

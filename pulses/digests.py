@@ -24,10 +24,11 @@ from sqlmodel import col, select
 
 from pulses.cadence import local_send_time
 from pulses.claims import LOOKBACK, aware, is_stale, marker, rows_changed, wall_clock
+from pulses.digest_batches import DigestBatch
 from pulses.flags import DEFAULT_THRESHOLDS, FlagThresholds
 from pulses.organisation import org_digest
 from pulses.ports import Messenger, RenderedDigest
-from pulses.reports import group_digest, group_digests
+from pulses.reports import group_digest
 from storage.db import read_scope, session_scope
 from storage.models import DigestDelivery, LeadershipGroup, PulseRun
 
@@ -315,41 +316,24 @@ def _draw_batch(
     now: datetime,
     thresholds: FlagThresholds,
 ) -> Iterator[tuple[_Due, RenderedDigest]]:
-    """The batch's digests computed together and handed to the messenger to draw, now; each
-    comes out of the returned iterator once drawn, for posting.
-
-    Read without the write lock, so answers being stored meanwhile never queue behind it. A
-    batch that fails is computed group by group, so one group's failure costs only its own.
-    """
-    ids = [due.group_id for due in batch]
-    try:
-        with read_scope(engine) as session:
-            digests = group_digests(session=session, group_ids=ids, now=now, thresholds=thresholds)
-    except Exception:
-        logger.exception("Failed to compute a batch of digests; computing them one by one")
-        digests = []
-        for group_id in ids:
-            try:
-                with read_scope(engine) as session:
-                    digests += group_digests(
-                        session=session, group_ids=[group_id], now=now, thresholds=thresholds
-                    )
-            except Exception:
-                logger.exception("Failed to compute the digest of group %s", group_id)
-    by_group = {digest.group.group_id: digest for digest in digests}
-    computed = [due for due in batch if due.group_id in by_group]
-    drawings = messenger.render_digests([by_group[due.group_id] for due in computed])
-    return _drawn(computed, drawings)
+    """The batch handed to the messenger to compute and draw, now; each digest comes out of
+    the returned iterator once drawn, for posting. A group whose digest could not be computed
+    or drawn is left out, logged, and left for the next tick."""
+    due = {one.group_id: one for one in batch}
+    drawings = messenger.render_digests(DigestBatch(engine, tuple(due), now, thresholds))
+    return _drawn(due, drawings)
 
 
 def _drawn(
-    computed: Sequence[_Due], drawings: Iterator[RenderedDigest | Exception]
+    due: Mapping[int, _Due], drawings: Iterator[tuple[int, RenderedDigest | Exception]]
 ) -> Iterator[tuple[_Due, RenderedDigest]]:
-    for due, drawn in zip(computed, drawings, strict=True):
+    for group_id, drawn in drawings:
         if isinstance(drawn, Exception):
-            logger.error("Failed to render the digest of group %s", due.group_id, exc_info=drawn)
+            logger.error(
+                "Failed to compute or draw the digest of group %s", group_id, exc_info=drawn
+            )
             continue
-        yield due, drawn
+        yield due[group_id], drawn
 
 
 def _post_batch(
@@ -392,7 +376,7 @@ def send_due_digests(
     """Post every group digest now due, each exactly once; returns how many were posted.
 
     Digests are computed `BATCH` groups at a time and posted as drawn, each batch computed
-    while the one before is being drawn; once ``budget`` (of the wall clock) is spent no
+    and drawn while the one before is being posted; once ``budget`` (of the wall clock) is spent no
     further batch starts (the first always does), and the next tick posts the rest, so
     hundreds of digests due together never hold up its pulses long.
     ``org_channels`` maps a workspace id to its admin channel: after a group digest of that
@@ -410,8 +394,8 @@ def send_due_digests(
             left = sum(len(rest) for rest in batches[number:])
             logger.info("%d digests left for the next tick", left)
             break
-        # Computed and handed to the messenger before the batch before it is posted: the
-        # messenger draws it meanwhile, in a process of its own.
+        # Handed to the messenger before the batch before it is posted: the messenger computes
+        # and draws it meanwhile, in a process of its own.
         upcoming = _draw_batch(engine, messenger, batch, now, thresholds)
         if drawing is not None:
             delivered += _post_batch(engine, messenger, drawing, now)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from pulses.digest_batches import DigestBatch
 from pulses.organisation import OrgDigest
 from pulses.reports import GroupDigest
 
@@ -93,13 +94,14 @@ class Messenger(Protocol):
         ...
 
     def render_digests(
-        self, digests: Sequence[GroupDigest]
-    ) -> Iterator[RenderedDigest | Exception]:
-        """Draw several group digests, in order: each drawn, or the error that stopped it.
+        self, batch: DigestBatch
+    ) -> Iterator[tuple[int, RenderedDigest | Exception]]:
+        """Compute and draw a batch of group digests: each group with its drawing, or with the
+        error that stopped computing or drawing it, in the batch's order.
 
-        The messenger may start drawing them all when called (the charts in another
-        process), so a caller that does other work before it takes them, and posts each as
-        it comes, has them drawn meanwhile.
+        The messenger may start on them when called (in another process, which reads the
+        batch's database itself), so a caller that does other work before it takes them, and
+        posts each as it comes, has them computed and drawn meanwhile.
         """
         ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -18,6 +18,7 @@ from bot.oauth import WorkspaceNotInstalled
 from bot.server import RunningServer, start_in_background
 from bot.services import Services
 from bot.settings import Settings
+from pulses.digests import send_due_digests
 from pulses.dispatch import tick
 from pulses.groups import create_group, ensure_workspace
 from pulses.ticks import TickReport, Worker
@@ -26,6 +27,7 @@ from sandbox.multi import MultiSlack
 from storage.db import session_scope
 from tests.bot.pulse_helpers import at, invitations
 from tests.conftest import SIGNING_SECRET, stop_serving
+from tests.pulses.seed import Seeded, seed_group, seed_org, seed_run, uniform, weekly
 
 CLIENT_ID = "1111111111.2222222222"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -189,6 +191,32 @@ def test_each_workspace_gets_its_pulses_with_its_own_token(installed: Installed)
         c for t in (A, B) for c in installed.slack.workspace(t).calls if not c.response.get("ok")
     ]
     assert failed == []
+
+
+def test_each_workspace_gets_its_groups_digest_with_its_own_token(installed: Installed) -> None:
+    """The digests are computed and drawn by the drawing process, which knows no workspace;
+    each comes back marked with its group's, and is posted with that workspace's token."""
+    installed.install(A, "UAADMIN")
+    installed.install(B, "UBADMIN")
+    engine = installed.services.engine
+    with session_scope(engine) as session:
+        for team_id, letter in ((A, "A"), (B, "B")):
+            org = seed_org(session, team_id=team_id)
+            group = seed_group(session, org, channel_id=f"C{letter}EXEC")
+            for week, day in enumerate(weekly(date(2026, 11, 2), 3)):
+                answers = [Seeded(scores=uniform(1 + (week + k) % 5)) for k in range(6)]
+                seed_run(session, org, group, day, answers)
+
+    # The last run closed on Wednesday 18 November; its digest is due the next day at 09:00.
+    now = datetime(2026, 11, 19, 10, tzinfo=UTC)
+    assert send_due_digests(engine=engine, messenger=installed.services.messenger, now=now) == 2
+
+    for team_id, letter in ((A, "A"), (B, "B")):
+        # The digest, and its chart in its thread.
+        assert set(installed.posts(team_id)) == {f"C{letter}EXEC"}
+        token = installed.slack.current_tokens[team_id]
+        assert installed.tokens_used(team_id) == {token}
+        assert installed.tokens_used(team_id, "files.completeUploadExternal") == {token}
 
 
 def test_an_uninstall_stops_that_workspace_at_once_and_the_other_continues(

@@ -152,7 +152,8 @@ def test_a_stop_signal_delivered_to_another_thread_still_ends_the_wait() -> None
 def test_a_started_server_keeps_its_start_up_objects_and_batches_out_of_young_collections() -> None:
     # In a process of its own: the collector's settings are the whole process's.
     probe = (
-        "import gc; from bot.server import exempt_start_up_objects, YOUNG_COLLECTION_OBJECTS; "
+        "import gc, bot.server; "
+        "from bot.collector import exempt_start_up_objects, YOUNG_COLLECTION_OBJECTS; "
         "exempt_start_up_objects(); "
         "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0] == YOUNG_COLLECTION_OBJECTS)"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from bot.messenger import SlackMessenger
 from bot.views.message import SlackDigest
+from pulses.digest_batches import DigestBatch
 from pulses.digests import digest_due_at, send_due_digests
 from pulses.organisation import OrgDigest
 from pulses.ports import RenderedDigest
@@ -61,13 +62,16 @@ class RecordingPoster:
         return SlackMessenger(WebClient()).render_digest(digest)
 
     def render_digests(
-        self, digests: Sequence[GroupDigest]
-    ) -> Iterator[RenderedDigest | Exception]:
-        for digest in digests:
+        self, batch: DigestBatch
+    ) -> Iterator[tuple[int, RenderedDigest | Exception]]:
+        for group_id, digest in batch.compute():
+            if isinstance(digest, Exception):
+                yield group_id, digest
+                continue
             try:
-                yield self.render_digest(digest)
+                yield group_id, self.render_digest(digest)
             except Exception as error:
-                yield error
+                yield group_id, error
 
     def post_digest(self, digest: RenderedDigest, *, channel: str, marker: str | None) -> str:
         assert isinstance(digest, SlackDigest)
