@@ -33,6 +33,8 @@ def _load() -> None:
     """What computing and drawing a batch needs, loaded as the child starts, then kept out of
     the collector's reach as `coherence serve` keeps its own: the compute builds as many
     short-lived objects here as it did there."""
+    import bot.digest_batch
+    import bot.views.chart  # noqa: F401
     import pulses.signals.engine  # noqa: F401
     from bot.collector import exempt_start_up_objects
 

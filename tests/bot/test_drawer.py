@@ -99,10 +99,18 @@ print(group_digest_message(batch.compute()[0][1]) == drawn)
     assert printed == ["[]", "True"]
 
 
-def test_the_drawing_process_keeps_what_it_loaded_out_of_young_collections(
+def loaded(names: tuple[str, ...]) -> list[bool]:
+    """Run in the drawing process: which of these modules it has loaded."""
+    return [name in sys.modules for name in names]
+
+
+def test_the_drawing_process_loads_what_a_batch_needs_then_keeps_it_out_of_collections(
     drawer: Drawer,
 ) -> None:
-    """It computes digests as `coherence serve` did, with the collector tuned as serve's is."""
+    """Before its first batch it has loaded the compute, the engine and matplotlib (not at
+    the first batch of a wave), and it tunes the collector as `coherence serve` does."""
+    needed = ("bot.digest_batch", "pulses.signals.engine", "bot.views.chart", "matplotlib")
+    assert drawer.submit(loaded, needed).result(timeout=60) == [True] * len(needed)
     frozen = drawer.submit(gc.get_freeze_count).result(timeout=60)
     threshold = drawer.submit(gc.get_threshold).result(timeout=60)
     assert frozen > 10_000
