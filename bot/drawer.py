@@ -5,7 +5,7 @@ laid out (slack_sdk's block models) and charted (matplotlib, encoded as PNG) in 
 process, on the other core, while the serving process claims and posts the batch before: the
 serving process's interpreter lock is left to the posts, the pulses and the answers' acks, and
 matplotlib, most of a process's memory, is never loaded by `coherence serve` itself. The child
-starts with the first digest of a wave (about a second, on the other core) and leaves once
+starts with the first batch of a wave (about two seconds, on the other core) and leaves once
 nothing was asked of it for `IDLE_SECONDS`, so the memory is only held while digests are
 being drawn.
 """
